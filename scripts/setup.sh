@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# segd set-up on a fresh Debian 12 machine (run from the repo root; root or sudo for apt).
+#   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
+#   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
+#                                  systemd-analyze) and the training venv used by the test suite
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+want_test=0
+for a in "$@"; do
+  case "$a" in
+    --test) want_test=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$a' (expected --test or --help)" >&2; exit 2 ;;
+  esac
+done
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$want_test" = 1 ]; then
+  apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets systemd python3-venv
+fi
+
+# npm ci never runs onnxruntime-node's postinstall download (.npmrc: onnxruntime-node-install=skip):
+# the CPU provider is bundled in the package; CUDA/TensorRT libraries are the operator's to install.
+npm ci --no-audit --no-fund
+npm run build
+
+if [ "$want_test" = 1 ]; then
+  bash training/setup_env.sh >/dev/null
+fi
+echo "setup: done"
