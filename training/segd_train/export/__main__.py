@@ -1,0 +1,105 @@
+"""python -m segd_train.export — write models/<name>.onnx + card from a checkpoint or a random init.
+
+  python -m segd_train.export --checkpoint runs/x/last.pt [--metrics runs/x/metrics.json] [--out ...]
+  python -m segd_train.export --untrained --arch sctnet-s --seed 0      # placeholder model
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import export_model, load_checkpoint, model_from_checkpoint, untrained_model
+from ..data.classes import load_classes_json
+from ..data.paths import REPO_ROOT
+from .parity import camvid_dir, load_frames, mask_agreement
+
+UNTRAINED_SUMMARY = ("UNTRAINED placeholder: {arch} with random initialisation (seed {seed}), never trained "
+                     "nor evaluated; its masks are meaningless. It exists so the daemon can be built and tested "
+                     "end to end until the trained model replaces it.")
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f"--metrics {path}: cannot read JSON ({err})") from err
+    if not isinstance(metrics, dict) or "miou" not in metrics:
+        raise SystemExit(f"--metrics {path}: expected an object with 'miou' (and 'per_class_iou', 'split')")
+    # `python -m segd_train eval` output carries more (checkpoint path, model); the card keeps the metrics.
+    keep = ("split", "miou", "per_class_iou", "pixel_accuracy", "images")
+    return {"split": "val", **{k: metrics[k] for k in keep if k in metrics}}
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except (ValueError, FileNotFoundError) as err:   # bad checkpoint / classes file / arguments
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m segd_train.export", description=__doc__.splitlines()[0])
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="training checkpoint (.pt) to export")
+    src.add_argument("--untrained", action="store_true", help="export a seeded random init (placeholder)")
+    ap.add_argument("--arch", default="sctnet-s", help="architecture for --untrained (default sctnet-s)")
+    ap.add_argument("--seed", type=int, default=0, help="init seed for --untrained (default 0)")
+    ap.add_argument("--classes", type=Path, default=None, help="dataset classes file (default: CamVid's)")
+    ap.add_argument("--height", type=int, default=360)
+    ap.add_argument("--width", type=int, default=480)
+    ap.add_argument("--out", type=Path, default=None, help="ONNX path (default models/<arch>-<dataset>.onnx)")
+    ap.add_argument("--metrics", type=Path, default=None, help="evaluation JSON {miou, per_class_iou, split}")
+    ap.add_argument("--summary", default=None, help="training.summary text for the card")
+    ap.add_argument("--parity-frames", type=int, default=4, help="val frames for the ORT-vs-PyTorch check (0: skip)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+    classes = args.classes or camvid_dir() / "classes.json"
+    table = load_classes_json(classes)
+    num_classes = len(table.classes)
+    metrics = _read_metrics(args.metrics) if args.metrics else None
+    if args.untrained:
+        model, arch = untrained_model(args.arch, num_classes, args.seed), args.arch
+        training: dict[str, Any] = {"summary": args.summary or UNTRAINED_SUMMARY.format(arch=arch, seed=args.seed),
+                                    "untrained": True, "seed": args.seed}
+        if metrics is not None:
+            raise SystemExit("--metrics makes no sense with --untrained (the card must say miou: null)")
+    else:
+        ckpt = load_checkpoint(args.checkpoint)
+        model, arch = model_from_checkpoint(ckpt, str(args.checkpoint))
+        config = ckpt["config"]
+        distil = f", distilled from {config['teacher']} through SIAM" if config.get("teacher") else ""
+        training = {"summary": args.summary or (
+                        f"{arch} trained from scratch (no pretrained weights) by segd_train{distil}; checkpoint "
+                        f"{args.checkpoint.name} at step {ckpt.get('step')}"),
+                    "untrained": False, "step": ckpt.get("step"), "config": _json_safe(ckpt["config"])}
+    out = args.out or REPO_ROOT / "models" / f"{arch}-{table.name.split('-')[0]}.onnx"
+    onnx_path, card = export_model(model, arch, out, classes_file=classes, height=args.height, width=args.width,
+                                   metrics=metrics, training=training)
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card}")
+    if args.parity_frames > 0:
+        frac = mask_agreement(onnx_path, model, load_frames(args.parity_frames, args.height, args.width))
+        print(f"parity: {frac:.6f} of pixels agree (ONNX Runtime vs PyTorch, {args.parity_frames} val frames)")
+        if frac < 0.999:
+            print("parity below 0.999: the export is not faithful")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

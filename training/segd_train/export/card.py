@@ -1,0 +1,51 @@
+"""The model card (`segd-model-card/1`, docs/model-contract.md) written beside the ONNX."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ..data.classes import load_classes_json
+
+CARD_FORMAT = "segd-model-card/1"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_card(onnx_path: str | Path, *, architecture: str, classes_file: str | Path, height: int, width: int,
+               opset: int, parameters: int, metrics: dict[str, Any] | None, training: dict[str, Any]) -> Path:
+    """Write `<stem>.json` beside `onnx_path`; `metrics` None → `miou: null` (never evaluated)."""
+    onnx_path = Path(onnx_path)
+    if not isinstance(training.get("summary"), str) or not training["summary"]:
+        raise ValueError("training.summary must be a non-empty string saying how the model was trained")
+    table = load_classes_json(Path(classes_file))
+    if metrics is None:
+        metrics = {"split": "val", "miou": None, "per_class_iou": None}
+    miou = metrics.get("miou")
+    if miou is not None and not (isinstance(miou, (int, float)) and 0.0 <= miou <= 1.0):
+        raise ValueError(f"metrics.miou must be a fraction in [0, 1] or null, got {miou!r}")
+    card = {
+        "format": CARD_FORMAT,
+        "name": onnx_path.stem,
+        "architecture": architecture,
+        "onnx": {"file": onnx_path.name, "opset": opset, "sha256": sha256_file(onnx_path)},
+        "input": {"name": "frames", "height": height, "width": width, "layout": "NHWC", "dtype": "uint8",
+                  "color": "RGB"},
+        "output": {"name": "mask", "layout": "NHW", "dtype": "uint8"},
+        "classes": [{"id": c.id, "name": c.name, "color": list(c.color)} for c in table.classes],
+        "ignore_index": table.ignore_index,
+        "dataset": {"name": table.name, "train_split": "train", "eval_split": "val"},
+        "metrics": metrics,
+        "parameters": parameters,
+        "training": training,
+    }
+    card_path = onnx_path.with_suffix(".json")
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return card_path

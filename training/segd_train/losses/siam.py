@@ -1,0 +1,99 @@
+"""SIAM = BFA + SDHA: SCTNet's training-time alignment of the student to a frozen SegFormer teacher.
+
+Four CWD pairs (facts sheet §1.7), weighted 3 / 15 / 15 / 15:
+- sdha_logits:  teacher logits (K @1/4)          vs  teacher cls_seg(s1)
+- sdha_feature: teacher decoder feature (256 @1/4) vs s1 = teacher fusion_conv(p̃)
+- bfa_stage4:   MiT stage-4 output (@1/32)        vs  1×1 conv on x5
+- bfa_stage3:   MiT stage-3 output (@1/16)        vs  1×1 conv on x3
+SDHA: p = 1×1 conv on the student's x_out (backbone output @1/8), resized to the teacher's 1/4,
+re-standardised per channel with the teacher concat feature's statistics (unbiased std, eps 1e-6),
+then run through the teacher's own fusion_conv and cls_seg. Those two are frozen with
+requires_grad=False and kept in eval mode — never detached — so gradients reach the projection
+while their weights never change.
+
+The projections are named `*_head*` so the trainer's ×10 "head" learning-rate rule applies to them
+(as in the reference, where they live in a decode head). The teacher is referenced, not registered:
+it is not in SIAM's parameters()/state_dict() and `.to()` does not move it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.sctnet import SCTNET_B, SCTNET_S, SCTNetSpec
+from ..models.segformer import SegFormer
+from .cwd import cwd_loss
+
+SIAM_WEIGHTS = {"sdha_logits": 3.0, "sdha_feature": 15.0, "bfa_stage4": 15.0, "bfa_stage3": 15.0}
+TEACHER_KEYS = {"sdha_logits": "logits", "sdha_feature": "decoder_feature", "bfa_stage4": "stage4",
+                "bfa_stage3": "stage3"}
+_STUDENTS: dict[str, SCTNetSpec] = {"sctnet-s": SCTNET_S, "sctnet-b": SCTNET_B}
+
+
+def restandardise(student: torch.Tensor, teacher: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Give each student channel the teacher channel's mean and (unbiased) std, stats over N, H, W."""
+    dims = (0, 2, 3)
+    s_mean, s_std = student.mean(dims, keepdim=True), student.std(dims, keepdim=True)
+    t_mean, t_std = teacher.mean(dims, keepdim=True), teacher.std(dims, keepdim=True)
+    return (student - s_mean) / (s_std + eps) * t_std + t_mean
+
+
+def match_size(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Resize the student map to the larger H and W of the two when sizes differ (bilinear, no corners)."""
+    if student.shape[2:] == teacher.shape[2:]:
+        return student
+    size = (max(student.shape[2], teacher.shape[2]), max(student.shape[3], teacher.shape[3]))
+    return F.interpolate(student, size=size, mode="bilinear", align_corners=False)
+
+
+class SIAM(nn.Module):
+    def __init__(self, student: str, teacher: SegFormer) -> None:
+        super().__init__()
+        if student not in _STUDENTS:
+            raise ValueError(f"SIAM student must be one of {sorted(_STUDENTS)}, got {student!r}")
+        if not isinstance(teacher, SegFormer):
+            raise ValueError(f"SIAM teacher must be a SegFormer, got {type(teacher).__name__}")
+        c = _STUDENTS[student].base
+        widths = teacher.spec.widths
+        concat = teacher.head.fusion_conv[0].conv.in_channels
+        self.sdha_head = nn.Conv2d(4 * c, concat, 1)
+        self.bfa_head_stage4 = nn.Conv2d(8 * c, widths[3], 1)
+        self.bfa_head_stage3 = nn.Conv2d(4 * c, widths[2], 1)
+        for conv in (self.sdha_head, self.bfa_head_stage4, self.bfa_head_stage3):
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        teacher.requires_grad_(False)
+        teacher.eval()
+        object.__setattr__(self, "teacher", teacher)
+
+    def run_teacher(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Teacher targets for a normalised batch: eval mode, no autograd graph."""
+        self.teacher.eval()
+        with torch.no_grad():
+            return self.teacher.forward_train(x)
+
+    def student_maps(self, student_out: dict[str, torch.Tensor],
+                     teacher_out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The student side of each pair, keyed like SIAM_WEIGHTS (before any resize to the teacher size)."""
+        self.teacher.eval()   # the reference forces eval on every call: running BN stats, no dropout
+        head = self.teacher.head
+        concat_t = teacher_out["concat_feature"].detach()
+        p = self.sdha_head(student_out["x_out"])
+        if p.shape[2:] != concat_t.shape[2:]:
+            p = F.interpolate(p, size=concat_t.shape[2:], mode="bilinear", align_corners=False)
+        s1 = head.fusion_conv(restandardise(p, concat_t))
+        return {"sdha_logits": head.cls_seg(s1), "sdha_feature": s1,
+                "bfa_stage4": self.bfa_head_stage4(student_out["x5"]),
+                "bfa_stage3": self.bfa_head_stage3(student_out["x3"])}
+
+    def forward(self, student_out: dict[str, torch.Tensor],
+                teacher_out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weighted CWD per pair plus "total" (their sum)."""
+        maps = self.student_maps(student_out, teacher_out)
+        losses = {}
+        for name, s in maps.items():
+            t = teacher_out[TEACHER_KEYS[name]].detach()
+            losses[name] = SIAM_WEIGHTS[name] * cwd_loss(t, match_size(s, t))
+        losses["total"] = torch.stack(list(losses.values())).sum()
+        return losses
