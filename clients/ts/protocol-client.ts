@@ -1,0 +1,145 @@
+/**
+ * Minimal typed decoder for the segd WebSocket protocol, version 1 (docs/protocol.md), written
+ * from the document. No Node APIs (DataView, TextDecoder only), so it runs in browsers too.
+ * Payload decompression is left to the caller (deflate: DecompressionStream('deflate') or
+ * zlib.inflateSync; png: any PNG decoder, the grey values are the class ids).
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_FIXED_BYTES = 48;
+export const MESSAGE_TYPE_MASK = 1;
+
+export type MaskEncoding = 'raw' | 'deflate' | 'png';
+const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
+
+export type StreamState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
+
+export interface MaskMessage {
+  readonly version: number;
+  /** 1 = mask; other values are later message types a version-1 client skips. */
+  readonly messageType: number;
+  readonly encoding: MaskEncoding;
+  readonly flags: number;
+  readonly streamId: string;
+  readonly modelId: string;
+  readonly seq: number;
+  /** null when the stream did not report one (NaN on the wire). */
+  readonly ptsMs: number | null;
+  readonly captureTimeMs: number;
+  readonly width: number;
+  readonly height: number;
+  /** A view into the message: raw class ids, a zlib stream or a PNG, per `encoding`. */
+  readonly payload: Uint8Array;
+}
+
+// ---- client → server ----
+export type ClientMessage =
+  | { type: 'subscribe'; streams: string[] }
+  | { type: 'unsubscribe'; streams: string[] }
+  | { type: 'encoding'; encoding: MaskEncoding }
+  | { type: 'list_streams' }
+  | { type: 'model_card' };
+
+// ---- server → client ----
+export interface HelloMessage {
+  type: 'hello';
+  protocol: number;
+  model: string;
+  streams: string[];
+  encodings: MaskEncoding[];
+  encoding: MaskEncoding;
+  maxControlMessageBytes: number;
+}
+export interface SubscriptionMessage {
+  type: 'subscription';
+  all: boolean;
+  streams: string[];
+  encoding: MaskEncoding;
+}
+export interface StreamInfoMessage {
+  id: string;
+  state: StreamState;
+  url: string;
+  width: number;
+  height: number;
+  framesPublished?: number;
+  drops?: Record<string, number>;
+}
+export interface StreamsMessage {
+  type: 'streams';
+  streams: StreamInfoMessage[];
+}
+export interface ModelCardMessage {
+  type: 'model_card';
+  card: {
+    name: string;
+    classes: { id: number; name: string; color: [number, number, number] }[];
+    [key: string]: unknown;
+  };
+}
+export interface ErrorMessage {
+  type: 'error';
+  code: string;
+  field: string | null;
+  expected: string;
+  message: string;
+  request: string | null;
+}
+export type ServerMessage = HelloMessage | SubscriptionMessage | StreamsMessage | ModelCardMessage | ErrorMessage;
+
+const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'error'];
+
+/** Decodes one binary message; throws Error naming the field that is wrong. */
+export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (bytes.byteLength < HEADER_FIXED_BYTES) {
+    throw new Error(`segd message: ${bytes.byteLength} bytes; expected at least ${HEADER_FIXED_BYTES}`);
+  }
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint8(0) !== 0x53 || v.getUint8(1) !== 0x45 || v.getUint8(2) !== 0x47 || v.getUint8(3) !== 0x44) {
+    throw new Error("segd message: bad magic; expected 'SEGD'");
+  }
+  const version = v.getUint8(4);
+  if (version !== PROTOCOL_VERSION) throw new Error(`segd message: version ${version}; expected ${PROTOCOL_VERSION}`);
+  const encoding = ENCODINGS[v.getUint8(6)];
+  if (encoding === undefined) throw new Error(`segd message: encoding ${v.getUint8(6)}; expected 0, 1 or 2`);
+  const headerLength = v.getUint16(8, true);
+  const sLen = v.getUint16(10, true);
+  const mLen = v.getUint16(12, true);
+  if (headerLength !== HEADER_FIXED_BYTES + sLen + mLen) {
+    throw new Error(`segd message: headerLength ${headerLength}; expected ${HEADER_FIXED_BYTES + sLen + mLen}`);
+  }
+  const payloadLength = v.getUint32(44, true);
+  if (bytes.byteLength !== headerLength + payloadLength) {
+    throw new Error(`segd message: ${bytes.byteLength} bytes; expected ${headerLength} + ${payloadLength}`);
+  }
+  const pts = v.getFloat64(24, true);
+  const text = new TextDecoder();
+  return {
+    version,
+    messageType: v.getUint8(5),
+    encoding,
+    flags: v.getUint8(7),
+    streamId: text.decode(bytes.subarray(HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + sLen)),
+    modelId: text.decode(bytes.subarray(HEADER_FIXED_BYTES + sLen, headerLength)),
+    seq: v.getUint32(16, true) + v.getUint32(20, true) * 2 ** 32,
+    ptsMs: Number.isNaN(pts) ? null : pts,
+    captureTimeMs: v.getFloat64(32, true),
+    width: v.getUint16(40, true),
+    height: v.getUint16(42, true),
+    payload: bytes.subarray(headerLength),
+  };
+}
+
+/** Parses one text message from the server; throws when it is not a known server message. */
+export function parseServerMessage(text: string): ServerMessage {
+  const msg: unknown = JSON.parse(text);
+  if (typeof msg !== 'object' || msg === null || !('type' in msg)) throw new Error('segd reply: not an object with a type');
+  const type = (msg as { type: unknown }).type;
+  if (!(SERVER_TYPES as readonly unknown[]).includes(type)) throw new Error(`segd reply: unknown type ${JSON.stringify(type)}`);
+  return msg as ServerMessage;
+}
+
+export function encodeClientMessage(msg: ClientMessage): string {
+  return JSON.stringify(msg);
+}

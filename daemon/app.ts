@@ -1,0 +1,202 @@
+/**
+ * The daemon: sources → batcher → engine → publisher, with metrics, /healthz, /readyz and /ws.
+ *
+ * Start order: HTTP first (so /healthz answers and /readyz says "not ready" while a model loads
+ * or TensorRT builds its engine), then the model (load + warm-up), then the publisher, batcher
+ * and sources. Any failure undoes what was started and rejects with the cause (the CLI turns it
+ * into one log line and exit code 3).
+ */
+import { createRequire } from 'node:module';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { Batcher } from '../pipeline/batcher.js';
+import { OnnxEngine } from '../pipeline/engine/index.js';
+import type { Frame } from '../pipeline/frame.js';
+import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
+import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
+import { FfmpegSource, type SourceObserver } from '../pipeline/sources/index.js';
+import type { SegdConfig } from './config/schema.js';
+import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
+import { createLogger } from './logger.js';
+import { createMetrics, type SegdMetrics } from './metrics.js';
+import { StreamStatusBoard, type StreamStatus } from './stream-status.js';
+
+export interface Daemon {
+  /** The bound HTTP/WebSocket address (the real port when the config said 0). */
+  readonly address: { readonly host: string; readonly port: number };
+  readonly metrics: SegdMetrics;
+  /** Execution provider in use ('tensorrt' | 'cuda' | 'cpu'). */
+  readonly provider: string;
+  /**
+   * Graceful stop: sources stopped, the batch in flight finished and published, WebSocket
+   * clients closed with 1001, model released. Idempotent. The 5 s hard deadline is the caller's
+   * (daemon/shutdown.ts), since only the process can guarantee it.
+   */
+  stop(): Promise<void>;
+}
+
+/** Frame buffers per source: the queue's frames + one being cut by ffmpeg + one being handed over. */
+const POOL_EXTRA_FRAMES = 2;
+
+function bundledFfmpeg(): string {
+  return (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+}
+
+/**
+ * Until the publisher exists (model still loading), WebSocket upgrades get 503: the HTTP server
+ * is created first and takes its upgrade target at construction.
+ */
+class LateUpgradeTarget implements UpgradeTarget {
+  target: WsPublisher | null = null;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.target) return this.target.handleUpgrade(req, socket, head);
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  }
+  close(): Promise<void> {
+    return this.target ? this.target.close(1001) : Promise.resolve();
+  }
+}
+
+export async function startDaemon(config: SegdConfig, logger: Logger = createLogger({ level: config.log.level })): Promise<Daemon> {
+  const metrics = createMetrics({ streams: config.streams.map((s) => s.id), maxBatch: config.batching.maxBatch });
+  const upgrades = new LateUpgradeTarget();
+  // Streams are listed (state 'stopped', reason 'not_started') in /readyz while the model loads.
+  const board = new StreamStatusBoard(config.streams, metrics);
+  let engine: OnnxEngine | null = null;
+  let batcher: Batcher | null = null;
+  const sources: FfmpegSource[] = [];
+
+  const http: SegdHttpServer = createHttpServer({
+    metrics,
+    publisher: upgrades,
+    logger,
+    readiness: () => ({ modelLoaded: engine !== null, modelWarmed: engine !== null, streams: board.readiness() }),
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const t0 = Date.now();
+      logger.info('daemon stopping');
+      // Sources and queued frames stop together; the batch in flight still publishes.
+      await Promise.all([...sources.map((s) => s.close()), batcher?.drain()]);
+      await http.close(); // closes WebSocket clients with 1001 first
+      await engine?.close();
+      logger.info({ ms: Date.now() - t0 }, 'daemon stopped');
+    })();
+    return stopping;
+  };
+
+  try {
+    const addr = await http.listen(config.server.host, config.server.port);
+    const address = { host: addr.address, port: addr.port };
+    const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    logger.info(
+      { ...address, ws: `ws://${urlHost}:${addr.port}/ws`, metrics: `http://${urlHost}:${addr.port}/metrics` },
+      'listening',
+    );
+
+    const m = config.model;
+    engine = await OnnxEngine.create({
+      modelPath: m.path,
+      ...(m.card !== null ? { cardPath: m.card } : {}),
+      providers: m.providers,
+      tensorrt: m.tensorrt,
+      cpu: m.cpu,
+      maxBatch: config.batching.maxBatch,
+      warmupRuns: m.warmupRuns,
+      logger,
+      // The engine restarts a dead inference worker itself; this fires only when it has given
+      // up (restarts keep failing, or a run hung). Nothing can be inferred any more: surface it as
+      // a crash, so the process-level handler (shutdown.ts) logs it, stops gracefully and exits 1,
+      // and systemd (Restart=on-failure) restarts the daemon.
+      onFailed: (err) => {
+        setImmediate(() => {
+          throw err;
+        });
+      },
+    });
+    const eng = engine;
+    metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
+
+    const publisherHooks = metrics.publisherHooks();
+    const publisher = new WsPublisher({
+      modelId: eng.card.name,
+      modelCard: eng.card,
+      streams: () => board.infos(eng.inputWidth, eng.inputHeight),
+      logger,
+      maxBufferedBytes: config.publish.maxBufferedBytes,
+      hooks: {
+        ...publisherHooks,
+        onFrameSent: (result, info) => {
+          board.get(result.streamId).framesPublished++;
+          publisherHooks.onFrameSent?.(result, info);
+        },
+        onDrop: (streamId, reason) => board.get(streamId).dropped(reason),
+      },
+    });
+    upgrades.target = publisher;
+
+    const b = new Batcher({
+      engine: eng,
+      streams: config.streams,
+      maxBatch: config.batching.maxBatch,
+      maxDelayMs: config.batching.maxDelayMs,
+      perStreamCap: config.batching.perStreamCap,
+      logger,
+      onBatch: (results: MaskResult[], timing: BatchTiming) => {
+        metrics.observeBatch(timing);
+        for (const r of results) {
+          metrics.observeResultStages(r);
+          board.get(r.streamId).metrics.frameInferred();
+          publisher.publish(r);
+        }
+      },
+      onDrop: (streamId, reason) => board.get(streamId).dropped(reason),
+    });
+    batcher = b;
+
+    const ffmpegPath = config.ffmpeg.path ?? bundledFfmpeg();
+    for (const cfg of config.streams) {
+      sources.push(
+        new FfmpegSource(cfg, {
+          ffmpegPath,
+          width: eng.inputWidth,
+          height: eng.inputHeight,
+          poolSize: cfg.queueDepth + POOL_EXTRA_FRAMES,
+          logger,
+          observer: sourceObserver(board.get(cfg.id), b),
+        }),
+      );
+    }
+    // start() never blocks: an offline camera does not hold up the others.
+    for (const s of sources) s.start();
+    logger.info({ streams: sources.length, provider: eng.provider, model: eng.card.name }, 'ready');
+
+    return { address, metrics, provider: eng.provider, stop };
+  } catch (err) {
+    await stop().catch((e: unknown) => logger.error({ err: e }, 'cleanup after a failed start failed'));
+    throw err;
+  }
+}
+
+/** One observer per source, bound to that stream's status record (no lookups per frame). */
+function sourceObserver(status: StreamStatus, batcher: Batcher): SourceObserver {
+  const sm = status.metrics;
+  return {
+    onFrame(frame: Frame): void {
+      sm.frameDecoded();
+      batcher.offer(frame);
+    },
+    onState(_id, state, reason): void {
+      status.setState(state, reason);
+    },
+    onRestart(): void {
+      sm.reconnected();
+    },
+    onDrop(_id, reason): void {
+      status.dropped(reason);
+    },
+  };
+}

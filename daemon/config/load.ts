@@ -1,0 +1,138 @@
+/**
+ * Reads a YAML config file, validates it (every violation at once), applies defaults and
+ * resolves relative paths against the file's directory.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { parseDocument } from 'yaml';
+import { SegdError } from '../errors.js';
+import { parseSourceUrl, redactUrl } from '../../pipeline/sources/index.js';
+import type { StreamConfig } from '../../pipeline/stream-config.js';
+import { configSchema, type SegdConfig } from './schema.js';
+import { formatAjvError } from './format-errors.js';
+
+let validator: ValidateFunction | null = null;
+
+function getValidator(): ValidateFunction {
+  // allErrors: report every violation in one pass; verbose: errors carry the offending value.
+  validator ??= new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true }).compile(configSchema);
+  return validator;
+}
+
+/** Read and validate a config file. Throws SEGD_CONFIG_UNREADABLE or SEGD_CONFIG_INVALID. */
+export function loadConfigFile(path: string): SegdConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    if (statSync(file).isDirectory()) throw new Error('is a directory');
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+    throw new SegdError('SEGD_CONFIG_UNREADABLE', `config file ${file}: cannot read (${why})`, [], { cause: err });
+  }
+  return parseConfigText(text, { baseDir: dirname(file), source: file });
+}
+
+export interface ParseOptions {
+  /** Directory that relative paths (model, file streams) are resolved against. */
+  readonly baseDir: string;
+  /** Name used in error messages (the file path). */
+  readonly source: string;
+}
+
+/** Validate YAML text as a config. Throws SEGD_CONFIG_UNREADABLE (not YAML) or SEGD_CONFIG_INVALID. */
+export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
+  const raw = parseYaml(text, opts.source);
+  const validate = getValidator();
+  const problems: string[] = [];
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map(formatAjvError));
+  problems.push(...checkStreams(raw, opts.baseDir));
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new SegdError(
+      'SEGD_CONFIG_INVALID',
+      `config file ${opts.source}: ${n} problem${n === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`,
+      problems,
+    );
+  }
+  return resolvePaths(raw as SegdConfig, opts.baseDir);
+}
+
+function parseYaml(text: string, source: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const errors = doc.errors.map((e) => (e.message.split('\n')[0] ?? e.message).replace(/:$/, ''));
+  if (errors.length === 0) {
+    try {
+      return doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  throw new SegdError('SEGD_CONFIG_UNREADABLE', `config file ${source}: not valid YAML: ${errors.join('; ')}`, errors);
+}
+
+const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** A plain relative path (no scheme) is a file relative to the config's directory. */
+function resolveStreamUrl(url: string, baseDir: string): string {
+  return HAS_SCHEME.test(url) || isAbsolute(url) ? url : resolve(baseDir, url);
+}
+
+/**
+ * Checks the schema cannot express: unique ids, URLs the sources accept, files that exist.
+ * Runs on unvalidated data (so these problems are reported together with schema violations).
+ */
+function checkStreams(raw: unknown, baseDir: string): string[] {
+  const streams = isRecord(raw) ? raw['streams'] : undefined;
+  if (!Array.isArray(streams)) return [];
+  const problems: string[] = [];
+  const firstIndexOfId = new Map<string, number>();
+  streams.forEach((s: unknown, i: number) => {
+    if (!isRecord(s)) return;
+    const id = s['id'];
+    if (typeof id === 'string') {
+      const first = firstIndexOfId.get(id);
+      if (first === undefined) firstIndexOfId.set(id, i);
+      else problems.push(`streams[${i}].id: expected a unique id, "${id}" is already used by streams[${first}]`);
+    }
+    const url = s['url'];
+    if (typeof url !== 'string' || url === '') return;
+    const field = `streams[${i}].url`;
+    try {
+      const parsed = parseSourceUrl(resolveStreamUrl(url, baseDir), field);
+      // For files, `input` is `file:<absolute path>` (ffmpeg's file protocol).
+      const path = parsed.input.replace(/^file:/, '');
+      if (parsed.kind === 'file' && !existsSync(path)) {
+        problems.push(`${field}: expected an existing video file, ${redactUrl(path)} does not exist`);
+      }
+    } catch (err) {
+      // parseSourceUrl's message starts with the field and names the redacted URL and what was expected.
+      const msg = err instanceof Error ? err.message : String(err);
+      problems.push(msg.startsWith(`${field}: `) ? msg : `${field}: ${redactUrl(msg)}`);
+    }
+  });
+  return problems;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
+  const abs = (p: string): string => resolve(baseDir, p);
+  const absOrNull = (p: string | null): string | null => (p === null ? null : abs(p));
+  const ffmpegPath = cfg.ffmpeg.path;
+  return {
+    ...cfg,
+    // A bare command name ("ffmpeg") is looked up on PATH; anything with a slash is a path.
+    ffmpeg: { path: ffmpegPath !== null && ffmpegPath.includes('/') ? abs(ffmpegPath) : ffmpegPath },
+    model: {
+      ...cfg.model,
+      path: abs(cfg.model.path),
+      card: absOrNull(cfg.model.card),
+      tensorrt: { ...cfg.model.tensorrt, engineCacheDir: absOrNull(cfg.model.tensorrt.engineCacheDir) },
+    },
+    streams: cfg.streams.map((s): StreamConfig => ({ ...s, url: resolveStreamUrl(s.url, baseDir) })),
+  };
+}

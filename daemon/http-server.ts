@@ -1,0 +1,172 @@
+/**
+ * The daemon's HTTP surface on node:http (no framework): /healthz, /readyz, /metrics, and the
+ * WebSocket upgrade at /ws handed to the publisher. Every other path is a JSON 404, and every
+ * method but GET (and HEAD, its body-less twin) a 405.
+ */
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { StreamState } from '../pipeline/frame.js';
+
+export const WS_PATH = '/ws';
+
+export interface StreamReadiness {
+  readonly id: string;
+  readonly state: StreamState;
+}
+
+/** What /readyz reports. Ready = model loaded and warmed; streams are informational (a dead camera is not a dead daemon). */
+export interface ReadyState {
+  readonly modelLoaded: boolean;
+  readonly modelWarmed: boolean;
+  readonly streams: readonly StreamReadiness[];
+}
+
+/** The parts of SegdMetrics the server uses. */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+/** The parts of WsPublisher the server uses. */
+export interface UpgradeTarget {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  readonly metrics: MetricsEndpoint;
+  readonly readiness: () => ReadyState;
+  readonly publisher?: UpgradeTarget;
+  readonly logger: Logger;
+  /** Extra GET routes by exact path (e.g. a viewer page); the built-in paths win. */
+  readonly routes?: ReadonlyMap<string, RequestListener>;
+}
+
+export interface SegdHttpServer {
+  readonly server: http.Server;
+  /** Resolves with the bound address (port 0 = ephemeral); rejects naming host:port on failure. */
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /** Closes the publisher's clients (1001) and the server, cutting idle keep-alive connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: http.OutgoingHttpHeaders = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...extraHeaders,
+  });
+  res.end(text);
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** A path echoed in an error body, cut short. */
+function shown(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 197)}...` : path;
+}
+
+export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
+  const log = opts.logger;
+  const builtIn = new Map<string, RequestListener>([
+    ['/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' })],
+    ['/readyz', (_req, res) => readyz(res)],
+    ['/metrics', (_req, res) => void metrics(res)],
+  ]);
+
+  function readyz(res: ServerResponse): void {
+    let state: ReadyState;
+    try {
+      state = opts.readiness();
+    } catch (err) {
+      log.error({ err }, 'readiness check failed');
+      sendJson(res, 503, { status: 'not_ready', error: 'readiness check failed; see the daemon log' });
+      return;
+    }
+    const ready = state.modelLoaded && state.modelWarmed;
+    sendJson(res, ready ? 200 : 503, {
+      status: ready ? 'ready' : 'not_ready',
+      model: { loaded: state.modelLoaded, warmed: state.modelWarmed },
+      streams: state.streams.map((s) => ({ id: s.id, state: s.state })),
+    });
+  }
+
+  async function metrics(res: ServerResponse): Promise<void> {
+    try {
+      const text = await opts.metrics.render();
+      res.writeHead(200, { 'content-type': opts.metrics.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(text);
+    } catch (err) {
+      log.error({ err }, 'metrics rendering failed');
+      sendJson(res, 500, { error: 'metrics_failed', message: 'metrics rendering failed; see the daemon log' });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const path = pathOf(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method ?? '?'} ${shown(path)}: only GET is supported` }, { allow: 'GET, HEAD' });
+      return;
+    }
+    const route = builtIn.get(path) ?? opts.routes?.get(path);
+    if (route === undefined) {
+      sendJson(res, 404, { error: 'not_found', message: `no route ${shown(path)}; expected one of /healthz, /readyz, /metrics, ${WS_PATH} (WebSocket)` });
+      return;
+    }
+    route(req, res);
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (pathOf(req) === WS_PATH && opts.publisher) {
+      opts.publisher.handleUpgrade(req, socket, head);
+      return;
+    }
+    const body = JSON.stringify({ error: 'not_found', message: `no WebSocket endpoint at ${shown(pathOf(req))}; expected ${WS_PATH}` });
+    socket.once('finish', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+
+  let closing: Promise<void> | null = null;
+
+  return {
+    server,
+    listen(host: string, port: number): Promise<AddressInfo> {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => {
+          reject(new Error(`http server: cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+        };
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          const addr = server.address() as AddressInfo;
+          log.info({ host: addr.address, port: addr.port }, 'http server listening');
+          resolve(addr);
+        });
+      });
+    },
+    close(): Promise<void> {
+      if (closing) return closing;
+      closing = (async () => {
+        // WebSocket sockets count as server connections: close them first or server.close() waits on them.
+        if (opts.publisher) await opts.publisher.close();
+        if (!server.listening) return;
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

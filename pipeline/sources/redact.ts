@@ -1,0 +1,63 @@
+/**
+ * Credential redaction for anything that may contain a stream URL: config values, log lines,
+ * ffmpeg's stderr (ffmpeg prints the input URL verbatim, credentials included).
+ */
+
+/** `scheme://userinfo@` – greedy up to the last `@` before a `/`, quote or space, as ffmpeg splits it. */
+const USERINFO_RE = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/'"?#]*)@/gi;
+
+/** Query/fragment parameters whose value is a secret (`?password=...&token=...`). */
+const SECRET_PARAM_RE =
+  /([?&;#]|\b)(password|passwd|pass|pwd|token|access_token|auth|authorization|key|api_key|apikey|secret|signature|sig|session)=([^&\s'"#;]*)/gi;
+
+/**
+ * Redacts credentials in a URL or in any text containing URLs: `user:pass@` becomes `***:***@`
+ * (`user@` becomes `***@`) and secret query parameters (`password=`, `token=`, ...) keep their
+ * name but lose their value. Idempotent. Never throws.
+ */
+export function redactUrl(text: string): string {
+  return text
+    .replace(USERINFO_RE, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? '***:***' : '***'}@`)
+    .replace(SECRET_PARAM_RE, (_m, lead: string, name: string) => `${lead}${name}=***`);
+}
+
+/** The secret substrings of one URL (password, user, secret parameter values), decoded and raw. */
+function secretsOf(url: string): string[] {
+  const out = new Set<string>();
+  const add = (s: string): void => {
+    // Very short values (e.g. a one-letter user) would redact unrelated text; the regexes cover them.
+    if (s.length < 3) return;
+    out.add(s);
+    try {
+      out.add(decodeURIComponent(s));
+    } catch {
+      // not percent-encoded: the raw form is enough
+    }
+  };
+  for (const m of url.matchAll(USERINFO_RE)) {
+    const info = m[2] ?? '';
+    const colon = info.indexOf(':');
+    if (colon < 0) add(info);
+    else {
+      add(info.slice(0, colon));
+      add(info.slice(colon + 1));
+    }
+  }
+  for (const m of url.matchAll(SECRET_PARAM_RE)) add(m[3] ?? '');
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Builds a redactor for lines that may echo one known URL in any form (ffmpeg sometimes prints
+ * credentials outside the URL, e.g. in auth errors). Decided once at construction: a stream
+ * without credentials gets the plain regex pass only.
+ */
+export function createLineRedactor(url: string): (line: string) => string {
+  const secrets = secretsOf(url);
+  if (secrets.length === 0) return redactUrl;
+  return (line: string): string => {
+    let out = redactUrl(line);
+    for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+    return out;
+  };
+}
