@@ -87,10 +87,6 @@ export class InferenceWorkerHandle {
     });
   }
 
-  get alive(): boolean {
-    return this.gone === null;
-  }
-
   /** Sends `input` (transferred: detached here until the outcome hands it back) for n frames. One run at a time. */
   run(input: ArrayBuffer, n: number): Promise<RunOutcome> {
     if (this.gone) return Promise.resolve({ ok: false, error: this.gone, input });
