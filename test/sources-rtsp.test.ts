@@ -92,16 +92,16 @@ describe('FfmpegSource (rtsp)', () => {
     const { src, obs } = make(streamConfig('rtsp-reconnect', first.url));
     src.start();
     const why = (): string => obs.describe();
-    await waitFor(() => obs.frames.length >= 10, 'streaming before the outage', 20_000, why);
+    await waitFor(() => obs.frames.length >= 10, 'streaming before the outage', 60_000, why);
     const port = first.port;
     await first.stop();
-    await waitFor(() => src.state === 'backoff' || src.state === 'connecting', 'source notices the outage', 20_000, why);
+    await waitFor(() => src.state === 'backoff' || src.state === 'connecting', 'source notices the outage', 60_000, why);
     // Let it fail to reconnect at least once while the server is down.
-    await waitFor(() => obs.restarts.length >= 2, 'retries while the server is down', 20_000, why);
+    await waitFor(() => obs.restarts.length >= 2, 'retries while the server is down', 60_000, why);
     const beforeOutageEnd = obs.frames.length;
     const second = await server({ port });
     assert.equal(second.port, port);
-    await waitFor(() => obs.frames.length >= beforeOutageEnd + 10, 'frames after the server came back', 20_000, why);
+    await waitFor(() => obs.frames.length >= beforeOutageEnd + 10, 'frames after the server came back', 60_000, why);
     assert.equal(src.state, 'streaming');
     const names = obs.stateNames();
     const firstBackoff = names.indexOf('backoff');
@@ -132,7 +132,7 @@ describe('FfmpegSource (rtsp)', () => {
     dead.src.start();
     assert.equal(dead.src.state, 'connecting');
     live.src.start();
-    await waitFor(() => dead.obs.restarts.length >= 2, 'two retries of the silent server', 25_000);
+    await waitFor(() => dead.obs.restarts.length >= 2, 'two retries of the silent server', 60_000);
     assert.ok(silent.accepted() >= 2, 'ffmpeg did connect each time');
     const names = dead.obs.stateNames();
     assert.ok(!names.includes('streaming'));

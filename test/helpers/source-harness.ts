@@ -69,7 +69,7 @@ export class RecordingObserver implements SourceObserver {
  * Polls `pred` every 25 ms; rejects with `what` (and `detail()`, e.g. the states seen) after
  * `timeoutMs`. A hang guard only, never a timing assertion.
  */
-export async function waitFor(pred: () => boolean, what: string, timeoutMs = 20_000, detail?: () => string): Promise<void> {
+export async function waitFor(pred: () => boolean, what: string, timeoutMs = 60_000, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > deadline) {
