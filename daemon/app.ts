@@ -16,6 +16,7 @@ import type { Frame } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { FfmpegSource, type SourceObserver } from '../pipeline/sources/index.js';
+import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import type { SegdConfig } from './config/schema.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
 import { createLogger } from './logger.js';
@@ -71,6 +72,8 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     metrics,
     publisher: upgrades,
     logger,
+    auth: createRequestAuth(config.server.token),
+    onUnauthorized: () => metrics.refused('unauthorized'),
     readiness: () => ({ modelLoaded: engine !== null, modelWarmed: engine !== null, streams: board.readiness() }),
   });
 
@@ -96,6 +99,12 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       { ...address, ws: `ws://${urlHost}:${addr.port}/ws`, metrics: `http://${urlHost}:${addr.port}/metrics` },
       'listening',
     );
+    if (config.server.token === null && !isLoopbackAddress(addr.address)) {
+      logger.warn(
+        { host: addr.address },
+        'listening beyond loopback without a token: anyone who can reach this port sees the masks and metrics; set server.token, server.tokenFile or SEGD_TOKEN',
+      );
+    }
 
     const m = config.model;
     engine = await OnnxEngine.create({
@@ -127,6 +136,9 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       streams: () => board.infos(eng.inputWidth, eng.inputHeight),
       logger,
       maxBufferedBytes: config.publish.maxBufferedBytes,
+      maxClients: config.publish.maxClients,
+      maxSubscriptionsPerClient: config.publish.maxSubscriptionsPerClient,
+      maxMessageBytes: config.publish.maxMessageBytes,
       hooks: {
         ...publisherHooks,
         onFrameSent: (result, info) => {
@@ -192,8 +204,8 @@ function sourceObserver(status: StreamStatus, batcher: Batcher): SourceObserver 
     onState(_id, state, reason): void {
       status.setState(state, reason);
     },
-    onRestart(): void {
-      sm.reconnected();
+    onRestart(_id, reason): void {
+      sm.reconnected(reason);
     },
     onDrop(_id, reason): void {
       status.dropped(reason);

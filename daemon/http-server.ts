@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StreamState } from '../pipeline/frame.js';
+import type { AuthFailure, RequestAuth } from './auth.js';
 
 export const WS_PATH = '/ws';
 
@@ -42,7 +43,17 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Extra GET routes by exact path (e.g. a viewer page); the built-in paths win. */
   readonly routes?: ReadonlyMap<string, RequestListener>;
+  /**
+   * Bearer-token check for every route and the WebSocket upgrade, except /healthz (a liveness
+   * probe that reveals nothing); null/absent = open.
+   */
+  readonly auth?: RequestAuth | null;
+  /** Called once per request or upgrade refused with 401 (metrics). */
+  readonly onUnauthorized?: () => void;
 }
+
+/** The one path open without a token: probes (systemd, load balancers) must not need the secret. */
+export const OPEN_PATH = '/healthz';
 
 export interface SegdHttpServer {
   readonly server: http.Server;
@@ -76,6 +87,20 @@ function shown(path: string): string {
 
 export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
   const log = opts.logger;
+  const auth = opts.auth ?? null;
+  /** The refusal for a request that needs the token and lacks it; null when it may go on. */
+  const refusal = (req: IncomingMessage, path: string): AuthFailure | null => {
+    if (auth === null || path === OPEN_PATH) return null;
+    const failure = auth.check(req);
+    if (failure !== null) {
+      opts.onUnauthorized?.();
+      // Debug, not info: a scan must not flood the log (segd_requests_refused_total counts them).
+      // The URL is not logged: it may carry the (wrong) token.
+      log.debug({ remote: req.socket.remoteAddress, path: shown(path) }, `unauthorized request: ${failure.message}`);
+    }
+    return failure;
+  };
+  const challenge = { 'www-authenticate': 'Bearer realm="segd"' };
   const builtIn = new Map<string, RequestListener>([
     ['/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' })],
     ['/readyz', (_req, res) => readyz(res)],
@@ -112,6 +137,11 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
 
   const server = http.createServer((req, res) => {
     const path = pathOf(req);
+    const denied = refusal(req, path);
+    if (denied !== null) {
+      sendJson(res, 401, denied, challenge);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method ?? '?'} ${shown(path)}: only GET is supported` }, { allow: 'GET, HEAD' });
       return;
@@ -126,6 +156,15 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    const denied = refusal(req, pathOf(req));
+    if (denied !== null) {
+      const body = JSON.stringify(denied);
+      socket.once('finish', () => socket.destroy());
+      socket.end(
+        `HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: Bearer realm="segd"\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
     if (pathOf(req) === WS_PATH && opts.publisher) {
       opts.publisher.handleUpgrade(req, socket, head);
       return;

@@ -7,7 +7,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DropReason } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
-import type { PublisherHooks } from '../pipeline/publish/ws-publisher.js';
+import type { PublisherHooks, WsRefusal } from '../pipeline/publish/ws-publisher.js';
+import type { RestartReason } from '../pipeline/sources/ffmpeg-source.js';
 
 /**
  * Pipeline stages, in order; for every frame that is sent they add up to capture→send:
@@ -18,6 +19,19 @@ export const STAGES = ['decode_to_queue', 'queue_wait', 'batch_wait', 'inference
 export type Stage = (typeof STAGES)[number];
 
 export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'pool_exhausted', 'shutdown', 'inference_error', 'slow_client'];
+
+export const RESTART_REASONS: readonly RestartReason[] = ['stalled', 'exited', 'spawn_failed'];
+
+/** Why a request, connection or control message was refused: 401s plus the publisher's limits. */
+export type RefusalReason = 'unauthorized' | WsRefusal;
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'unauthorized',
+  'too_many_clients',
+  'too_many_subscriptions',
+  'message_too_large',
+  'bad_message',
+  'slow_reader',
+];
 
 /** 1 ms … 2 s: a 10 fps camera has a 100 ms budget, inference on CPU can take ~1 s. */
 export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2];
@@ -43,6 +57,16 @@ type CounterChild = ReturnType<Counter<string>['labels']>;
 type GaugeChild = ReturnType<Gauge<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
+interface PerStreamMetrics {
+  decoded: Counter<string>;
+  inferred: Counter<string>;
+  published: Counter<string>;
+  dropped: Counter<string>;
+  reconnects: Counter<string>;
+  restarts: Counter<string>;
+  up: Gauge<string>;
+}
+
 const NS_PER_S = 1e9;
 function seconds(fromNs: bigint, toNs: bigint): number {
   // Clamped: stage timestamps come from one monotonic clock, but never report a negative stage.
@@ -58,10 +82,11 @@ export class StreamMetrics {
   private readonly reconnects: CounterChild;
   private readonly up: GaugeChild;
   private readonly drops: Readonly<Record<DropReason, CounterChild>>;
+  private readonly restarts: Readonly<Record<RestartReason, CounterChild>>;
 
   constructor(
     readonly streamId: string,
-    m: { decoded: Counter<string>; inferred: Counter<string>; published: Counter<string>; dropped: Counter<string>; reconnects: Counter<string>; up: Gauge<string> },
+    m: PerStreamMetrics,
   ) {
     this.decoded = m.decoded.labels(streamId);
     this.inferred = m.inferred.labels(streamId);
@@ -71,8 +96,11 @@ export class StreamMetrics {
     const drops = {} as Record<DropReason, CounterChild>;
     for (const reason of DROP_REASONS) drops[reason] = m.dropped.labels(streamId, reason);
     this.drops = drops;
+    const restarts = {} as Record<RestartReason, CounterChild>;
+    for (const reason of RESTART_REASONS) restarts[reason] = m.restarts.labels(streamId, reason);
+    this.restarts = restarts;
     // Export every series from the start (0), so rates and absent() behave before the first event.
-    for (const c of [this.decoded, this.inferred, this.published, this.reconnects, ...Object.values(drops)]) c.inc(0);
+    for (const c of [this.decoded, this.inferred, this.published, this.reconnects, ...Object.values(drops), ...Object.values(restarts)]) c.inc(0);
     this.up.set(0);
   }
 
@@ -91,8 +119,10 @@ export class StreamMetrics {
   setUp(up: boolean): void {
     this.up.set(up ? 1 : 0);
   }
-  reconnected(): void {
+  /** A source restart; `reason` (why the previous child ended) also splits segd_stream_restarts_total. */
+  reconnected(reason?: RestartReason): void {
     this.reconnects.inc();
+    if (reason !== undefined) this.restarts[reason].inc();
   }
 }
 
@@ -104,7 +134,8 @@ export class SegdMetrics {
   private readonly batchSize: Histogram<string>;
   private readonly wsClients: Gauge<string>;
   private readonly modelInfo: Gauge<'model' | 'architecture' | 'provider'>;
-  private readonly perStream: { decoded: Counter<string>; inferred: Counter<string>; published: Counter<string>; dropped: Counter<string>; reconnects: Counter<string>; up: Gauge<string> };
+  private readonly perStream: PerStreamMetrics;
+  private readonly refusals: Readonly<Record<RefusalReason, CounterChild>>;
   private readonly streams = new Map<string, StreamMetrics>();
 
   constructor(opts: MetricsOptions = {}) {
@@ -144,9 +175,27 @@ export class SegdMetrics {
       published: new Counter({ name: 'segd_frames_published_total', help: 'Masks handed to the WebSocket publisher (sent to every subscribed client that was not over its buffer limit).', labelNames: stream, registers }),
       dropped: new Counter({ name: 'segd_frames_dropped_total', help: 'Frames dropped, by reason; slow_client counts once per client that skipped a frame.', labelNames: ['stream', 'reason'], registers }),
       reconnects: new Counter({ name: 'segd_stream_reconnects_total', help: 'Source restarts after a failure or stall.', labelNames: stream, registers }),
+      restarts: new Counter({
+        name: 'segd_stream_restarts_total',
+        help: 'Source restarts by why the previous ffmpeg ended: stalled (no frame in time, killed by the watchdog), exited (ffmpeg quit: network error, corrupt input, killed), spawn_failed.',
+        labelNames: ['stream', 'reason'],
+        registers,
+      }),
       up: new Gauge({ name: 'segd_stream_up', help: '1 while the stream delivers frames, else 0.', labelNames: stream, registers }),
     };
     this.wsClients = new Gauge({ name: 'segd_ws_clients', help: 'Connected WebSocket clients.', registers });
+    const refused = new Counter({
+      name: 'segd_requests_refused_total',
+      help: 'HTTP requests, WebSocket connections and control messages refused, by reason (unauthorized, too_many_clients, too_many_subscriptions, message_too_large, bad_message, slow_reader).',
+      labelNames: ['reason'],
+      registers,
+    });
+    const refusals = {} as Record<RefusalReason, CounterChild>;
+    for (const reason of REFUSAL_REASONS) {
+      refusals[reason] = refused.labels(reason);
+      refusals[reason].inc(0);
+    }
+    this.refusals = refusals;
     this.modelInfo = new Gauge({
       name: 'segd_model_info',
       help: 'The served model; value 1.',
@@ -210,6 +259,10 @@ export class SegdMetrics {
     this.captureToSend.observe(secondsValue);
   }
 
+  refused(reason: RefusalReason): void {
+    this.refusals[reason].inc();
+  }
+
   setWsClients(count: number): void {
     this.wsClients.set(count);
   }
@@ -235,6 +288,7 @@ export class SegdMetrics {
       },
       onDrop: (streamId, reason) => this.registerStream(streamId).dropped(reason),
       onClientCount: (n) => this.wsClients.set(n),
+      onRefused: (reason) => this.refusals[reason].inc(),
     };
   }
 }

@@ -168,7 +168,7 @@ async function benchBare(maxBatch: number, clip: string, seconds: number): Promi
 async function benchDaemon(cfg: SegdConfig, maxBatch: number, p: { streams: number; realtime: boolean; clip: string; warmupS: number; seconds: number }): Promise<ClientReport> {
   const config: SegdConfig = {
     ...cfg,
-    server: { host: '127.0.0.1', port: 0 },
+    server: { ...cfg.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
     batching: { ...cfg.batching, maxBatch },
     streams: Array.from({ length: p.streams }, (_, i) => ({
       id: `bench${i}`,

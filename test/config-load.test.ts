@@ -27,7 +27,7 @@ describe('config loading', () => {
     const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${SAMPLE_CLIP_VAL}\n`, 'minimal.yaml');
     const cfg = loadConfigFile(path);
     assert.deepEqual(cfg, {
-      server: { host: '127.0.0.1', port: 8080 },
+      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null },
       log: { level: 'info' },
       ffmpeg: { path: null },
       model: {
@@ -40,7 +40,7 @@ describe('config loading', () => {
         warmupRuns: 2,
       },
       batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
-      publish: { maxBufferedBytes: 4194304 },
+      publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       streams: [
         {
           id: 'cam1',
@@ -184,7 +184,7 @@ describe('shipped config files', () => {
     assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, '..', 'shared', 'data', 'videos', 'camvid-0016E5-val.mp4'));
     assert.equal(cfg.streams[0]?.loop, true);
     assert.equal(cfg.streams[0]?.realtime, true);
-    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null });
   });
 
   it('config/segd.example.yaml (the /etc/segd/segd.yaml template) is valid', () => {

@@ -49,6 +49,8 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map(formatAjvError));
   problems.push(...checkStreams(raw, opts.baseDir));
   if (problems.length > 0) {
+    // Any value may be echoed (a URL pasted into the wrong field): redact every line.
+    for (let i = 0; i < problems.length; i++) problems[i] = redactUrl(problems[i] as string);
     const n = problems.length;
     throw new SegdError(
       'SEGD_CONFIG_INVALID',
@@ -69,8 +71,14 @@ function parseYaml(text: string, source: string): unknown {
       errors.push(err instanceof Error ? err.message : String(err));
     }
   }
-  throw new SegdError('SEGD_CONFIG_UNREADABLE', `config file ${source}: not valid YAML: ${errors.join('; ')}`, errors);
+  // The parser quotes the offending scalars (a stream URL with its password, say): redact them, and
+  // list a few errors only (one broken line can cascade into one error per later token).
+  const shown = errors.slice(0, MAX_YAML_ERRORS_SHOWN).map(redactUrl);
+  if (errors.length > shown.length) shown.push(`... and ${errors.length - shown.length} more`);
+  throw new SegdError('SEGD_CONFIG_UNREADABLE', `config file ${source}: not valid YAML: ${shown.join('; ')}`, shown);
 }
+
+const MAX_YAML_ERRORS_SHOWN = 5;
 
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -125,6 +133,7 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
   const ffmpegPath = cfg.ffmpeg.path;
   return {
     ...cfg,
+    server: { ...cfg.server, tokenFile: absOrNull(cfg.server.tokenFile) },
     // A bare command name ("ffmpeg") is looked up on PATH; anything with a slash is a path.
     ffmpeg: { path: ffmpegPath !== null && ffmpegPath.includes('/') ? abs(ffmpegPath) : ffmpegPath },
     model: {

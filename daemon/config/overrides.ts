@@ -52,5 +52,5 @@ function flagNameOf(envName: string): string {
 
 export function applyOverrides(cfg: SegdConfig, o: Overrides): SegdConfig {
   if (o.host === undefined && o.port === undefined) return cfg;
-  return { ...cfg, server: { host: o.host ?? cfg.server.host, port: o.port ?? cfg.server.port } };
+  return { ...cfg, server: { ...cfg.server, host: o.host ?? cfg.server.host, port: o.port ?? cfg.server.port } };
 }

@@ -15,7 +15,14 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 
 /** A validated config with every default applied and every relative path made absolute. */
 export interface SegdConfig {
-  readonly server: { readonly host: string; readonly port: number };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    /** Bearer token for HTTP and WebSocket (daemon/auth.ts); null = open. Resolved by config/token.ts. */
+    readonly token: string | null;
+    /** File holding the token (null once resolved). */
+    readonly tokenFile: string | null;
+  };
   readonly log: { readonly level: LogLevel };
   /** null = the bundled @ffmpeg-installer binary. */
   readonly ffmpeg: { readonly path: string | null };
@@ -29,7 +36,12 @@ export interface SegdConfig {
     readonly warmupRuns: number;
   };
   readonly batching: { readonly maxBatch: number; readonly maxDelayMs: number; readonly perStreamCap: number };
-  readonly publish: { readonly maxBufferedBytes: number };
+  readonly publish: {
+    readonly maxBufferedBytes: number;
+    readonly maxClients: number;
+    readonly maxSubscriptionsPerClient: number;
+    readonly maxMessageBytes: number;
+  };
   readonly streams: StreamConfig[];
 }
 
@@ -61,10 +73,12 @@ export const configSchema: SchemaObject = {
       type: 'object',
       default: {},
       additionalProperties: false,
-      required: ['host', 'port'],
+      required: ['host', 'port', 'token', 'tokenFile'],
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        token: { type: 'string', nullable: true, minLength: 1, default: null },
+        tokenFile: { type: 'string', nullable: true, minLength: 1, default: null },
       },
     },
     log: {
@@ -135,9 +149,13 @@ export const configSchema: SchemaObject = {
       type: 'object',
       default: {},
       additionalProperties: false,
-      required: ['maxBufferedBytes'],
+      required: ['maxBufferedBytes', 'maxClients', 'maxSubscriptionsPerClient', 'maxMessageBytes'],
       properties: {
         maxBufferedBytes: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 4194304 },
+        maxClients: { type: 'integer', minimum: 1, maximum: 10000, default: 64 },
+        maxSubscriptionsPerClient: { type: 'integer', minimum: 1, maximum: 64, default: 64 },
+        // Control messages are small JSON; 1 MiB is the size above which `ws` closes the connection unread.
+        maxMessageBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 65536 },
       },
     },
     // Bounded: stream ids become metric label values.

@@ -6,7 +6,7 @@ export function summarizeConfig(cfg: SegdConfig): string[] {
   const m = cfg.model;
   const b = cfg.batching;
   const lines = [
-    `server: ${cfg.server.host}:${cfg.server.port}`,
+    `server: ${cfg.server.host}:${cfg.server.port} (${cfg.server.token !== null || cfg.server.tokenFile !== null ? 'bearer token required' : 'no token'})`,
     `model: ${m.path} (card ${m.card ?? 'beside the model'}; providers ${m.providers.join(' > ')}; warm-up runs ${m.warmupRuns})`,
     `batching: up to ${b.maxBatch} frame(s), wait at most ${b.maxDelayMs} ms, at most ${b.perStreamCap} per stream`,
     `ffmpeg: ${cfg.ffmpeg.path ?? 'bundled'}`,

@@ -24,6 +24,8 @@ export type ProtocolErrorCode =
   | 'bad_type'
   | 'bad_field'
   | 'unknown_stream'
+  | 'too_many_subscriptions' // publish.maxSubscriptionsPerClient would be exceeded
+  | 'too_many_clients' // publish.maxClients reached; sent once, then the connection closes (1013)
   | 'internal_error';
 
 export interface ProtocolErrorReply {
@@ -80,10 +82,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * `data` is the raw message as `ws` delivers it; binary and oversized messages are refused before
  * any parsing.
  */
-export function parseControlMessage(data: Buffer, isBinary: boolean, streams: StreamCatalog): ClientRequest | ProtocolErrorReply {
+export function parseControlMessage(
+  data: Buffer,
+  isBinary: boolean,
+  streams: StreamCatalog,
+  maxBytes: number = MAX_CONTROL_MESSAGE_BYTES,
+): ClientRequest | ProtocolErrorReply {
   if (isBinary) return errorReply('not_text', null, 'a JSON text message', 'binary message');
-  if (data.length > MAX_CONTROL_MESSAGE_BYTES) {
-    return errorReply('too_large', null, `at most ${MAX_CONTROL_MESSAGE_BYTES} bytes`, `message of ${data.length} bytes`);
+  if (data.length > maxBytes) {
+    return errorReply('too_large', null, `at most ${maxBytes} bytes`, `message of ${data.length} bytes`);
   }
   let parsed: unknown;
   try {
@@ -168,7 +175,12 @@ export interface HelloReply {
   readonly maxControlMessageBytes: number;
 }
 
-export function helloReply(model: string, streamIds: readonly string[], encoding: MaskEncoding): HelloReply {
+export function helloReply(
+  model: string,
+  streamIds: readonly string[],
+  encoding: MaskEncoding,
+  maxControlMessageBytes: number = MAX_CONTROL_MESSAGE_BYTES,
+): HelloReply {
   return {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
@@ -176,7 +188,7 @@ export function helloReply(model: string, streamIds: readonly string[], encoding
     streams: streamIds,
     encodings: ENCODINGS,
     encoding,
-    maxControlMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
+    maxControlMessageBytes,
   };
 }
 

@@ -11,6 +11,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { DropReason, StreamState } from '../frame.js';
 import type { MaskResult } from '../mask-result.js';
 import {
+  errorReply,
   helloReply,
   parseControlMessage,
   type ClientRequest,
@@ -20,11 +21,21 @@ import {
 } from './control-messages.js';
 import { FrameMessages } from './frame-messages.js';
 import { DEFAULT_DEFLATE_LEVEL, MaskEncoders } from './mask-encoders.js';
-import { MAX_INCOMING_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, MAX_STREAM_ID_BYTES, type MaskEncoding } from './protocol.js';
+import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, MAX_STREAM_ID_BYTES, type MaskEncoding } from './protocol.js';
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_PING_INTERVAL_MS = 30_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+export const DEFAULT_MAX_CLIENTS = 64;
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT = 64;
+/** WebSocket close code 1013 "try again later": sent to a client over publish.maxClients. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/**
+ * What the publisher refuses (bounded: a metric label). `slow_reader`: a client whose unsent
+ * control replies pile up (it sends requests but never reads) is cut off, so no buffer grows unbounded.
+ */
+export type WsRefusal = 'too_many_clients' | 'too_many_subscriptions' | 'message_too_large' | 'bad_message' | 'slow_reader';
 
 // ws copies send options, so one pair serves every send.
 const HEADER_FRAGMENT = { binary: true, fin: false } as const;
@@ -62,6 +73,8 @@ export interface PublisherHooks {
   onDrop?(streamId: string, reason: Extract<DropReason, 'slow_client'>): void;
   /** After every connect / disconnect. */
   onClientCount?(count: number): void;
+  /** Once per refused connection or control message. */
+  onRefused?(reason: WsRefusal): void;
 }
 
 export interface WsPublisherOptions {
@@ -79,6 +92,12 @@ export interface WsPublisherOptions {
   readonly pingIntervalMs?: number;
   /** How long close() waits for closing handshakes before cutting connections. */
   readonly closeTimeoutMs?: number;
+  /** Config publish.maxClients: one more is told `too_many_clients` and closed with 1013. */
+  readonly maxClients?: number;
+  /** Config publish.maxSubscriptionsPerClient: explicit stream subscriptions one client may hold. */
+  readonly maxSubscriptionsPerClient?: number;
+  /** Config publish.maxMessageBytes: larger control messages get `too_large` (≤ MAX_INCOMING_MESSAGE_BYTES). */
+  readonly maxMessageBytes?: number;
   readonly hooks?: PublisherHooks;
 }
 
@@ -119,6 +138,11 @@ class SendTracker {
   };
 }
 
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: ${v}; expected an integer >= 1`);
+  return v;
+}
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -140,6 +164,12 @@ export class WsPublisher {
   private readonly onFrameSent: PublisherHooks['onFrameSent'] | null;
   private readonly onDrop: PublisherHooks['onDrop'] | null;
   private readonly onClientCount: PublisherHooks['onClientCount'] | null;
+  private readonly onRefused: PublisherHooks['onRefused'] | null;
+  private readonly maxClients: number;
+  private readonly maxSubscriptions: number;
+  private readonly maxMessageBytes: number;
+  /** Above this many unsent bytes a client is not reading its replies (masks stop at maxBufferedBytes). */
+  private readonly slowReaderBytes: number;
   private readonly heartbeat: NodeJS.Timeout | null;
   private nextClientId = 1;
   private closePromise: Promise<void> | null = null;
@@ -164,6 +194,14 @@ export class WsPublisher {
     this.onFrameSent = hooks.onFrameSent ?? null;
     this.onDrop = hooks.onDrop ?? null;
     this.onClientCount = hooks.onClientCount ?? null;
+    this.onRefused = hooks.onRefused ?? null;
+    this.maxClients = positiveInt('maxClients', opts.maxClients ?? DEFAULT_MAX_CLIENTS);
+    this.maxSubscriptions = positiveInt('maxSubscriptionsPerClient', opts.maxSubscriptionsPerClient ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT);
+    this.maxMessageBytes = positiveInt('maxMessageBytes', opts.maxMessageBytes ?? MAX_CONTROL_MESSAGE_BYTES);
+    if (this.maxMessageBytes > MAX_INCOMING_MESSAGE_BYTES) {
+      throw new RangeError(`maxMessageBytes: ${this.maxMessageBytes}; expected at most ${MAX_INCOMING_MESSAGE_BYTES}`);
+    }
+    this.slowReaderBytes = Math.max(2 * maxBuffered, MAX_INCOMING_MESSAGE_BYTES);
     this.messages = new FrameMessages(
       new MaskEncoders(opts.deflateLevel ?? DEFAULT_DEFLATE_LEVEL),
       modelIdBytes,
@@ -280,6 +318,16 @@ export class WsPublisher {
       setTimeout(() => ws.terminate(), this.closeTimeoutMs).unref();
       return;
     }
+    if (this.clients.size >= this.maxClients) {
+      this.refuse('too_many_clients');
+      log.warn({ remote: req.socket.remoteAddress, max: this.maxClients }, 'ws client refused: publish.maxClients reached');
+      ws.on('error', (err) => log.debug({ err }, 'ws client error'));
+      const reply = errorReply('too_many_clients', null, `at most ${this.maxClients} clients (publish.maxClients)`, 'the server is full');
+      ws.send(JSON.stringify(reply));
+      ws.close(CLOSE_TRY_AGAIN_LATER, 'too many clients');
+      setTimeout(() => ws.terminate(), this.closeTimeoutMs).unref();
+      return;
+    }
     this.clients.add(client);
     log.info({ remote: req.socket.remoteAddress, clients: this.clients.size }, 'ws client connected');
     if (this.onClientCount) this.onClientCount(this.clients.size);
@@ -288,7 +336,11 @@ export class WsPublisher {
     ws.on('pong', () => {
       client.answeredPing = true;
     });
-    ws.on('error', (err) => log.debug({ err }, 'ws client error'));
+    ws.on('error', (err) => {
+      // ws closes with 1009 on its own for a message over maxPayload; count it with the other refusals.
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.refuse('message_too_large');
+      log.debug({ err }, 'ws client error');
+    });
     ws.on('close', (code) => {
       this.clients.delete(client);
       log.info({ code, clients: this.clients.size }, 'ws client disconnected');
@@ -296,12 +348,13 @@ export class WsPublisher {
       if (this.clients.size === 0 && this.resolveClosed) this.resolveClosed();
     });
 
-    this.sendJson(client, helloReply(this.modelId, this.catalog.ids(), client.encoding));
+    this.sendJson(client, helloReply(this.modelId, this.catalog.ids(), client.encoding, this.maxMessageBytes));
   }
 
   private onMessage(client: Client, data: Buffer, isBinary: boolean, log: Logger): void {
-    const req = parseControlMessage(data, isBinary, this.catalog);
+    const req = parseControlMessage(data, isBinary, this.catalog, this.maxMessageBytes);
     if (req.type === 'error') {
+      this.refuse(req.code === 'too_large' ? 'message_too_large' : 'bad_message');
       log.debug({ code: req.code, field: req.field }, 'bad control message: %s', req.message);
       this.sendJson(client, req);
       return;
@@ -325,14 +378,27 @@ export class WsPublisher {
 
   private apply(client: Client, req: ClientRequest): void {
     switch (req.type) {
-      case 'subscribe':
-        if (client.all) {
-          client.all = false;
-          client.streams = new Set();
+      case 'subscribe': {
+        // Checked before anything changes: a refused subscribe subscribes to none (as other errors).
+        const current = client.all ? new Set<string>() : client.streams;
+        const after = new Set([...current, ...req.streams]);
+        if (after.size > this.maxSubscriptions) {
+          this.refuse('too_many_subscriptions');
+          const reply = errorReply(
+            'too_many_subscriptions',
+            'streams',
+            `at most ${this.maxSubscriptions} subscribed streams per client (publish.maxSubscriptionsPerClient)`,
+            `would subscribe to ${after.size}`,
+            'subscribe',
+          );
+          this.sendJson(client, reply);
+          return;
         }
-        for (const id of req.streams) client.streams.add(id);
+        client.all = false;
+        client.streams = after;
         this.sendJson(client, this.subscriptionOf(client));
         return;
+      }
       case 'unsubscribe':
         if (client.all) {
           client.all = false;
@@ -349,7 +415,7 @@ export class WsPublisher {
         this.sendJson(client, { type: 'streams', streams: this.streamsProvider() });
         return;
       case 'model_card':
-        client.ws.send(this.modelCardReply);
+        this.sendText(client, this.modelCardReply);
         return;
     }
   }
@@ -364,7 +430,24 @@ export class WsPublisher {
   }
 
   private sendJson(client: Client, body: object): void {
-    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(body));
+    this.sendText(client, JSON.stringify(body));
+  }
+
+  /** Control replies: a client that does not read them is cut off rather than buffered for. */
+  private sendText(client: Client, text: string): void {
+    const ws = client.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.slowReaderBytes) {
+      this.refuse('slow_reader');
+      this.log.warn({ client: client.id, buffered: ws.bufferedAmount }, 'ws client does not read its replies; disconnecting');
+      ws.terminate();
+      return;
+    }
+    ws.send(text);
+  }
+
+  private refuse(reason: WsRefusal): void {
+    if (this.onRefused) this.onRefused(reason);
   }
 
   private pingAll(): void {

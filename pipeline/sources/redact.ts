@@ -6,6 +6,12 @@
 /** `scheme://userinfo@` – greedy up to the last `@` before a `/`, quote or space, as ffmpeg splits it. */
 const USERINFO_RE = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/'"?#]*)@/gi;
 
+/**
+ * `user:password@` without a well-formed `scheme://` in front (a mistyped `rtsp:/user:pw@host`, a
+ * URL pasted into a path): anything shaped like userinfo after a slash, quote, space or line start.
+ */
+const LOOSE_USERINFO_RE = /(^|[\s/'"=])([^\s/'"?#@:]+):([^\s/'"?#@]*)@(?=[^\s/@])/g;
+
 /** Query/fragment parameters whose value is a secret (`?password=...&token=...`). */
 const SECRET_PARAM_RE =
   /([?&;#]|\b)(password|passwd|pass|pwd|token|access_token|auth|authorization|key|api_key|apikey|secret|signature|sig|session)=([^&\s'"#;]*)/gi;
@@ -18,6 +24,7 @@ const SECRET_PARAM_RE =
 export function redactUrl(text: string): string {
   return text
     .replace(USERINFO_RE, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? '***:***' : '***'}@`)
+    .replace(LOOSE_USERINFO_RE, (m, lead: string, user: string) => (user === '***' ? m : `${lead}***:***@`))
     .replace(SECRET_PARAM_RE, (_m, lead: string, name: string) => `${lead}${name}=***`);
 }
 
