@@ -15,7 +15,7 @@ import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
-import { FfmpegSource, type SourceObserver } from '../pipeline/sources/index.js';
+import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import type { SegdConfig } from './config/schema.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
@@ -37,8 +37,13 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Frame buffers per source: the queue's frames + one being cut by ffmpeg + one being handed over. */
-const POOL_EXTRA_FRAMES = 2;
+/**
+ * Frame buffers per source beyond the queue's frames: one being cut by ffmpeg, one being handed
+ * over, and one that the pts matcher (sources/pts-matcher.ts) may hold for a turn of the event
+ * loop while its showinfo line is read; with only 2, a loaded bench run dropped a frame as
+ * `pool_exhausted`. A paused (backpressure) source parks at most these frames too.
+ */
+const POOL_EXTRA_FRAMES = 3;
 
 function bundledFfmpeg(): string {
   return (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
@@ -52,6 +57,8 @@ class LateUpgradeTarget implements UpgradeTarget {
   target: WsPublisher | null = null;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.target) return this.target.handleUpgrade(req, socket, head);
+    // end() only half-closes: once the 503 is flushed, let go of the socket instead of waiting on the client.
+    socket.once('finish', () => socket.destroy());
     socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   }
   close(): Promise<void> {
@@ -152,7 +159,18 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
 
     const b = new Batcher({
       engine: eng,
-      streams: config.streams,
+      // Pacing is decided here, once per stream (sources/pacing.ts): an unpaced file
+      // (realtime: false) is paused while its queue is full and resumed when a batch takes its
+      // frame, so none of its frames is dropped; every other source is newest-wins. The
+      // callback reaches the source by index: `sources` is filled below in config order.
+      streams: config.streams.map((cfg, i) => ({
+        id: cfg.id,
+        queueDepth: cfg.queueDepth,
+        onQueueSpace:
+          pacingOf(cfg) === 'backpressure'
+            ? (hasRoom: boolean) => (hasRoom ? sources[i]?.resume() : sources[i]?.pause())
+            : undefined,
+      })),
       maxBatch: config.batching.maxBatch,
       maxDelayMs: config.batching.maxDelayMs,
       perStreamCap: config.batching.perStreamCap,

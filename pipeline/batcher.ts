@@ -3,6 +3,10 @@
  *
  * - Per-stream newest-wins queues (depth from the stream's config): a full queue evicts its
  *   oldest frame (`queue_full`). Nothing else buffers frames, so memory is bounded.
+ * - Backpressure for streams that ask for it (`onQueueSpace`, see sources/pacing.ts): the
+ *   stream is told when its queue becomes full and when a batch has taken a frame from it, so
+ *   its producer can stop instead of having frames evicted. Told only on those two edges, with
+ *   a callback bound at construction (no lookups per frame).
  * - One batch in flight: the engine is the bottleneck, a second batch would only wait.
  * - A batch goes when a full batch is waiting, or `maxDelayMs` after the oldest waiting frame.
  * - Fairness: at most `perStreamCap` frames of one stream per batch, and each batch starts
@@ -29,10 +33,20 @@ export interface BatchEngine {
   run(n: number): Promise<Uint8Array>;
 }
 
+export interface BatcherStream extends Pick<StreamConfig, 'id' | 'queueDepth'> {
+  /**
+   * Backpressure: called with false when this stream's queue has just become full, and with
+   * true once a batch has taken a frame from it (after the batch is in flight, so an offer made
+   * inside the callback is safe). The producer should stop offering while full; a frame offered
+   * anyway still evicts the oldest (`queue_full`), so the queue stays bounded. Absent: newest-wins.
+   */
+  readonly onQueueSpace?: ((hasRoom: boolean) => void) | undefined;
+}
+
 export interface BatcherOptions {
   readonly engine: BatchEngine;
-  /** The streams that will offer frames; `queueDepth` sizes each one's newest-wins queue. */
-  readonly streams: readonly Pick<StreamConfig, 'id' | 'queueDepth'>[];
+  /** The streams that will offer frames; `queueDepth` sizes each one's queue. */
+  readonly streams: readonly BatcherStream[];
   readonly maxBatch: number;
   readonly maxDelayMs: number;
   /** At most this many frames of one stream per batch. */
@@ -78,6 +92,12 @@ export class Batcher {
   private readonly index: ReadonlyMap<string, number>;
   private readonly queues: readonly LatestQueue<Waiting>[];
   private readonly slots: readonly Slot[];
+  /** Per stream: its onQueueSpace callback, or undefined for newest-wins. */
+  private readonly space: readonly (((hasRoom: boolean) => void) | undefined)[];
+  /** Per stream: 1 = told "full", 2 = a frame was taken since, "room" not told yet, 0 = neither. */
+  private readonly spaceState: Uint8Array;
+  /** Streams with spaceState 2 (so dispatch scans only when there is something to tell). */
+  private roomPending = 0;
 
   private rr = 0;
   private waiting = 0;
@@ -111,6 +131,8 @@ export class Batcher {
     this.ids = ids;
     this.index = new Map(ids.map((id, i) => [id, i]));
     this.queues = streams.map((s) => new LatestQueue<Waiting>(s.queueDepth));
+    this.space = streams.map((s) => s.onQueueSpace);
+    this.spaceState = new Uint8Array(streams.length);
     this.slots = Array.from({ length: maxBatch }, () => ({
       streamId: '',
       seq: 0,
@@ -165,6 +187,8 @@ export class Batcher {
       this.waiting++;
     }
     this.waitingSinceNs ??= now;
+    // Before schedule(): a dispatch there may take this frame and owe the stream a "room".
+    if (queue.length === queue.capacity) this.tellFull(i as number);
     this.schedule();
   }
 
@@ -225,6 +249,26 @@ export class Batcher {
       this.inFlight = null;
       this.schedule();
     });
+    // Now, not inside take(): a producer offering from its callback finds the batch in flight.
+    if (this.roomPending > 0) this.tellRoom();
+  }
+
+  private tellFull(i: number): void {
+    const cb = this.space[i];
+    if (cb === undefined || this.spaceState[i] === 1) return;
+    const untold = this.spaceState[i] === 2; // full again before "room" was told: no news for it
+    this.spaceState[i] = 1;
+    if (untold) this.roomPending--;
+    else cb(false);
+  }
+
+  private tellRoom(): void {
+    this.roomPending = 0;
+    for (let i = 0; i < this.space.length; i++) {
+      if (this.spaceState[i] !== 2) continue;
+      this.spaceState[i] = 0;
+      (this.space[i] as (hasRoom: boolean) => void)(true);
+    }
   }
 
   /** Moves up to maxBatch frames into the engine's input buffer (round-robin, capped), releasing each. */
@@ -240,6 +284,10 @@ export class Batcher {
       for (let c = 0; c < this.cap && n < this.maxBatch; c++) {
         const w = q.shift();
         if (!w) break;
+        if (this.spaceState[i] === 1) {
+          this.spaceState[i] = 2;
+          this.roomPending++;
+        }
         const f = w.frame;
         input.set(f.data, n * this.frameBytes);
         const s = this.slots[n] as Slot;

@@ -10,7 +10,10 @@ export interface StreamConfig {
   readonly url: string;
   /** file: restart from the beginning at EOF. Default true for files. */
   readonly loop: boolean;
-  /** file: pace at native frame rate (ffmpeg -re). Default true; false = as fast as decode allows. */
+  /**
+   * file: pace at native frame rate (ffmpeg -re). Default true; false = no clock of its own, paced
+   * by the pipeline (backpressure, sources/pacing.ts).
+   */
   readonly realtime: boolean;
   /** rtsp: transport. Default 'tcp'. */
   readonly rtspTransport: 'tcp' | 'udp';

@@ -3,6 +3,15 @@
  * process group, back off, respawn. States: connecting → streaming → (stalled →) backoff →
  * connecting …, and stopped (file EOF without loop, or close()).
  *
+ * Flow control, orthogonal to the state: pause()/resume() (backpressure from a consumer that
+ * paces an unpaced file). While paused, stdout is not read, so the OS pipe fills and ffmpeg
+ * blocks in write() at no CPU cost. Nothing is lost or reordered: cutting stops at the frame
+ * boundary (the rest of the read is held, uncut), frames that were waiting for their pts are
+ * parked, and stdout data Node still hands over (it resumes a child's pipes when the child
+ * exits) is held too; resume() hands all of it out, oldest first, before reading on. A child
+ * that exits meanwhile is dealt with (EOF, restart) only after that. A paused source is not
+ * stalled: the watchdog does not run its clocks while paused (see checkStall()).
+ *
  * ptsMs comes from ffmpeg's `showinfo` filter (pts_time of the filter output, i.e. after the fps
  * cap; ffmpeg shifts it to start near 0 for each child, so it restarts after a reconnect and
  * keeps growing across file loops). showinfo's line for frame k reaches the stderr pipe before
@@ -15,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { DropReason, Frame, StreamState } from '../frame.js';
+import { LatestQueue } from '../latest-queue.js';
 import type { StreamConfig } from '../stream-config.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { buildFfmpegArgs } from './ffmpeg-args.js';
@@ -93,6 +103,28 @@ export class FfmpegSource {
   private readonly stderrScratch = Buffer.allocUnsafe(16 * 1024);
   /** The current child's stderr, for drains; null when there is none or drains are unused. */
   private childStderr: Readable | null = null;
+  /** The current child's stdout (paused and resumed for backpressure); null when there is none. */
+  private childStdout: Readable | null = null;
+
+  /** Backpressure: stdout is not read and frames are parked, not delivered. */
+  private paused = false;
+  /** performance.now() when pause() took effect: the watchdog clocks are shifted by the pause on resume(). */
+  private pausedAt = 0;
+  /**
+   * Frames cut while paused (or waiting behind such frames), oldest first. Each holds one pool
+   * slot, so at most poolSize: the ring never evicts.
+   */
+  private readonly parked: LatestQueue<PooledFrame>;
+  /**
+   * stdout bytes read but not cut yet (paused mid-read, or data flushed by Node at the child's
+   * exit), oldest first; cutting resumes at heldFrom in the first. Bounded by what the paused
+   * pipe could hold: the OS pipe plus one stream buffer.
+   */
+  private readonly held: Buffer[] = [];
+  private heldFrom = 0;
+  /** The child's exit, seen while frames were still held: handled once they are all out. */
+  private deferredExit: { child: ChildProcess; code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private flushTimer: NodeJS.Immediate | null = null;
 
   private st: StreamState = 'stopped';
   private stReason = 'not_started';
@@ -147,12 +179,14 @@ export class FfmpegSource {
     });
 
     this.pool = new FramePool(opts.width * opts.height * 3, opts.poolSize);
+    this.parked = new LatestQueue<PooledFrame>(opts.poolSize);
     this.cutter = new FrameCutter(this.pool, {
       onFrame: (slot, index) => this.onCut(slot, index),
       onPoolExhausted: () => {
         this.seq++;
         this.drop('pool_exhausted');
       },
+      shouldStop: () => this.paused,
     });
     this.matcher = usePts
       ? new PtsMatcher<PooledFrame>((frame, ptsMs) => this.deliver(frame, ptsMs), { drain: () => this.drainStderr() })
@@ -178,6 +212,11 @@ export class FfmpegSource {
     return { frames: this.frames, restarts: this.restarts, lastFrameAt: this.lastFrameAt, dropped: this.dropped };
   }
 
+  /** True between pause() and resume(). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** pid of the running ffmpeg child (also its process group id), or null. */
   get pid(): number | null {
     return this.child?.pid ?? null;
@@ -193,11 +232,51 @@ export class FfmpegSource {
     this.spawnChild('start');
   }
 
+  /**
+   * Backpressure: stop reading ffmpeg's stdout until resume(). ffmpeg then blocks on the full
+   * pipe; no frame is delivered meanwhile and the stall watchdog does not count the time.
+   * Idempotent; allowed before start() (the first child then starts paused).
+   */
+  pause(): void {
+    if (this.paused || this.closing) return;
+    this.paused = true;
+    this.pausedAt = performance.now();
+    this.childStdout?.pause();
+  }
+
+  /**
+   * Undo pause(): what was parked and held goes out first (on the next turn of the event loop, so
+   * a consumer calling resume() is never re-entered), then stdout is read again. Idempotent.
+   */
+  resume(): void {
+    if (!this.paused || this.closing) return;
+    this.paused = false;
+    // The watchdog's clocks stand still while paused: a paused source is not stalled.
+    const pausedFor = performance.now() - this.pausedAt;
+    this.lastFrameMono += pausedFor;
+    this.spawnedAt += pausedFor;
+    if (this.backlogged()) this.flushTimer ??= setImmediate(this.flushBacklog);
+    else this.childStdout?.resume();
+  }
+
   /** Stops for good: kills the child (whole group) and resolves once it is dead. Idempotent. */
   close(): Promise<void> {
     if (this.closePromise !== null) return this.closePromise;
     this.closing = true;
     this.clearTimers();
+    // A paused stdout would never reach EOF, and the child's 'close' waits for it.
+    this.paused = false;
+    this.childStdout?.resume();
+    if (this.flushTimer !== null) clearImmediate(this.flushTimer);
+    this.flushTimer = null;
+    this.held.length = 0; // uncut bytes: like the rest of the pipe, never frames
+    this.parked.clear((frame) => {
+      frame.release();
+      this.drop('shutdown');
+    });
+    const exit = this.deferredExit;
+    this.deferredExit = null;
+    if (exit !== null) this.onChildGone(exit.child, exit.code, exit.signal);
     this.closePromise = (async () => {
       if (this.child !== null) {
         this.killChild();
@@ -235,7 +314,10 @@ export class FfmpegSource {
     const stderr = child.stderr;
     if (stdout === null || stderr === null) throw new Error('ffmpeg spawned without stdio pipes');
     this.childStderr = this.matcher !== null ? stderr : null;
-    stdout.on('data', (chunk: Buffer) => this.cutter.push(chunk));
+    this.childStdout = stdout;
+    stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    // Still paused (or still handing out parked frames): the new child waits on its pipe.
+    if (this.paused || this.backlogged()) stdout.pause();
     stderr.on('data', (chunk: Buffer) => this.stderr.push(chunk));
     // Pipe errors (EPIPE on a dying child) surface through 'close'; they must not throw.
     stdout.on('error', (err) => this.log.debug({ err }, 'ffmpeg stdout error'));
@@ -290,6 +372,63 @@ export class FfmpegSource {
       return;
     }
     frame.ptsMs = ptsMs;
+    // Paused, or older frames still parked: park this one too, so order is kept.
+    if (this.paused || this.parked.length > 0) {
+      const evicted = this.parked.push(frame);
+      // Cannot happen (every parked frame holds one of poolSize slots); counted if it ever does.
+      if (evicted !== undefined) {
+        evicted.release();
+        this.drop('queue_full');
+      }
+      return;
+    }
+    this.emit(frame);
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.paused || this.held.length > 0) {
+      this.held.push(chunk);
+      return;
+    }
+    const used = this.cutter.push(chunk);
+    if (used < chunk.length) {
+      this.held.push(chunk); // paused at a frame boundary inside this read
+      this.heldFrom = used;
+    }
+  }
+
+  private backlogged(): boolean {
+    return this.parked.length > 0 || this.held.length > 0 || this.deferredExit !== null;
+  }
+
+  /** After resume(): parked frames, then held bytes, then a deferred exit; stops if paused again. */
+  private readonly flushBacklog = (): void => {
+    this.flushTimer = null;
+    // The consumer may pause() again inside onFrame: stop there, the rest stays put.
+    while (!this.paused && !this.closing) {
+      const frame = this.parked.shift();
+      if (frame === undefined) break;
+      this.emit(frame);
+    }
+    while (!this.paused && !this.closing && this.parked.length === 0 && this.held.length > 0) {
+      const chunk = this.held[0] as Buffer;
+      const used = this.cutter.push(chunk, this.heldFrom);
+      if (used < chunk.length) {
+        this.heldFrom = used;
+        break;
+      }
+      this.held.shift();
+      this.heldFrom = 0;
+    }
+    // Not paused here means nothing is parked or held any more (frames park only while paused).
+    if (this.paused || this.closing) return;
+    const exit = this.deferredExit;
+    this.deferredExit = null;
+    if (exit !== null) this.onChildGone(exit.child, exit.code, exit.signal);
+    else this.childStdout?.resume();
+  };
+
+  private emit(frame: PooledFrame): void {
     this.frames++;
     this.lastFrameAt = frame.captureTimeMs;
     this.observer.onFrame(frame);
@@ -301,7 +440,8 @@ export class FfmpegSource {
   }
 
   private checkStall(): void {
-    if (this.child === null || this.killedForStall || this.closing) return;
+    // Paused: no frame can arrive because we are not reading, so silence proves nothing.
+    if (this.child === null || this.killedForStall || this.closing || this.paused) return;
     const now = performance.now();
     if (this.st === 'connecting' && now - this.spawnedAt > this.connectTimeoutMs) {
       this.stall(`no frame ${this.connectTimeoutMs} ms after start`);
@@ -334,8 +474,14 @@ export class FfmpegSource {
 
   private onChildGone(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
+    // Its last frames are still held (paused): hand them out first, then deal with the exit.
+    if (this.held.length > 0 && !this.closing) {
+      this.deferredExit = { child, code, signal };
+      return;
+    }
     this.child = null;
     this.childStderr = null;
+    this.childStdout = null;
     if (this.graceTimer !== null) {
       clearTimeout(this.graceTimer);
       this.graceTimer = null;

@@ -9,6 +9,11 @@ export interface CutterSink {
   onFrame(slot: PoolSlot, index: number): void;
   /** A complete frame whose bytes were discarded because the pool had no free buffer. */
   onPoolExhausted(index: number): void;
+  /**
+   * Backpressure: asked after each complete frame; true stops push() at that frame boundary
+   * (the caller keeps the rest of the chunk and pushes it again later).
+   */
+  shouldStop?(): boolean;
 }
 
 export class FrameCutter {
@@ -33,9 +38,13 @@ export class FrameCutter {
     return this.index;
   }
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Cuts frames from chunk[from..]. Returns where it stopped: chunk.length, or the end of a frame
+   * after which the sink's shouldStop() said true.
+   */
+  push(chunk: Uint8Array, from = 0): number {
     const frameBytes = this.frameBytes;
-    let pos = 0;
+    let pos = from;
     const len = chunk.length;
     while (pos < len) {
       // The buffer is chosen at a frame's first byte; an exhausted pool means this frame is discarded whole.
@@ -51,8 +60,10 @@ export class FrameCutter {
         this.filled = 0;
         if (slot !== null) this.sink.onFrame(slot, index);
         else this.sink.onPoolExhausted(index);
+        if (pos < len && this.sink.shouldStop?.() === true) return pos;
       }
     }
+    return pos;
   }
 
   /**

@@ -15,3 +15,5 @@ export type { BackoffOptions, JitterMode } from './backoff.js';
 export { PtsMatcher } from './pts-matcher.js';
 export { FfmpegStderr } from './ffmpeg-stderr.js';
 export { PooledFrame } from './pooled-frame.js';
+export { pacingOf } from './pacing.js';
+export type { Pacing } from './pacing.js';

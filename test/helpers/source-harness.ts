@@ -26,22 +26,26 @@ export class RecordingObserver implements SourceObserver {
   /** Frames kept unreleased while `hold` is true. */
   readonly held: Frame[] = [];
   hold = false;
+  /** Called after each frame is recorded (e.g. to pause the source at the n-th frame). */
+  afterFrame: ((frame: SeenFrame) => void) | null = null;
   /** Optional copy of every frame's pixels (for byte comparisons). */
   keepPixels = false;
   readonly pixels: Uint8Array[] = [];
 
   onFrame(frame: Frame): void {
-    this.frames.push({
+    const seen: SeenFrame = {
       streamId: frame.streamId,
       seq: frame.seq,
       ptsMs: frame.ptsMs,
       width: frame.width,
       height: frame.height,
       bytes: frame.data.length,
-    });
+    };
+    this.frames.push(seen);
     if (this.keepPixels) this.pixels.push(frame.data.slice());
     if (this.hold) this.held.push(frame);
     else frame.release();
+    this.afterFrame?.(seen);
   }
   onState(_id: string, state: StreamState, reason: string): void {
     this.states.push({ state, reason });
