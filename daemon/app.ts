@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/frame.js';
-import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
+import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/mask-result.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
@@ -22,6 +22,7 @@ import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './htt
 import { createLogger } from './logger.js';
 import { createMetrics, type SegdMetrics } from './metrics.js';
 import { StreamStatusBoard, type StreamStatus } from './stream-status.js';
+import { viewerRoutes } from './viewer-routes.js';
 
 export interface Daemon {
   /** The bound HTTP/WebSocket address (the real port when the config said 0). */
@@ -81,6 +82,7 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     logger,
     auth: createRequestAuth(config.server.token),
     onUnauthorized: () => metrics.refused('unauthorized'),
+    routes: viewerRoutes(logger), // the live viewer page at /
     readiness: () => ({ modelLoaded: engine !== null, modelWarmed: engine !== null, streams: board.readiness() }),
   });
 
@@ -175,12 +177,14 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       maxDelayMs: config.batching.maxDelayMs,
       perStreamCap: config.batching.perStreamCap,
       logger,
-      onBatch: (results: MaskResult[], timing: BatchTiming) => {
+      onBatch: (results: MaskResult[], timing: BatchTiming, frames: BatchFrames) => {
         metrics.observeBatch(timing);
-        for (const r of results) {
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i] as MaskResult;
           metrics.observeResultStages(r);
           board.get(r.streamId).metrics.frameInferred();
-          publisher.publish(r);
+          // The frame's pixels, for clients that asked for previews (valid during this call only).
+          publisher.publish(r, frames.rgb(i));
         }
       },
       onDrop: (streamId, reason) => board.get(streamId).dropped(reason),

@@ -148,7 +148,7 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
     }
     const route = builtIn.get(path) ?? opts.routes?.get(path);
     if (route === undefined) {
-      sendJson(res, 404, { error: 'not_found', message: `no route ${shown(path)}; expected one of /healthz, /readyz, /metrics, ${WS_PATH} (WebSocket)` });
+      sendJson(res, 404, { error: 'not_found', message: `no route ${shown(path)}; expected one of /healthz, /readyz, /metrics, ${WS_PATH} (WebSocket)${opts.routes?.has('/') ? ', / (viewer page)' : ''}` });
       return;
     }
     route(req, res);

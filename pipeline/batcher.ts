@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { DropReason, Frame } from './frame.js';
 import { LatestQueue } from './latest-queue.js';
-import type { BatchTiming, MaskResult } from './mask-result.js';
+import type { BatchFrames, BatchTiming, MaskResult } from './mask-result.js';
 import type { StreamConfig } from './stream-config.js';
 
 /** What the batcher needs from an engine (OnnxEngine implements it). */
@@ -52,8 +52,11 @@ export interface BatcherOptions {
   /** At most this many frames of one stream per batch. */
   readonly perStreamCap: number;
   readonly logger: Logger;
-  /** Every inferred batch, in order. Results are fresh objects the consumer may keep. */
-  readonly onBatch: (results: MaskResult[], timing: BatchTiming) => void;
+  /**
+   * Every inferred batch, in order. Results are fresh objects the consumer may keep; `frames`
+   * (the input pixels of each result) only for the duration of the call.
+   */
+  readonly onBatch: (results: MaskResult[], timing: BatchTiming, frames: BatchFrames) => void;
   /** Every frame that will not be inferred, with why (the frame is already released). */
   readonly onDrop: (streamId: string, reason: DropReason) => void;
 }
@@ -74,6 +77,21 @@ interface Slot {
   dequeuedAtNs: bigint;
   width: number;
   height: number;
+}
+
+const NO_PIXELS = new Uint8Array(0);
+
+/** BatchFrames over the engine's input buffer; one instance, re-pointed per batch. */
+class InputFrames implements BatchFrames {
+  buffer: Uint8Array = NO_PIXELS;
+  count = 0;
+  constructor(private readonly frameBytes: number) {}
+  rgb(index: number): Uint8Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new RangeError(`BatchFrames.rgb: index ${index}; expected 0…${this.count - 1} (and only during onBatch)`);
+    }
+    return this.buffer.subarray(index * this.frameBytes, (index + 1) * this.frameBytes);
+  }
 }
 
 export class Batcher {
@@ -98,6 +116,7 @@ export class Batcher {
   private readonly spaceState: Uint8Array;
   /** Streams with spaceState 2 (so dispatch scans only when there is something to tell). */
   private roomPending = 0;
+  private readonly frames: InputFrames;
 
   private rr = 0;
   private waiting = 0;
@@ -128,6 +147,7 @@ export class Batcher {
     this.fullAt = Math.min(maxBatch, perStreamCap * streams.length);
     this.maskBytes = opts.engine.inputHeight * opts.engine.inputWidth;
     this.frameBytes = this.maskBytes * 3;
+    this.frames = new InputFrames(this.frameBytes);
     this.ids = ids;
     this.index = new Map(ids.map((id, i) => [id, i]));
     this.queues = streams.map((s) => new LatestQueue<Waiting>(s.queueDepth));
@@ -354,11 +374,17 @@ export class Batcher {
         mask: masks.subarray(i * this.maskBytes, (i + 1) * this.maskBytes),
       };
     }
+    // The run is over, so the input buffer (back from the worker) holds exactly these frames.
+    this.frames.buffer = this.engine.acquireInput();
+    this.frames.count = n;
     try {
-      this.onBatch(results, { size: n, trigger, inferStartNs, inferEndNs });
+      this.onBatch(results, { size: n, trigger, inferStartNs, inferEndNs }, this.frames);
     } catch (err) {
       // A consumer bug must not stop batching for every stream.
       this.logger.error({ err, size: n }, 'onBatch callback threw');
+    } finally {
+      this.frames.buffer = NO_PIXELS;
+      this.frames.count = 0;
     }
   }
 }

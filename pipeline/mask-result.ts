@@ -36,3 +36,13 @@ export interface BatchTiming {
   readonly inferStartNs: bigint;
   readonly inferEndNs: bigint;
 }
+
+/**
+ * The RGB pixels of a batch's frames, exactly those the masks were computed from (the engine's
+ * batch input buffer, back from the inference run). Valid only during the `onBatch` callback: the
+ * next batch is copied into the same memory after it returns. Consumers copy what they keep.
+ */
+export interface BatchFrames {
+  /** Frame `index` of the batch (results[index]): width*height*3 bytes, RGB24, row-major. */
+  rgb(index: number): Uint8Array;
+}

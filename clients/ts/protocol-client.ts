@@ -1,6 +1,7 @@
 /**
  * Minimal typed decoder for the segd WebSocket protocol, version 1 (docs/protocol.md), written
- * from the document. No Node APIs (DataView, TextDecoder only), so it runs in browsers too.
+ * from the document. No Node APIs (DataView, TextDecoder only), so it runs in browsers too: the
+ * daemon's viewer page (daemon/viewer/viewer.js) imports this file's compiled output as is.
  * Payload decompression is left to the caller (deflate: DecompressionStream('deflate') or
  * zlib.inflateSync; png: any PNG decoder, the grey values are the class ids).
  */
@@ -8,6 +9,9 @@
 export const PROTOCOL_VERSION = 1;
 export const HEADER_FIXED_BYTES = 48;
 export const MESSAGE_TYPE_MASK = 1;
+export const MESSAGE_TYPE_PREVIEW_JPEG = 2;
+/** Encoding byte of a preview message: a JPEG file. */
+export const PREVIEW_ENCODING_JPEG = 3;
 
 export type MaskEncoding = 'raw' | 'deflate' | 'png';
 const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
@@ -15,8 +19,9 @@ const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
 export type StreamState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
 
 export interface MaskMessage {
+  readonly kind: 'mask';
   readonly version: number;
-  /** 1 = mask; other values are later message types a version-1 client skips. */
+  /** 1 = mask. */
   readonly messageType: number;
   readonly encoding: MaskEncoding;
   readonly flags: number;
@@ -32,13 +37,37 @@ export interface MaskMessage {
   readonly payload: Uint8Array;
 }
 
+/** A downscaled JPEG of the frame whose mask (same stream and seq) follows it. */
+export interface PreviewMessage {
+  readonly kind: 'preview';
+  readonly streamId: string;
+  readonly modelId: string;
+  readonly seq: number;
+  readonly ptsMs: number | null;
+  readonly captureTimeMs: number;
+  /** The JPEG's size (the mask's aspect ratio, smaller). */
+  readonly width: number;
+  readonly height: number;
+  /** A view into the message: a baseline JPEG (JFIF) file. */
+  readonly jpeg: Uint8Array;
+}
+
+/** A message type this decoder does not know (a later addition); skip it. */
+export interface UnknownMessage {
+  readonly kind: 'unknown';
+  readonly messageType: number;
+}
+
+export type BinaryMessage = MaskMessage | PreviewMessage | UnknownMessage;
+
 // ---- client → server ----
 export type ClientMessage =
   | { type: 'subscribe'; streams: string[] }
   | { type: 'unsubscribe'; streams: string[] }
   | { type: 'encoding'; encoding: MaskEncoding }
   | { type: 'list_streams' }
-  | { type: 'model_card' };
+  | { type: 'model_card' }
+  | { type: 'preview'; enabled: boolean; maxFps?: number; width?: number };
 
 // ---- server → client ----
 export interface HelloMessage {
@@ -77,6 +106,12 @@ export interface ModelCardMessage {
     [key: string]: unknown;
   };
 }
+export interface PreviewSettingsMessage {
+  type: 'preview';
+  enabled: boolean;
+  maxFps: number;
+  width: number;
+}
 export interface ErrorMessage {
   type: 'error';
   code: string;
@@ -85,13 +120,58 @@ export interface ErrorMessage {
   message: string;
   request: string | null;
 }
-export type ServerMessage = HelloMessage | SubscriptionMessage | StreamsMessage | ModelCardMessage | ErrorMessage;
+export type ServerMessage = HelloMessage | SubscriptionMessage | StreamsMessage | ModelCardMessage | PreviewSettingsMessage | ErrorMessage;
 
-const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'error'];
+const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'preview', 'error'];
 
-/** Decodes one binary message; throws Error naming the field that is wrong. */
+/** Decodes one binary message of any type; throws Error naming the field that is wrong. */
+export function decodeMessage(data: ArrayBuffer | Uint8Array): BinaryMessage {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const type = bytes.byteLength > 5 ? (bytes[5] as number) : MESSAGE_TYPE_MASK;
+  if (type === MESSAGE_TYPE_MASK) return decodeMaskMessage(bytes);
+  if (type !== MESSAGE_TYPE_PREVIEW_JPEG) return { kind: 'unknown', messageType: type };
+  const h = decodeHeader(bytes, PREVIEW_ENCODING_JPEG);
+  return {
+    kind: 'preview',
+    streamId: h.streamId,
+    modelId: h.modelId,
+    seq: h.seq,
+    ptsMs: h.ptsMs,
+    captureTimeMs: h.captureTimeMs,
+    width: h.width,
+    height: h.height,
+    jpeg: h.payload,
+  };
+}
+
+/** Decodes one mask message (type 1); throws Error naming the field that is wrong. */
 export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const h = decodeHeader(bytes, null);
+  if (h.messageType !== MESSAGE_TYPE_MASK) throw new Error(`segd message: type ${h.messageType}; expected ${MESSAGE_TYPE_MASK} (mask)`);
+  const encoding = ENCODINGS[h.encodingCode];
+  if (encoding === undefined) throw new Error(`segd message: encoding ${h.encodingCode}; expected 0, 1 or 2`);
+  const { encodingCode: _code, ...fields } = h;
+  return { kind: 'mask', ...fields, encoding };
+}
+
+interface Header {
+  readonly version: number;
+  readonly messageType: number;
+  readonly encodingCode: number;
+  readonly flags: number;
+  readonly streamId: string;
+  readonly modelId: string;
+  readonly seq: number;
+  readonly ptsMs: number | null;
+  readonly captureTimeMs: number;
+  readonly width: number;
+  readonly height: number;
+  readonly payload: Uint8Array;
+}
+
+/** The common header of every binary message; `encoding` when the type fixes it. */
+function decodeHeader(bytes: Uint8Array, encoding: number | null): Header {
   if (bytes.byteLength < HEADER_FIXED_BYTES) {
     throw new Error(`segd message: ${bytes.byteLength} bytes; expected at least ${HEADER_FIXED_BYTES}`);
   }
@@ -101,8 +181,8 @@ export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
   }
   const version = v.getUint8(4);
   if (version !== PROTOCOL_VERSION) throw new Error(`segd message: version ${version}; expected ${PROTOCOL_VERSION}`);
-  const encoding = ENCODINGS[v.getUint8(6)];
-  if (encoding === undefined) throw new Error(`segd message: encoding ${v.getUint8(6)}; expected 0, 1 or 2`);
+  const encodingCode = v.getUint8(6);
+  if (encoding !== null && encodingCode !== encoding) throw new Error(`segd message: encoding ${encodingCode}; expected ${encoding}`);
   const headerLength = v.getUint16(8, true);
   const sLen = v.getUint16(10, true);
   const mLen = v.getUint16(12, true);
@@ -118,7 +198,7 @@ export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
   return {
     version,
     messageType: v.getUint8(5),
-    encoding,
+    encodingCode,
     flags: v.getUint8(7),
     streamId: text.decode(bytes.subarray(HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + sLen)),
     modelId: text.decode(bytes.subarray(HEADER_FIXED_BYTES + sLen, headerLength)),

@@ -12,7 +12,21 @@ export type ClientRequest =
   | { readonly type: 'unsubscribe'; readonly streams: readonly string[] }
   | { readonly type: 'encoding'; readonly encoding: MaskEncoding }
   | { readonly type: 'list_streams' }
-  | { readonly type: 'model_card' };
+  | { readonly type: 'model_card' }
+  | PreviewRequest;
+
+/** `preview`: downscaled JPEGs of the frames (protocol message type 2), rate-limited per client and stream. */
+export interface PreviewRequest {
+  readonly type: 'preview';
+  readonly enabled: boolean;
+  readonly maxFps: number;
+  readonly width: number;
+}
+
+export const PREVIEW_DEFAULTS = { maxFps: 5, width: 240 } as const;
+export const PREVIEW_MAX_FPS = 30;
+export const PREVIEW_MIN_WIDTH = 16;
+export const PREVIEW_MAX_WIDTH = 4096;
 
 export type ClientRequestType = ClientRequest['type'];
 
@@ -46,6 +60,7 @@ const ALLOWED_FIELDS: Readonly<Record<ClientRequestType, readonly string[]>> = {
   encoding: ['type', 'encoding'],
   list_streams: ['type'],
   model_card: ['type'],
+  preview: ['type', 'enabled', 'maxFps', 'width'],
 };
 const REQUEST_TYPES = Object.keys(ALLOWED_FIELDS) as ClientRequestType[];
 
@@ -135,7 +150,23 @@ function validateRequest(msg: Record<string, unknown>, streams: StreamCatalog): 
       return { type: 'list_streams' };
     case 'model_card':
       return { type: 'model_card' };
+    case 'preview':
+      return validatePreview(msg);
   }
+}
+
+function validatePreview(msg: Record<string, unknown>): PreviewRequest | ProtocolErrorReply {
+  const { enabled, maxFps = PREVIEW_DEFAULTS.maxFps, width = PREVIEW_DEFAULTS.width } = msg;
+  if (typeof enabled !== 'boolean') {
+    return errorReply('bad_field', 'enabled', 'true or false', enabled === undefined ? 'missing' : `got ${show(enabled)}`, 'preview');
+  }
+  if (typeof maxFps !== 'number' || !(maxFps > 0 && maxFps <= PREVIEW_MAX_FPS)) {
+    return errorReply('bad_field', 'maxFps', `a number > 0 and <= ${PREVIEW_MAX_FPS}`, `got ${show(maxFps)}`, 'preview');
+  }
+  if (typeof width !== 'number' || !Number.isInteger(width) || width < PREVIEW_MIN_WIDTH || width > PREVIEW_MAX_WIDTH) {
+    return errorReply('bad_field', 'width', `an integer ${PREVIEW_MIN_WIDTH} … ${PREVIEW_MAX_WIDTH}`, `got ${show(width)}`, 'preview');
+  }
+  return { type: 'preview', enabled, maxFps, width };
 }
 
 function validateStreamIds(
@@ -190,6 +221,14 @@ export function helloReply(
     encoding,
     maxControlMessageBytes,
   };
+}
+
+/** The client's preview settings after a `preview` request (`width` capped at the frames' width). */
+export interface PreviewReply {
+  readonly type: 'preview';
+  readonly enabled: boolean;
+  readonly maxFps: number;
+  readonly width: number;
 }
 
 export interface SubscriptionReply {

@@ -12,8 +12,10 @@ export const MAX_STREAM_ID_BYTES = 255;
 export const MAX_MODEL_ID_BYTES = 1024;
 
 export const MESSAGE_TYPE_MASK = 1;
-/** Reserved for a later preview JPEG message; never sent by version 1. */
+/** A downscaled JPEG of the frame a mask belongs to, sent only to clients that asked (`preview`). */
 export const MESSAGE_TYPE_PREVIEW_JPEG = 2;
+/** Encoding byte of a preview message: the payload is a baseline JPEG (JFIF) file. */
+export const PREVIEW_ENCODING_JPEG = 3;
 
 export type MaskEncoding = 'raw' | 'deflate' | 'png';
 /** In code order: ENCODINGS[code] is the name. */
@@ -46,6 +48,8 @@ const TWO_POW_32 = 2 ** 32;
 
 /** What the publisher knows per frame; ids arrive pre-encoded (UTF-8) so no per-frame string encoding. */
 export interface MaskHeaderFields {
+  /** Default MESSAGE_TYPE_MASK; previews share the layout (width/height = the JPEG's). */
+  readonly messageType?: number;
   readonly encoding: number;
   readonly streamId: Uint8Array;
   readonly modelId: Uint8Array;
@@ -97,7 +101,7 @@ export function encodeMaskHeader(target: Buffer, offset: number, f: MaskHeaderFi
 
   MAGIC.copy(target, offset);
   target[offset + OFF_VERSION] = PROTOCOL_VERSION;
-  target[offset + OFF_TYPE] = MESSAGE_TYPE_MASK;
+  target[offset + OFF_TYPE] = f.messageType ?? MESSAGE_TYPE_MASK;
   target[offset + OFF_ENCODING] = f.encoding;
   target[offset + OFF_FLAGS] = 0;
   target.writeUInt16LE(headerLength, offset + OFF_HEADER_LENGTH);

@@ -15,12 +15,15 @@ import {
   helloReply,
   parseControlMessage,
   type ClientRequest,
+  type PreviewReply,
   type ProtocolErrorReply,
   type StreamCatalog,
   type SubscriptionReply,
 } from './control-messages.js';
 import { FrameMessages } from './frame-messages.js';
 import { DEFAULT_DEFLATE_LEVEL, MaskEncoders } from './mask-encoders.js';
+import { PreviewMessages, type PreviewObserver } from './preview-messages.js';
+import { PreviewRate } from './preview-rate.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, MAX_STREAM_ID_BYTES, type MaskEncoding } from './protocol.js';
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -75,6 +78,8 @@ export interface PublisherHooks {
   onClientCount?(count: number): void;
   /** Once per refused connection or control message. */
   onRefused?(reason: WsRefusal): void;
+  /** Once per preview JPEG produced (downscale + encode time, JPEG bytes). */
+  onPreviewEncoded?: PreviewObserver;
 }
 
 export interface WsPublisherOptions {
@@ -99,6 +104,8 @@ export interface WsPublisherOptions {
   /** Config publish.maxMessageBytes: larger control messages get `too_large` (≤ MAX_INCOMING_MESSAGE_BYTES). */
   readonly maxMessageBytes?: number;
   readonly hooks?: PublisherHooks;
+  /** JPEG quality of previews (1…100, default 75). */
+  readonly previewQuality?: number;
 }
 
 interface Client {
@@ -109,6 +116,8 @@ interface Client {
   streams: Set<string>;
   encoding: MaskEncoding;
   answeredPing: boolean;
+  /** Preview JPEGs asked for: rate limit and width; null = none (the default). */
+  preview: { readonly rate: PreviewRate; readonly width: number } | null;
 }
 
 /** Counts a frame's outstanding sends; reports once when the last one has been written. */
@@ -154,6 +163,9 @@ export class WsPublisher {
   private readonly clients = new Set<Client>();
   private readonly streamIdBytes = new Map<string, Buffer>();
   private readonly messages: FrameMessages;
+  private readonly previews: PreviewMessages;
+  /** Clients with previews on: 0 keeps publish() free of any preview work. */
+  private previewClients = 0;
   private readonly maxBufferedBytes: number;
   private readonly closeTimeoutMs: number;
   private readonly modelId: string;
@@ -207,6 +219,7 @@ export class WsPublisher {
       modelIdBytes,
       hooks.onEncoded ?? null,
     );
+    this.previews = new PreviewMessages(modelIdBytes, opts.previewQuality, hooks.onPreviewEncoded ?? null);
     this.catalog = {
       has: (id) => this.streamsProvider().some((s) => s.id === id),
       ids: () => this.streamsProvider().map((s) => s.id),
@@ -236,8 +249,12 @@ export class WsPublisher {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
   }
 
-  /** Sends one frame's mask to every client subscribed to its stream. Never blocks on a client. */
-  publish(result: MaskResult): void {
+  /**
+   * Sends one frame's mask to every client subscribed to its stream. Never blocks on a client.
+   * `rgb`: the frame's pixels (result.width×result.height×3), valid during this call only; clients
+   * that asked for previews get a JPEG of it right before the mask, when their rate limit allows.
+   */
+  publish(result: MaskResult, rgb: Uint8Array | null = null): void {
     if (this.closePromise) return;
     if (result.mask.byteLength !== result.width * result.height) {
       throw new RangeError(
@@ -245,7 +262,11 @@ export class WsPublisher {
       );
     }
     const tracker = this.onFrameSent ? new SendTracker(result, process.hrtime.bigint(), this.onFrameSent) : null;
-    this.messages.reset(result, this.idBytes(result.streamId));
+    const idBytes = this.idBytes(result.streamId);
+    this.messages.reset(result, idBytes);
+    const previewing = rgb !== null && this.previewClients > 0;
+    const nowMs = previewing ? Date.now() : 0;
+    if (previewing) this.previews.reset(result, rgb, idBytes);
     for (const c of this.clients) {
       if (!c.all && !c.streams.has(result.streamId)) continue;
       const ws = c.ws;
@@ -254,6 +275,11 @@ export class WsPublisher {
         if (tracker) tracker.skippedSlow++;
         if (this.onDrop) this.onDrop(result.streamId, 'slow_client');
         continue;
+      }
+      if (previewing && c.preview !== null && c.preview.rate.allow(result.streamId, nowMs)) {
+        const p = this.previews.get(c.preview.width);
+        ws.send(p.header, HEADER_FRAGMENT);
+        ws.send(p.payload, PAYLOAD_FRAGMENT);
       }
       const m = this.messages.get(c.encoding);
       // Two fragments of one message, issued back to back (nothing can interleave: both are sync).
@@ -310,7 +336,7 @@ export class WsPublisher {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const client: Client = { id: this.nextClientId++, ws, all: true, streams: new Set(), encoding: 'raw', answeredPing: true };
+    const client: Client = { id: this.nextClientId++, ws, all: true, streams: new Set(), encoding: 'raw', answeredPing: true, preview: null };
     const log = this.log.child({ client: client.id });
     if (this.closePromise) {
       // Upgrade completed while closing: refuse politely, then for sure.
@@ -343,6 +369,7 @@ export class WsPublisher {
     });
     ws.on('close', (code) => {
       this.clients.delete(client);
+      if (client.preview !== null) this.previewClients--;
       log.info({ code, clients: this.clients.size }, 'ws client disconnected');
       if (this.onClientCount) this.onClientCount(this.clients.size);
       if (this.clients.size === 0 && this.resolveClosed) this.resolveClosed();
@@ -417,6 +444,17 @@ export class WsPublisher {
       case 'model_card':
         this.sendText(client, this.modelCardReply);
         return;
+      case 'preview': {
+        if (client.preview !== null) this.previewClients--;
+        // No upscaling: the width is capped at the widest stream's frames.
+        const maxWidth = Math.max(0, ...this.streamsProvider().map((s) => s.width));
+        const width = maxWidth > 0 ? Math.min(req.width, maxWidth) : req.width;
+        client.preview = req.enabled ? { rate: new PreviewRate(req.maxFps), width } : null;
+        if (client.preview !== null) this.previewClients++;
+        const reply: PreviewReply = { type: 'preview', enabled: req.enabled, maxFps: req.maxFps, width };
+        this.sendJson(client, reply);
+        return;
+      }
     }
   }
 
