@@ -171,4 +171,17 @@ describe('e2e: daemon with SEGD_TOKEN and a credentialed stream URL', { timeout:
     assert.match(check.stdout, /bearer token required/);
     assert.ok(!(check.stdout + check.stderr).includes(PASSWORD) && !(check.stdout + check.stderr).includes(TOKEN));
   });
+
+  it('the viewer page and its files need the token too, and the page carries it on to them', async () => {
+    const d = daemon as DaemonProcess;
+    for (const path of ['/', '/index.html', '/viewer.js', '/viewer.css', '/protocol-client.js']) {
+      assert.equal((await fetch(`${d.httpUrl}${path}`)).status, 401, `${path} without the token`);
+      assert.equal((await fetch(`${d.httpUrl}${path}?token=wrong-token-0123456789`)).status, 401, `${path} with a wrong token`);
+      assert.equal((await fetch(`${d.httpUrl}${path}?token=${TOKEN}`)).status, 200, `${path} with the token`);
+    }
+    const html = await (await fetch(`${d.httpUrl}/?token=${TOKEN}`)).text();
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
+    assert.ok(refs.length >= 2, html);
+    for (const ref of refs) assert.match(ref, new RegExp(`[?&]token=${TOKEN}(&|$)`), `page reference ${ref} carries the token`);
+  });
 });
