@@ -165,3 +165,40 @@ def test_shipped_model_matches_its_card():
         # the placeholder must be exactly what `--untrained --seed N` rebuilds, or it cannot be re-made
         model = untrained_model(card["architecture"], len(card["classes"]), card["training"]["seed"])
         assert mask_agreement(onnx_path, model, load_frames(1, 360, 480)) >= 0.999
+
+
+# onnxruntime-node is what the daemon runs: the same parity bar holds there, checked through a
+# `node` child (the repo's node_modules) on the frames PyTorch saw.
+_ORT_NODE_SCRIPT = r"""
+const ort = require(process.argv[2]);
+const fs = require('fs');
+const [onnxPath, framesPath, outPath, n, h, w] = process.argv.slice(3);
+(async () => {
+  const s = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: 2 });
+  const frames = new Uint8Array(fs.readFileSync(framesPath));
+  const out = await s.run({ frames: new ort.Tensor('uint8', frames, [+n, +h, +w, 3]) });
+  fs.writeFileSync(outPath, out.mask.data);
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def test_onnxruntime_node_agrees_with_pytorch_on_real_val_frames(tmp_path):
+    import shutil
+    import subprocess
+
+    ort_node = REPO_ROOT / "node_modules" / "onnxruntime-node"
+    node = shutil.which("node")
+    if node is None or not ort_node.is_dir():
+        pytest.skip("needs node and the repo's node_modules (npm ci) — the README's test command has both")
+    model = randomise_bn(untrained_model("sctnet-s", 11, seed=0))
+    path = export_onnx(model, tmp_path / "node.onnx", 360, 480)
+    frames = load_frames(2, 360, 480, split="val")
+    (tmp_path / "frames.bin").write_bytes(frames.tobytes())
+    (tmp_path / "run.cjs").write_text(_ORT_NODE_SCRIPT)
+    subprocess.run([node, str(tmp_path / "run.cjs"), str(ort_node), str(path), str(tmp_path / "frames.bin"),
+                    str(tmp_path / "mask.bin"), "2", "360", "480"], check=True, timeout=120)
+    got = np.frombuffer((tmp_path / "mask.bin").read_bytes(), dtype=np.uint8).reshape(2, 360, 480)
+    with torch.no_grad():
+        want = SegmentationExport(model, 360, 480).eval()(torch.from_numpy(frames)).numpy()
+    assert len(np.unique(want)) > 1   # a constant mask would agree trivially
+    assert (got == want).mean() >= 0.999
