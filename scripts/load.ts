@@ -26,16 +26,36 @@ import { loadConfigFile } from '../daemon/config/load.js';
 import { decodeMaskHeader } from '../pipeline/publish/protocol.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { values: flags } = parseArgs({
-  options: {
-    streams: { type: 'string', default: '8' },
-    minutes: { type: 'string', default: '30' },
-    interval: { type: 'string', default: '10' },
-    out: { type: 'string', default: 'load-report' },
-    config: { type: 'string', default: join(REPO, 'config', 'default.yaml') },
-    churn: { type: 'string', default: '0' },
-  },
-});
+const USAGE = `usage: npm run load -- [--streams N (8)] [--minutes M (30)] [--interval S (10)] [--out PATH (load-report)]
+                     [--config FILE (config/default.yaml)] [--churn N (0)]`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h', default: false },
+      streams: { type: 'string', default: '8' },
+      minutes: { type: 'string', default: '30' },
+      interval: { type: 'string', default: '10' },
+      out: { type: 'string', default: 'load-report' },
+      config: { type: 'string', default: join(REPO, 'config', 'default.yaml') },
+      churn: { type: 'string', default: '0' },
+    },
+  });
+} catch (err) {
+  console.error(`load: ${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const flags = parsed.values;
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (const k of ['streams', 'minutes', 'interval', 'churn'] as const) {
+  if (!(Number(flags[k]) >= 0)) {
+    console.error(`load: --${k} expects a non-negative number, got ${JSON.stringify(flags[k])}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const STREAMS = Number(flags.streams);
 const MINUTES = Number(flags.minutes);
 const INTERVAL_S = Number(flags.interval);
