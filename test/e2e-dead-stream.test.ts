@@ -2,8 +2,8 @@
 // sits among live ones: the live streams keep publishing, the dead one cycles through
 // stalled/backoff with its reconnects counted, and its credentials never appear anywhere.
 import { describe, it, before, after } from 'node:test';
+import { startSilentServer, type SilentServer } from './helpers/silent-server.js';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
@@ -12,20 +12,14 @@ const PASSWORD = 'Zebra-Pw-4471';
 
 describe('e2e: a dead stream among live ones', { timeout: 120000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
-  let silent: Server;
-  const held = new Set<Socket>();
+  let silent: SilentServer | null = null;
   let daemon: DaemonProcess | null = null;
   let client: E2eClient | null = null;
 
   before(async () => {
     tmp = makeTempDir('segd-e2e-dead-');
-    silent = createServer((s) => {
-      held.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => held.delete(s));
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    silent = await startSilentServer();
+    const port = silent.port;
     const cfg = testConfig([
       { id: 'val', url: SAMPLE_CLIP_VAL },
       { id: 'dead', url: `rtsp://admin:${PASSWORD}@127.0.0.1:${port}/never` },
@@ -37,8 +31,7 @@ describe('e2e: a dead stream among live ones', { timeout: 120000 }, () => {
   after(async () => {
     await client?.terminate();
     await daemon?.stop();
-    for (const s of held) s.destroy();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent?.close();
     tmp.cleanup();
   });
 

@@ -8,9 +8,9 @@
 // The healthy stream keeps publishing throughout. (A garbage model file at start is
 // test/e2e-bad-model: exit code 3 and one fatal line naming the file.)
 import { describe, it, before, after } from 'node:test';
+import { startSilentServer, type SilentServer } from './helpers/silent-server.js';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
@@ -34,8 +34,7 @@ function pseudoRandomBytes(n: number, seed: number): Buffer {
 
 describe('faults: truncated file, corrupt file, silent URL', { timeout: 240000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
-  let silent: Server;
-  const held = new Set<Socket>();
+  let silent: SilentServer | null = null;
   let daemon: DaemonProcess | null = null;
   let client: E2eClient | null = null;
 
@@ -46,13 +45,8 @@ describe('faults: truncated file, corrupt file, silent URL', { timeout: 240000 }
     writeFileSync(truncated, readFileSync(SAMPLE_CLIP_VAL).subarray(0, 150_000));
     const corrupt = join(tmp.dir, 'corrupt.mp4');
     writeFileSync(corrupt, pseudoRandomBytes(64 * 1024, 0x5e6d));
-    silent = createServer((s) => {
-      held.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => held.delete(s));
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    silent = await startSilentServer();
+    const port = silent.port;
     const cfg = testConfig([
       { id: 'good', url: SAMPLE_CLIP_VAL },
       { id: 'truncated', url: truncated, loop: false },
@@ -65,8 +59,7 @@ describe('faults: truncated file, corrupt file, silent URL', { timeout: 240000 }
   after(async () => {
     await client?.terminate();
     await daemon?.stop();
-    for (const s of held) s.destroy();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent?.close();
     tmp.cleanup();
   });
 

@@ -3,8 +3,8 @@
 // refusal is counted. End to end: the daemon with SEGD_TOKEN, a stream URL with credentials that
 // appear in no log line, metric or stream list, and the token itself never logged.
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { describe, it, before, after } from 'node:test';
+import { startSilentServer, type SilentServer } from './helpers/silent-server.js';
 import { WebSocket } from 'ws';
 import { createRequestAuth, isLoopbackAddress } from '../daemon/auth.js';
 import { createHttpServer, type SegdHttpServer } from '../daemon/http-server.js';
@@ -111,21 +111,15 @@ describe('bearer token on the HTTP server (in process)', { timeout: 60000 }, () 
 describe('e2e: daemon with SEGD_TOKEN and a credentialed stream URL', { timeout: 120000 }, () => {
   const PASSWORD = 'Cam-Secret-7781';
   let tmp: ReturnType<typeof makeTempDir>;
-  let silent: Server;
-  const held = new Set<Socket>();
+  let silent: SilentServer | null = null;
   let daemon: DaemonProcess | null = null;
   let client: E2eClient | null = null;
   let configPath: string;
 
   before(async () => {
     tmp = makeTempDir('segd-security-');
-    silent = createServer((s) => {
-      held.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => held.delete(s));
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    silent = await startSilentServer();
+    const port = silent.port;
     configPath = writeConfig(
       tmp.dir,
       testConfig([
@@ -138,8 +132,7 @@ describe('e2e: daemon with SEGD_TOKEN and a credentialed stream URL', { timeout:
   after(async () => {
     await client?.terminate();
     await daemon?.stop();
-    for (const s of held) s.destroy();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent?.close();
     tmp.cleanup();
   });
 
