@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig } from './helpers/daemon.js';
-import { assertSameFractions, expectedFractions, parseFrameLines, runProgram } from './helpers/client-output.js';
-import { E2eClient } from './helpers/e2e-client.js';
-import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL, SYSTEM_PYTHON } from './helpers/paths.js';
+import { assertSameFractions, expectedFractions, parseFrameLines, liveDaemonWithReference, runProgram } from './helpers/client-output.js';
+import { SYSTEM_PYTHON } from './helpers/paths.js';
 
 const SCRIPT = 'clients/python/segd_client.py';
 
@@ -21,23 +19,7 @@ describe('Python reference client', () => {
       t.skip(`${SYSTEM_PYTHON} with python3-websockets not installed`);
       return;
     }
-    const tmp = makeTempDir();
-    t.after(tmp.cleanup);
-    const streams = [
-      { id: 'cam1', url: SAMPLE_CLIP_VAL, maxFps: 5 },
-      { id: 'cam2', url: SAMPLE_CLIP_TRAIN, maxFps: 5 },
-    ];
-    const daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, testConfig(streams))] });
-    t.after(() => daemon.stop());
-    await daemon.waitForReady();
-
-    const reference = await E2eClient.connect(daemon.wsUrl);
-    t.after(() => reference.terminate());
-    const masks = new Map<string, Uint8Array>();
-    reference.keep = (m) => {
-      masks.set(`${m.streamId}#${m.seq}`, Uint8Array.from(m.payload));
-      return false;
-    };
+    const { daemon, masks } = await liveDaemonWithReference(t);
 
     const run = await runProgram(SYSTEM_PYTHON, [SCRIPT, daemon.wsUrl, '--frames', '6', '--stream', 'cam2']);
     assert.equal(run.code, 0, run.stderr);

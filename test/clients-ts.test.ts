@@ -7,32 +7,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SegdClient, classAreaFractions, type DecodedMask } from '../clients/ts/segd-client.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig } from './helpers/daemon.js';
-import { CARD, assertSameFractions, expectedFractions, parseFrameLines, runProgram } from './helpers/client-output.js';
-import { E2eClient } from './helpers/e2e-client.js';
-import { REPO_ROOT, SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
+import { CARD, assertSameFractions, expectedFractions, parseFrameLines, liveDaemonWithReference, runProgram } from './helpers/client-output.js';
+import { REPO_ROOT } from './helpers/paths.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'clients', 'ts', 'cli.js');
 
 describe('TypeScript reference client', () => {
   it('CLI and library report the masks of a live daemon', { timeout: 180_000 }, async (t) => {
-    const tmp = makeTempDir();
-    t.after(tmp.cleanup);
-    const streams = [
-      { id: 'cam1', url: SAMPLE_CLIP_VAL, maxFps: 5 },
-      { id: 'cam2', url: SAMPLE_CLIP_TRAIN, maxFps: 5 },
-    ];
-    const daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, testConfig(streams))] });
-    t.after(() => daemon.stop());
-    await daemon.waitForReady();
-
-    const reference = await E2eClient.connect(daemon.wsUrl);
-    t.after(() => reference.terminate());
-    const masks = new Map<string, Uint8Array>();
-    reference.keep = (m) => {
-      masks.set(`${m.streamId}#${m.seq}`, Uint8Array.from(m.payload));
-      return false;
-    };
+    const { daemon, masks } = await liveDaemonWithReference(t);
 
     const run = await runProgram(process.execPath, [CLI, daemon.wsUrl, '--frames', '6', '--stream', 'cam1']);
     assert.equal(run.code, 0, run.stderr);

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from './paths.js';
+import type { TestContext } from 'node:test';
+import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './daemon.js';
+import { E2eClient } from './e2e-client.js';
+import { REPO_ROOT, SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './paths.js';
 
 export const CARD = JSON.parse(readFileSync(join(REPO_ROOT, 'models', 'sctnet-s-camvid.json'), 'utf8')) as {
   classes: { id: number; name: string; color: [number, number, number] }[];
@@ -84,4 +87,29 @@ export function assertSameFractions(got: ReadonlyMap<string, number>, expected: 
     assert.ok(Math.abs((got.get(name) ?? -1) - v) <= 0.00006, `${what}: ${name} = ${got.get(name)}; expected ${v.toFixed(6)}`);
   }
   for (const name of got.keys()) assert.ok(expected.has(name), `${what}: ${name} printed but absent from the mask`);
+}
+
+/**
+ * The daemon both client tests run against (two clip streams at 5 fps) and an independent
+ * reference client recording every mask by `${streamId}#${seq}`; all torn down with the test.
+ */
+export async function liveDaemonWithReference(t: TestContext): Promise<{ daemon: DaemonProcess; masks: Map<string, Uint8Array> }> {
+  const tmp = makeTempDir();
+  t.after(tmp.cleanup);
+  const streams = [
+    { id: 'cam1', url: SAMPLE_CLIP_VAL, maxFps: 5 },
+    { id: 'cam2', url: SAMPLE_CLIP_TRAIN, maxFps: 5 },
+  ];
+  const daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, testConfig(streams))] });
+  t.after(() => daemon.stop());
+  await daemon.waitForReady();
+
+  const reference = await E2eClient.connect(daemon.wsUrl);
+  t.after(() => reference.terminate());
+  const masks = new Map<string, Uint8Array>();
+  reference.keep = (m) => {
+    masks.set(`${m.streamId}#${m.seq}`, Uint8Array.from(m.payload));
+    return false;
+  };
+  return { daemon, masks };
 }
