@@ -156,7 +156,8 @@ describe('FfmpegSource (rtsp)', () => {
     const bad = make(streamConfig('rtsp-auth-bad', rtsp.urlWithCredentials('camuser', 'wrong-secret')));
     good.src.start();
     bad.src.start();
-    await waitFor(() => good.obs.frames.length >= 5 && bad.obs.restarts.length >= 1, 'auth ok streams, auth bad retries');
+    await waitFor(() => good.obs.frames.length >= 5, 'the source with the right password to deliver 5 frames');
+    await waitFor(() => bad.obs.restarts.length >= 1, 'the source with the wrong password to restart');
     await Promise.all([good.src.close(), bad.src.close()]);
     const all = [...good.lines, ...bad.lines].join('\n');
     assert.ok(all.length > 0);

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Test RTSP server: serves an MP4's H.264 track (no re-encode), looping, on 127.0.0.1.
+"""Test RTSP server: serves an MP4's H.264 track (no re-encode), once, on 127.0.0.1.
 
 Run with Debian's /usr/bin/python3 (python3-gi + gir1.2-gst-rtsp-server-1.0).
 Prints one line `READY port=<port> mount=<mount>` on stdout once listening.
 Exits on SIGTERM/SIGINT, or when stdin closes (the parent died), so it never outlives a test.
 
-Looping: a segment seek when the media starts playing, then a non-flushing segment seek on every
-SEGMENT_DONE, so running time (and the RTP timestamps) keep increasing across loops.
+No looping here: the TS helper (rtsp-server.ts) hands it a pre-looped copy of the clip (ffmpeg
+-stream_loop, stream copy), so the server never seeks. It used to loop with a flushing segment seek
+issued from the main loop plus a bus sync handler: roughly 1 connection in 50 on a loaded machine
+then got a few hundred bytes and nothing more, and the tests waited 60-90 s for frames.
 """
 import argparse
 import os
@@ -58,30 +60,6 @@ def main() -> int:
         perms.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
         factory.set_permissions(perms)
 
-    def segment_seek(pipeline: Gst.Element, flags: Gst.SeekFlags) -> bool:
-        pipeline.seek(1.0, Gst.Format.TIME, flags | Gst.SeekFlags.SEGMENT,
-                      Gst.SeekType.SET, 0, Gst.SeekType.NONE, -1)
-        return False  # one-shot when used as an idle callback
-
-    def on_media_configure(_factory, media):
-        pipeline = media.get_element().get_parent()
-
-        def on_sync_message(_bus, msg):
-            # Runs in a streaming thread: schedule the seek on the main loop.
-            if msg.type == Gst.MessageType.SEGMENT_DONE:
-                GLib.idle_add(segment_seek, pipeline, Gst.SeekFlags.NONE)
-            return Gst.BusSyncReply.PASS
-
-        pipeline.get_bus().set_sync_handler(on_sync_message)
-
-        def on_new_state(_media, state):
-            # rtsp-media's own PLAY seek is a plain one; turn it into a looping segment.
-            if state == Gst.State.PLAYING:
-                GLib.idle_add(segment_seek, pipeline, Gst.SeekFlags.FLUSH)
-
-        media.connect("new-state", on_new_state)
-
-    factory.connect("media-configure", on_media_configure)
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:
         print(f"rtsp-server: cannot listen on {args.host}:{args.port}", file=sys.stderr)

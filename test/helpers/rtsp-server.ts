@@ -3,12 +3,14 @@
  * The server is bound to 127.0.0.1; port 0 picks an ephemeral one, a fixed port restarts a
  * server where a killed one was (reconnect tests).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_ROOT, SAMPLE_CLIP_VAL, SYSTEM_PYTHON } from './paths.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_VAL, SYSTEM_PYTHON } from './paths.js';
 
 export interface RtspServerOptions {
-  /** MP4 with an H.264 track. Default: the shared val clip. */
+  /** MP4 with an H.264 track, served looped (see loopedCopy). Default: the shared val clip. */
   readonly file?: string;
   /** 0 (default) = ephemeral. */
   readonly port?: number;
@@ -34,10 +36,30 @@ export interface RtspServer {
 }
 
 const SCRIPT = join(REPO_ROOT, 'test', 'helpers', 'rtsp-server.py');
+/** Loops in the served copy: 30 × the 10 s sample clip = 5 min, longer than any test holds a server. */
+const LOOPS = 30;
+
+/**
+ * A copy of `file` played LOOPS times back to back (stream copy, continuous timestamps), made once and
+ * shared by every test process (keyed by the file's path, size and mtime; written to a temp name and
+ * renamed, so concurrent makers cannot expose a half-written file). The server serves it without seeking.
+ */
+export function loopedCopy(file: string): string {
+  const st = statSync(file);
+  const key = `${basename(file).replace(/[^\w.-]/g, '_')}-${st.size}-${Math.floor(st.mtimeMs)}-x${LOOPS}.mp4`;
+  const out = join(tmpdir(), `segd-rtsp-${key}`);
+  if (existsSync(out)) return out;
+  const part = `${out}.${process.pid}.part`;
+  const r = spawnSync(FFMPEG_PATH, ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(LOOPS - 1),
+    '-i', file, '-map', '0:v:0', '-c', 'copy', '-f', 'mp4', part], { timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`rtsp-server: cannot make a looped copy of ${file}: ${r.stderr?.toString()}`);
+  renameSync(part, out);
+  return out;
+}
 
 export function startRtspServer(opts: RtspServerOptions = {}): Promise<RtspServer> {
   const mount = opts.mount ?? '/clip';
-  const args = [SCRIPT, '--file', opts.file ?? SAMPLE_CLIP_VAL, '--port', String(opts.port ?? 0), '--mount', mount];
+  const args = [SCRIPT, '--file', loopedCopy(opts.file ?? SAMPLE_CLIP_VAL), '--port', String(opts.port ?? 0), '--mount', mount];
   if (opts.user !== undefined) args.push('--user', opts.user, '--password', opts.password ?? '');
   // stdin stays an open pipe: the server exits when it closes, so it cannot outlive this process.
   const child = spawn(SYSTEM_PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
