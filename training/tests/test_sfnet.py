@@ -15,7 +15,13 @@ from segd_train.models.ppm import adaptive_avg_pool2d_exact
 from segd_train.models.resnet import ResNet18D
 from segd_train.models.sfnet import SFNet, sfnet_r18
 
-SFNET_NAMES = ("sfnet-r18", "sfnet-lite-r18")
+SFNET_NAMES = ("sfnet-r18", "sfnet-stdc1", "sfnet-stdc2", "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2")
+# distill taps: x_out = decoder dim d (v1: 128 on R18, 64 on STDC; Lite: 128), x3 @1/16, x5 @1/32
+TAPS = {"r18": (256, 512), "stdc1": (512, 1024), "stdc2": (512, 1024)}
+
+
+def decoder_dim(name: str) -> int:
+    return 64 if name in ("sfnet-stdc1", "sfnet-stdc2") else 128
 
 # Modules the reference builds for Lite-R18 but never runs (§3.6, §4 pitfall 9), at K = 19:
 UNUSED_FPN_IN = 512 * 128 + 128 + 2 * 128                 # third fpn_in: 1×1 conv (bias) + BN
@@ -42,10 +48,12 @@ def test_registry_builds_the_sfnet_family():
         m = build_model(name, num_classes=11)
         assert isinstance(m, SFNet)
         assert (m.num_classes, m.output_stride, m.align_corners) == (11, 4, True)
-        assert m.distill_channels == {"x_out": 128, "x3": 256, "x5": 512}
+        x3, x5 = TAPS[name.rsplit("-", 1)[1]]
+        assert m.distill_channels == {"x_out": decoder_dim(name), "x3": x3, "x5": x5}
 
 
-@pytest.mark.parametrize("name,expected", [("sfnet-r18", 12.87e6)])
+@pytest.mark.parametrize("name,expected", [("sfnet-r18", 12.87e6), ("sfnet-lite-stdc1", 6.43e6),
+                                           ("sfnet-lite-stdc2", 10.46e6)])
 def test_parameter_counts_match_the_facts_sheet(name, expected):
     model = build_model(name, num_classes=19)
     assert abs(model.inference_parameters() - expected) <= 0.02e6
@@ -80,9 +88,10 @@ def test_shapes_at_the_export_size(name):
     model = build_model(name, num_classes=11).eval()
     with torch.no_grad():
         out = model.forward_train(torch.randn(1, 3, 360, 480))
+    x3, x5 = TAPS[name.rsplit("-", 1)[1]]
     assert out["logits"].shape == (1, 11, 90, 120)
-    assert out["x_out"].shape == (1, 128, 90, 120)
-    assert out["x3"].shape == (1, 256, 23, 30) and out["x5"].shape == (1, 512, 12, 15)
+    assert out["x_out"].shape == (1, decoder_dim(name), 90, 120)
+    assert out["x3"].shape == (1, x3, 23, 30) and out["x5"].shape == (1, x5, 12, 15)
     assert out["aux"] == {}
 
 
@@ -172,7 +181,7 @@ def test_gdfam_gate_blends_the_two_warped_levels():
         torch.testing.assert_close(gd(low, high), (up_high + low) / 2, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(scope="module", params=SFNET_NAMES)
+@pytest.fixture(scope="module", params=["sfnet-r18", "sfnet-lite-stdc1"])   # FAM ×3 and GD-FAM
 def full_size_export(request, tmp_path_factory):
     model = randomise_bn(untrained_model(request.param, 11, seed=0))
     path = export_onnx(model, tmp_path_factory.mktemp("sfnet") / f"{request.param}.onnx", 360, 480)
@@ -187,7 +196,7 @@ def test_export_uses_gridsample_at_opset_17_with_a_constant_grid(full_size_expor
     assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) == 17
     # The base grids, flow normalisers and pooling matrices come from static sizes: folded to initializers.
     assert not {"Range", "ConstantOfShape", "Where", "Less", "GreaterOrEqual"} & set(ops), ops
-    assert ops["MatMul"] == 8 and "AveragePool" not in ops   # exact adaptive pools: 4 bins × 2 matmuls
+    assert ops["MatMul"] == 8   # the exact adaptive pools: 4 bins × 2 constant matmuls
 
 
 def test_onnxruntime_matches_the_torch_wrapper_on_real_frames(full_size_export):

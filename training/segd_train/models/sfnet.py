@@ -25,6 +25,7 @@ from .flow_align import FAM, GDFAM
 from .layers import ConvBN
 from .ppm import PPM
 from .resnet import ResNet18D
+from .stdc import stdc1_backbone, stdc2_backbone
 
 LEVEL_STRIDES: tuple[int, ...] = (4, 8, 16, 32)
 
@@ -139,18 +140,40 @@ def _check_classes(num_classes: int) -> None:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
 
 
-def _r18() -> BackboneAdapter:
-    return BackboneAdapter(ResNet18D(), ("x1", "x2", "x3", "x4"))
+R18_LEVELS = ("x1", "x2", "x3", "x4")
+STDC_LEVELS = ("feat4", "feat8", "feat16", "feat32")   # feat2 is not used by either decoder
+
+
+def _v1(backbone: BackboneAdapter, dim: int, num_classes: int, dsn: bool) -> SFNet:
+    _check_classes(num_classes)
+    return SFNet(backbone, SFNetV1Head(backbone.channels, dim, num_classes, dsn), num_classes)
+
+
+def _lite(backbone: BackboneAdapter, num_classes: int) -> SFNet:
+    _check_classes(num_classes)
+    return SFNet(backbone, SFNetLiteHead(backbone.channels, 128, num_classes), num_classes)
 
 
 def sfnet_r18(num_classes: int, dsn: bool = False) -> SFNet:
-    _check_classes(num_classes)
-    backbone = _r18()
-    return SFNet(backbone, SFNetV1Head(backbone.channels, 128, num_classes, dsn), num_classes)
+    return _v1(BackboneAdapter(ResNet18D(), R18_LEVELS), 128, num_classes, dsn)
+
+
+def sfnet_stdc1(num_classes: int, dsn: bool = False) -> SFNet:
+    return _v1(BackboneAdapter(stdc1_backbone(), STDC_LEVELS), 64, num_classes, dsn)
+
+
+def sfnet_stdc2(num_classes: int, dsn: bool = False) -> SFNet:
+    return _v1(BackboneAdapter(stdc2_backbone(), STDC_LEVELS), 64, num_classes, dsn)
 
 
 def sfnet_lite_r18(num_classes: int) -> SFNet:
-    _check_classes(num_classes)
-    backbone = _r18()
-    return SFNet(backbone, SFNetLiteHead(backbone.channels, 128, num_classes), num_classes)
+    return _lite(BackboneAdapter(ResNet18D(), R18_LEVELS), num_classes)
+
+
+def sfnet_lite_stdc1(num_classes: int) -> SFNet:
+    return _lite(BackboneAdapter(stdc1_backbone(), STDC_LEVELS), num_classes)
+
+
+def sfnet_lite_stdc2(num_classes: int) -> SFNet:
+    return _lite(BackboneAdapter(stdc2_backbone(), STDC_LEVELS), num_classes)
 
