@@ -162,6 +162,19 @@ def test_flow_is_normalised_by_width_and_height_like_the_reference():
     torch.testing.assert_close(flow_warp(feature, flow_y)[:, :, :-1], feature[:, :, 1:], rtol=1e-4, atol=1e-4)
 
 
+def test_separable_grid_equals_the_reference_repeated_grid():
+    # The reference builds an h×w grid from linspace + repeat and adds flow.permute(0,2,3,1) / [[[[w, h]]]].
+    torch.manual_seed(0)
+    feature, flow = torch.randn(2, 4, 12, 15), torch.randn(2, 2, 23, 30) * 3
+    n, _, h, w = flow.shape
+    rows = torch.linspace(-1.0, 1.0, h).view(-1, 1).repeat(1, w)
+    cols = torch.linspace(-1.0, 1.0, w).repeat(h, 1)
+    grid = torch.cat((cols.unsqueeze(2), rows.unsqueeze(2)), 2).repeat(n, 1, 1, 1)
+    grid = grid + flow.permute(0, 2, 3, 1) / torch.tensor([[[[w, h]]]]).type_as(flow)
+    want = F.grid_sample(feature, grid, align_corners=True)
+    torch.testing.assert_close(flow_warp(feature, flow), want, rtol=0, atol=1e-6)
+
+
 def test_gdfam_gate_blends_the_two_warped_levels():
     torch.manual_seed(0)
     gd = GDFAM(16).eval()

@@ -9,8 +9,10 @@
   f, returned as forward_train's "aux") are OFF by default: the v1 R18 recipe trains without them.
 - `SFNetLiteHead` (`UperNetAlignHeadV2`, §3.6, d = 128): p2 = fpn_in(1/4), p4 = fpn_in(1/16), g = PPM(1/32);
   fused = GD-FAM(low=p2, high=g); concat [fused, p4 resized to 1/4] → CBR 3×3 → 1×1. Only the two fpn_in that
-  run are built: the reference also builds a third fpn_in for R18 (512→128, 65,920 params) and a DSN head
-  (150,291 params at K=19) that never run, so our Lite counts are lower by exactly those (§4 pitfall 9).
+  run are built: the reference also builds a third fpn_in for R18 (512→128, 65,920 params) and, for every
+  backbone, a DSN head (150,291 params at K=19) that never run (§4 pitfall 9). So Lite-R18 here has 12.08M
+  parameters at K=19 where the facts sheet says "12.15M used": that figure still counts the third fpn_in.
+  Lite-STDC1/2 (6.43M / 10.46M) match the sheet.
 
 Logits are at 1/4 (output_stride 4) and resized to input/label size with align_corners=True everywhere
 (§4 pitfall 2). Head layers keep PyTorch's default init, as the reference does; the backbone is from scratch.
