@@ -1,6 +1,9 @@
-"""Losses: segmentation CE, channel-wise distillation, and SCTNet's SIAM alignment."""
+"""Losses: segmentation CE and OHEM CE, the per-step criterion, channel-wise distillation, SIAM alignment."""
 from .ce import seg_ce_loss
+from .criterion import LOSSES, Criterion
 from .cwd import cwd_loss
+from .ohem import ohem_prob_ce, ohem_ranked_ce
 from .siam import SIAM, SIAM_WEIGHTS
 
-__all__ = ["SIAM", "SIAM_WEIGHTS", "cwd_loss", "seg_ce_loss"]
+__all__ = ["LOSSES", "SIAM", "SIAM_WEIGHTS", "Criterion", "cwd_loss", "ohem_prob_ce", "ohem_ranked_ce",
+           "seg_ce_loss"]
