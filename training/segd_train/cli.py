@@ -1,4 +1,4 @@
-"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, export.
+"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, export.
 
 Run `python -m segd_train <command> --help` for each command's options; training/README.md lists recipes.
 """
@@ -18,6 +18,7 @@ from .engine.config import ConfigError, load_config
 from .engine.device import resolve_device
 from .engine.evaluate import evaluate, save_confusion_png
 from .engine.fps import measure_fps
+from .engine.profile import profile_model
 from .engine.runner import RunOptions, run_training
 from .models import MODEL_NAMES, build_model
 
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     f.add_argument("--max-minutes", type=float, default=None, help=argparse.SUPPRESS)
     _common(f)
+
+    pr = sub.add_parser("profile", help="parameters (inference, training) and GFLOPs of one forward(): one JSON line")
+    pr.add_argument("--model", required=True, choices=MODEL_NAMES)
+    pr.add_argument("--size", type=_size, default=(360, 480), help="HxW (default 360x480, CamVid's 480×360)")
+    pr.add_argument("--num-classes", type=int, default=11)
+
+    sub.add_parser("models", help="the registered model names as one JSON line: all, students, teachers")
 
     sub.add_parser("export", help="ONNX + model card; arguments go to `python -m segd_train.export` (see its --help)",
                    add_help=False)
@@ -159,6 +167,21 @@ def _fps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    torch.set_num_threads(min(2, torch.get_num_threads()))   # counting, not timing: stay off the shared cores
+    model = build_model(args.model, num_classes=args.num_classes)
+    print(json.dumps(profile_model(args.model, model, args.size).as_dict()))
+    return 0
+
+
+def _models() -> int:
+    # Students are what the daemon serves; SegFormers exist only as SIAM teachers.
+    teachers = [n for n in MODEL_NAMES if n.startswith("segformer-")]
+    print(json.dumps({"models": list(MODEL_NAMES), "students": [n for n in MODEL_NAMES if n not in teachers],
+                      "teachers": teachers}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
@@ -170,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "profile":
+            return _profile(args)
+        if args.command == "models":
+            return _models()
         return _fps(args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ import pytest
 
 from segd_train.cli import main
 from segd_train.engine import load_config, read_checkpoint
+from segd_train.models import MODEL_NAMES, build_model
 
 from conftest import TRAINING, write_recipe
 
@@ -21,6 +22,41 @@ def test_shipped_recipes_load(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.name == path.stem
     assert set(path.read_text().split()) >= {"name:", "task:", "model:", "iterations:"}  # complete, flat files
+    assert cfg.model in MODEL_NAMES and (cfg.teacher is None or cfg.teacher in MODEL_NAMES)
+
+
+def test_every_student_has_a_short_cpu_recipe() -> None:
+    students = [n for n in MODEL_NAMES if not n.startswith("segformer-")]
+    names = {p.stem for p in CONFIGS}
+    for name in students:
+        recipe = "camvid-sctnet-s-short" if name == "sctnet-s" else f"camvid-{name}-cpu"
+        assert recipe in names, f"no configs/{recipe}.yaml for {name}"
+        cfg = load_config(TRAINING / "configs" / f"{recipe}.yaml")
+        assert (cfg.model, cfg.iterations, cfg.batch_size, cfg.crop) == (name, 300, 8, (288, 384))
+
+
+def test_profile_counts_params_and_gflops_as_the_team_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "--model", "sctnet-s"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    model = build_model("sctnet-s", 11)
+    assert doc == {"model": "sctnet-s", "params": model.inference_parameters(),
+                   "train_params": sum(p.numel() for p in model.parameters()), "gflops": 5.39, "size": [360, 480]}
+    assert main(["profile", "--model", "sctnet-s", "--size", "180x240"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["size"] == [180, 240] and small["params"] == doc["params"]
+    assert small["gflops"] == pytest.approx(doc["gflops"] / 4, rel=0.05)   # ≈ scales with pixels (padding aside)
+    assert main(["profile", "--model", "sctnet-s", "--size", "180x240", "--num-classes", "19"]) == 0
+    k19 = json.loads(capsys.readouterr().out)
+    assert k19["params"] == doc["params"] + 8 * (128 + 1)                       # decode classifier only
+    assert k19["train_params"] == doc["train_params"] + 8 * (128 + 1) + 8 * (64 + 1)   # + the aux classifier
+
+
+def test_models_command_lists_students_and_teachers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["models"] == list(MODEL_NAMES) and "sctnet-s" in doc["students"]
+    assert doc["teachers"] and all(n.startswith("segformer-") for n in doc["teachers"])
+    assert sorted(doc["students"] + doc["teachers"]) == sorted(MODEL_NAMES)
 
 
 def test_recipe_errors_name_the_file_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,7 @@ def siam_setup():
     torch.manual_seed(0)
     teacher = build_model("segformer-b0", num_classes=5)
     student = build_model("sctnet-s", num_classes=5).train()
-    siam = SIAM(student="sctnet-s", teacher=teacher)
+    siam = SIAM(student, teacher)
     return student, teacher, siam, torch.randn(2, 3, 64, 64)
 
 
@@ -95,6 +95,6 @@ def test_siam_gradients_reach_projections_through_a_frozen_teacher_head(siam_set
     assert "teacher" not in dict(siam.named_modules()) and not any(k.startswith("teacher") for k in siam.state_dict())
 
 
-def test_siam_rejects_unknown_student():
-    with pytest.raises(ValueError, match="sctnet-s"):
-        SIAM(student="segformer-b0", teacher=build_model("segformer-b0", num_classes=3))
+def test_siam_rejects_a_student_without_distill_channels():
+    with pytest.raises(ValueError, match="distill_channels"):
+        SIAM(build_model("segformer-b0", num_classes=3), build_model("segformer-b0", num_classes=3))

@@ -47,8 +47,9 @@ def test_sctnet_s_forward_paths():
         assert logits.shape == (2, 11, 8, 12)
         assert not aux_calls, "the inference path must not run the aux head"
         out = model.forward_train(x)
-    assert set(out) == {"logits", "aux_logits", "x_out", "x3", "x5"}
-    assert out["aux_logits"].shape == (2, 11, 8, 12)
+    assert set(out) == {"logits", "aux", "x_out", "x3", "x5"}
+    assert set(out["aux"]) == {"aux"} and out["aux"]["aux"].shape == (2, 11, 8, 12)
+    assert {k: out[k].shape[1] for k in ("x_out", "x3", "x5")} == model.distill_channels
     assert out["x_out"].shape == (2, 128, 8, 12)
     assert out["x3"].shape == (2, 128, 4, 6)
     assert out["x5"].shape == (2, 256, 2, 3)
@@ -123,7 +124,7 @@ def test_sctnet_trains_one_step():
     model = build_model("sctnet-s", num_classes=3).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     out = model.forward_train(torch.randn(2, 3, 64, 64))
-    (out["logits"].mean() + out["aux_logits"].mean()).backward()
+    (out["logits"].mean() + out["aux"]["aux"].mean()).backward()
     assert model.backbone.layer5.attn.kv.grad is not None
     assert model.backbone.layer5.attn.kv.grad.abs().sum() > 0
     opt.step()

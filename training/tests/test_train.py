@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from segd_train.data import AugmentConfig, DeviceSplit, GpuAugment, TrainBatches, camvid_dataset
-from segd_train.engine import (LossWeights, TrainForward, build_optimizer, build_scheduler, config_from_dict,
+from segd_train.engine import (TrainForward, build_optimizer, build_scheduler, config_from_dict,
                                param_groups, poly_warmup_factor, train_one_step)
+from segd_train.losses import Criterion
 from segd_train.models import build_model
 
 
@@ -30,7 +31,7 @@ def test_a_few_steps_lower_the_loss_on_real_camvid_crops(camvid_root: Path) -> N
     opt = build_optimizer({"model": model}, cfg)
     sched = build_scheduler(opt, cfg)
     step = TrainForward(model)
-    losses = [train_one_step(step, x, y, opt, sched, LossWeights(ignore_index=11))["total"] for _ in range(12)]
+    losses = [train_one_step(step, x, y, opt, sched, Criterion(ignore_index=11))["total"] for _ in range(12)]
     assert all(torch.isfinite(torch.tensor(losses)))
     first, last = sum(losses[:2]) / 2, sum(losses[-2:]) / 2
     assert last < 0.8 * first, losses
@@ -42,7 +43,7 @@ def test_step_reports_each_term_and_the_aux_weight() -> None:
     cfg = _cfg(aux_weight=0.4)
     opt = build_optimizer({"model": model}, cfg)
     x, y = torch.randn(2, 3, 64, 64), torch.randint(0, 12, (2, 64, 64))
-    out = train_one_step(TrainForward(model), x, y, opt, build_scheduler(opt, cfg), LossWeights(11, 0.4))
+    out = train_one_step(TrainForward(model), x, y, opt, build_scheduler(opt, cfg), Criterion(11, 0.4))
     assert set(out) == {"ce", "aux_ce", "total", "lr"}
     assert out["total"] == pytest.approx(out["ce"] + 0.4 * out["aux_ce"], rel=1e-5)
 

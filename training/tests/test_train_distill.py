@@ -9,9 +9,9 @@ import torch
 
 from segd_train.cli import main
 from segd_train.data import AugmentConfig, DeviceSplit, GpuAugment, TrainBatches, camvid_dataset
-from segd_train.engine import (LossWeights, TrainForward, build_optimizer, build_scheduler, config_from_dict,
+from segd_train.engine import (TrainForward, build_optimizer, build_scheduler, config_from_dict,
                                read_checkpoint, train_one_step)
-from segd_train.losses import SIAM
+from segd_train.losses import SIAM, Criterion
 from segd_train.models import build_model
 
 from conftest import write_recipe
@@ -24,14 +24,14 @@ def test_distillation_step_trains_siam_and_leaves_the_teacher_alone(camvid_root:
     teacher = build_model("segformer-b0", num_classes=11).eval().requires_grad_(False)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     student = build_model("sctnet-s", num_classes=11)
-    siam = SIAM(student="sctnet-s", teacher=teacher)
+    siam = SIAM(student, teacher)
     proj_before = siam.sdha_head.weight.detach().clone()
     cfg = config_from_dict({"name": "d", "task": "student", "teacher": "segformer-b0", "model": "sctnet-s",
                             "dataset": "camvid", "data_root": "data/camvid", "crop": [64, 64], "batch_size": 2,
                             "iterations": 10, "lr": 1e-3, "weight_decay": 0.01, "warmup_iters": 0}, "test")
     opt = build_optimizer({"model": student, "siam": siam}, cfg)
     assert any("siam.sdha_head" in n for g in opt.param_groups if g["lr_mult"] == 10.0 for n in g["names"])
-    out = train_one_step(TrainForward(student, siam), x, y, opt, build_scheduler(opt, cfg), LossWeights(11),
+    out = train_one_step(TrainForward(student, siam), x, y, opt, build_scheduler(opt, cfg), Criterion(11),
                          teacher=teacher)
     for key in ("sdha_logits", "sdha_feature", "bfa_stage4", "bfa_stage3", "siam", "ce", "aux_ce", "total"):
         assert math.isfinite(out[key]), key

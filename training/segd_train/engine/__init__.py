@@ -9,11 +9,11 @@ from .evaluate import EvalResult, confusion_matrix, evaluate, iou_from_confusion
 from .fps import FpsResult, InferenceGraph, measure_fps
 from .runner import RunOptions, RunResult, run_training
 from .schedule import build_optimizer, build_scheduler, param_groups, poly_warmup_factor
-from .train import LossWeights, TrainForward, compute_losses, train_one_step
+from .train import TrainForward, train_one_step
 
 __all__ = [
-    "ConfigError", "EvalResult", "FpsResult", "InferenceGraph", "LossWeights", "RunOptions", "RunResult",
-    "TrainConfig", "TrainForward", "build_optimizer", "build_scheduler", "capture_rng", "compute_losses",
+    "ConfigError", "EvalResult", "FpsResult", "InferenceGraph", "RunOptions", "RunResult",
+    "TrainConfig", "TrainForward", "build_optimizer", "build_scheduler", "capture_rng",
     "config_from_dict", "confusion_matrix", "evaluate", "iou_from_confusion", "load_checkpoint", "load_config",
     "measure_fps", "param_groups", "poly_warmup_factor", "read_checkpoint", "resolve_device", "restore_rng",
     "run_training", "save_checkpoint", "save_confusion_png", "train_one_step",

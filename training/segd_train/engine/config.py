@@ -12,8 +12,11 @@ from typing import Any
 
 import yaml
 
+from ..losses.criterion import LOSSES
+
 TASKS = ("teacher", "student", "baseline")
 AMP_MODES = ("none", "bf16", "fp16")
+OPTIMIZERS = ("adamw", "sgd")
 
 
 class ConfigError(ValueError):
@@ -49,7 +52,13 @@ class TrainConfig:
     min_lr: float = 0.0
     head_lr_mult: float = 10.0
     norm_decay_mult: float = 1.0
-    aux_weight: float = 0.4
+    aux_weight: float = 0.4          # each of forward_train()["aux"]
+    loss: str = "ce"                 # ce | ohem-ranked (STDC-Seg) | ohem-prob (SFNet); main and every aux map
+    ohem_thresh: float = 0.7         # probability: ohem-ranked keeps CE > −log(thresh), ohem-prob keeps p ≤ thresh
+    ohem_min_kept: int | None = None # ohem-*: n_min / min_kept, pixels per process per step (required for ohem-*)
+    detail_weight: float = 1.0       # BCE + Dice on forward_train()["detail_logits"] when the model has it
+    optimizer: str = "adamw"         # adamw (betas) | sgd (momentum); both with weight_decay
+    momentum: float = 0.9            # sgd only
     amp: str = "bf16"                # GPU only; CPU always runs fp32
     seed: int = 0
     log_interval: int = 10
@@ -67,6 +76,15 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        """Every optional key's default, as to_dict() writes it."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(TrainConfig):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
+        return out
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _REQUIRED = [f.name for f in dataclasses.fields(TrainConfig)
@@ -74,10 +92,12 @@ _REQUIRED = [f.name for f in dataclasses.fields(TrainConfig)
 _PAIRS_INT = {"crop", "base_size"}
 _PAIRS_FLOAT = {"scale_range", "betas"}
 _INTS = {"batch_size", "iterations", "warmup_iters", "seed", "log_interval", "val_interval",
-         "checkpoint_interval", "eval_batch_size", "num_threads", "train_limit", "val_limit"}
+         "checkpoint_interval", "eval_batch_size", "num_threads", "train_limit", "val_limit", "ohem_min_kept"}
 _FLOATS = {"lr", "weight_decay", "cat_max_ratio", "flip_p", "warmup_ratio", "poly_power", "min_lr",
-           "head_lr_mult", "norm_decay_mult", "aux_weight", "checkpoint_minutes"}
-_STRS = {"name", "task", "model", "dataset", "data_root", "teacher", "train_split", "val_split", "amp"}
+           "head_lr_mult", "norm_decay_mult", "aux_weight", "checkpoint_minutes", "ohem_thresh", "detail_weight",
+           "momentum"}
+_STRS = {"name", "task", "model", "dataset", "data_root", "teacher", "train_split", "val_split", "amp", "loss",
+         "optimizer"}
 
 
 def _check(where: str, key: str, value: Any) -> Any:
@@ -123,6 +143,17 @@ def config_from_dict(doc: Any, where: str) -> TrainConfig:
         raise ConfigError(f"{where}: 'task' must be one of {list(TASKS)}, got {cfg.task!r}")
     if cfg.amp not in AMP_MODES:
         raise ConfigError(f"{where}: 'amp' must be one of {list(AMP_MODES)}, got {cfg.amp!r}")
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"{where}: 'loss' must be one of {list(LOSSES)}, got {cfg.loss!r}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"{where}: 'optimizer' must be one of {list(OPTIMIZERS)}, got {cfg.optimizer!r}")
+    if not 0.0 < cfg.ohem_thresh <= 1.0:
+        raise ConfigError(f"{where}: 'ohem_thresh' must be a probability in (0, 1], got {cfg.ohem_thresh}")
+    if cfg.loss != "ce" and (cfg.ohem_min_kept is None or cfg.ohem_min_kept < 1):
+        raise ConfigError(f"{where}: loss '{cfg.loss}' needs 'ohem_min_kept' (pixels per step, at least 1), "
+                          f"got {cfg.ohem_min_kept!r}")
+    if cfg.momentum >= 1.0:
+        raise ConfigError(f"{where}: 'momentum' must be in [0, 1), got {cfg.momentum}")
     if cfg.task == "student" and cfg.teacher is None:
         raise ConfigError(f"{where}: task 'student' needs 'teacher' (the teacher architecture, e.g. segformer-b2)")
     for key in ("batch_size", "iterations", "log_interval", "val_interval", "checkpoint_interval"):

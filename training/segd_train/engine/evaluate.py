@@ -1,4 +1,4 @@
-"""Whole-image evaluation: logits → bilinear (align_corners=False) to the label size → argmax →
+"""Whole-image evaluation: logits → bilinear (the model's align_corners) to the label size → argmax →
 confusion matrix → per-class IoU and mIoU over the real classes (the ignore/void id never counts)."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import DeviceSplit, normalize
+from ..models.interface import align_corners_of
 from .train import autocast_for
 
 
@@ -50,6 +51,7 @@ def evaluate(model: nn.Module, split: DeviceSplit, num_classes: int, *, batch_si
              amp: str = "none", progress: bool = False) -> EvalResult:
     """`model(x)` must return logits N×K×h×w (any stride). The model is put in eval mode and restored."""
     was_training = model.training
+    align_corners = align_corners_of(model)
     model.eval()
     conf = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=split.device)
     n = len(split)
@@ -59,7 +61,8 @@ def evaluate(model: nn.Module, split: DeviceSplit, num_classes: int, *, batch_si
             x = normalize(images.permute(0, 3, 1, 2))
             with autocast_for(x.device, amp):
                 logits = model(x)
-            logits = F.interpolate(logits.float(), size=labels.shape[-2:], mode="bilinear", align_corners=False)
+            logits = F.interpolate(logits.float(), size=labels.shape[-2:], mode="bilinear",
+                                   align_corners=align_corners)
             conf += confusion_matrix(logits.argmax(1), labels, num_classes)
     finally:
         model.train(was_training)

@@ -11,16 +11,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.interface import align_corners_of
+
 
 class InferenceGraph(nn.Module):
-    """Model logits resized bilinear (align_corners=False) to the input size — what deployment runs."""
+    """Model logits resized bilinear (the model's align_corners) to the input size — what deployment runs."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.align_corners = align_corners_of(model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.model(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return F.interpolate(self.model(x), size=x.shape[-2:], mode="bilinear", align_corners=self.align_corners)
 
 
 @dataclass(frozen=True)

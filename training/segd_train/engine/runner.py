@@ -21,7 +21,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import AugmentConfig, DeviceSplit, GpuAugment, SegDataset, TrainBatches, build_dataset
+from ..losses import SIAM, Criterion
 from ..models import build_model
+from ..models.interface import align_corners_of
 from . import checkpoint
 from .config import TrainConfig
 from .distributed import barrier, init_distributed, is_main, shutdown, world_size, wrap_ddp
@@ -29,13 +31,14 @@ from .evaluate import EvalResult, evaluate, save_confusion_png
 from .logs import CsvLog, plot_curves
 from .schedule import build_optimizer, build_scheduler
 from .teacher import load_teacher
-from .train import LossWeights, TrainForward, train_one_step
+from .train import TrainForward, train_one_step
 
 # Keys that change the optimisation itself: a resumed run must use the checkpoint's values.
 _MATH_KEYS = ("task", "model", "teacher", "dataset", "data_root", "train_split", "train_limit", "crop", "batch_size",
               "iterations", "lr", "weight_decay", "base_size", "scale_range", "cat_max_ratio", "flip_p",
               "photometric", "betas", "warmup_iters", "warmup_ratio", "poly_power", "min_lr", "head_lr_mult",
-              "norm_decay_mult", "aux_weight", "amp", "seed")
+              "norm_decay_mult", "aux_weight", "amp", "seed", "loss", "ohem_thresh", "ohem_min_kept", "detail_weight",
+              "optimizer", "momentum")
 
 
 @dataclass
@@ -67,7 +70,9 @@ def seed_everything(seed: int) -> None:
 
 def check_resume_config(cfg: TrainConfig, saved: dict, path: Path) -> None:
     current = cfg.to_dict()
-    diff = [k for k in _MATH_KEYS if current.get(k) != saved.get(k)]
+    # A key the checkpoint's recipe predates ran at that key's default (defaults keep older recipes unchanged).
+    defaults = TrainConfig.defaults()
+    diff = [k for k in _MATH_KEYS if current.get(k) != saved.get(k, defaults.get(k))]
     if diff:
         detail = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs config {current.get(k)!r}" for k in diff)
         raise ValueError(f"{path}: cannot resume with a different recipe ({detail})")
@@ -100,11 +105,10 @@ class _Run:
             if self.teacher_ckpt is None and resume_ckpt.get("teacher_checkpoint"):
                 self.teacher_ckpt = Path(resume_ckpt["teacher_checkpoint"])
         if cfg.task == "student":
-            from ..losses import SIAM
             if self.teacher_ckpt is None:
                 raise ValueError(f"config {cfg.name}: task 'student' distils and needs --teacher CKPT")
             self.teacher = load_teacher(self.teacher_ckpt, cfg.teacher, self.num_classes, self.device)
-            self.siam = SIAM(student=cfg.model, teacher=self.teacher).to(self.device)
+            self.siam = SIAM(self.model, self.teacher).to(self.device)
         self.step_module = wrap_ddp(TrainForward(self.model, self.siam), self.device)
         modules: dict[str, nn.Module] = {"model": self.model}
         if self.siam is not None:
@@ -112,7 +116,9 @@ class _Run:
         self.optimizer = build_optimizer(modules, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and cfg.amp == "fp16")
-        self.weights = LossWeights(ignore_index=train_ds.ignore_index, aux_weight=cfg.aux_weight)
+        self.criterion = Criterion(ignore_index=train_ds.ignore_index, aux_weight=cfg.aux_weight, loss=cfg.loss,
+                                   ohem_thresh=cfg.ohem_thresh, ohem_min_kept=cfg.ohem_min_kept,
+                                   detail_weight=cfg.detail_weight, align_corners=align_corners_of(self.model))
         self.amp = cfg.amp if self.device.type == "cuda" else "none"
 
         aug = GpuAugment(AugmentConfig(crop=cfg.crop, scale_range=cfg.scale_range, base_size=cfg.base_size,
@@ -193,7 +199,7 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
                 break
             t = time.monotonic()
             x, y = r.batches.batch(r.step)
-            losses = train_one_step(r.step_module, x, y, r.optimizer, r.scheduler, r.weights,
+            losses = train_one_step(r.step_module, x, y, r.optimizer, r.scheduler, r.criterion,
                                     teacher=r.teacher, amp=r.amp, scaler=r.scaler)
             r.step += 1
             step_seconds = time.monotonic() - t

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..losses import seg_ce_loss
+from ..losses.criterion import Criterion
 
 
 class TrainForward(nn.Module):
@@ -21,36 +20,11 @@ class TrainForward(nn.Module):
         self.siam = siam
 
     def forward(self, x: torch.Tensor, teacher_out: dict[str, torch.Tensor] | None = None
-                ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+                ) -> tuple[dict, dict[str, torch.Tensor] | None]:
         out = self.model.forward_train(x)
         if self.siam is None or teacher_out is None:
             return out, None
         return out, self.siam(out, teacher_out)
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    ignore_index: int
-    aux_weight: float = 0.4
-
-
-def compute_losses(out: dict[str, torch.Tensor], target: torch.Tensor, weights: LossWeights,
-                   siam_losses: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-    """CE on the main logits, aux_weight·CE on "aux_logits" when the model has them (SCTNet), plus the SIAM
-    alignment total when distilling. Returns every term and "total"."""
-    losses = {"ce": seg_ce_loss(out["logits"], target, weights.ignore_index)}
-    total = losses["ce"]
-    if "aux_logits" in out and weights.aux_weight > 0:
-        losses["aux_ce"] = seg_ce_loss(out["aux_logits"], target, weights.ignore_index)
-        total = total + weights.aux_weight * losses["aux_ce"]
-    if siam_losses is not None:
-        for k, v in siam_losses.items():
-            if k != "total":
-                losses[k] = v
-        losses["siam"] = siam_losses["total"]
-        total = total + siam_losses["total"]
-    losses["total"] = total
-    return losses
 
 
 def autocast_for(device: torch.device, amp: str):
@@ -62,7 +36,7 @@ def autocast_for(device: torch.device, amp: str):
 
 def train_one_step(step_module: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
-                   weights: LossWeights, *, teacher: nn.Module | None = None, amp: str = "none",
+                   criterion: Criterion, *, teacher: nn.Module | None = None, amp: str = "none",
                    scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
     """`step_module` is a TrainForward (possibly DDP-wrapped). The teacher, if any, runs in eval mode under
     no_grad on the same normalised crop. Returns the loss terms as floats plus the lr used."""
@@ -74,7 +48,7 @@ def train_one_step(step_module: nn.Module, images: torch.Tensor, labels: torch.T
             with torch.no_grad():
                 teacher_out = teacher.forward_train(images)
         out, siam_losses = step_module(images, teacher_out)
-        losses = compute_losses(out, labels, weights, siam_losses)
+        losses = criterion(out, labels, siam_losses)
     total = losses["total"]
     # One device→host copy for every term (not one sync per term), before any weight changes.
     values = dict(zip(losses, torch.stack([v.detach().float() for v in losses.values()]).tolist()))

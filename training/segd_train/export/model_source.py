@@ -9,6 +9,7 @@ from torch import nn
 
 from ..engine import checkpoint
 from ..models import build_model
+from ..models.interface import inference_parameters_of
 
 
 def untrained_model(arch: str, num_classes: int, seed: int = 0) -> nn.Module:
@@ -44,6 +45,5 @@ def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> t
 
 
 def inference_parameters(model: nn.Module) -> int:
-    """Parameters that reach the exported graph (SCTNet's aux head is training-only)."""
-    count = getattr(model, "inference_parameters", None)
-    return int(count()) if callable(count) else sum(p.numel() for p in model.parameters())
+    """Parameters that reach the exported graph (aux and detail heads are training-only)."""
+    return inference_parameters_of(model)

@@ -2,7 +2,8 @@
 
 The graph takes `frames` uint8 [N, H, W, 3] RGB and returns `mask` uint8 [N, H, W]:
 uint8 → float → mean/std normalisation → NCHW → network (inference path, BN folded) → bilinear
-resize (align_corners=False) to H×W → argmax → uint8. N is dynamic, H×W fixed.
+resize to H×W with the network's own align_corners (SCTNet False, STDC-Seg and SFNet True; a model
+without the attribute: False) → argmax → uint8. N is dynamic, H×W fixed.
 
 Exporter: torch.onnx.export with dynamo=True (torch.export + onnxscript, the default in torch
 2.11; the TorchScript path is deprecated). It translates at opset 18 and converts down to 17
@@ -24,6 +25,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from ..data.normalize import MEAN, STD   # the same numbers training normalises with
+from ..models.interface import align_corners_of
 from .fuse import fold_batchnorm
 
 OPSET = 17
@@ -42,12 +44,14 @@ class SegmentationExport(nn.Module):
         self.net = net
         self.height = height
         self.width = width
+        self.align_corners = align_corners_of(net)   # a decision at construction, baked into the graph
         self.register_buffer("mean", torch.tensor(MEAN).reshape(1, 1, 1, 3))
         self.register_buffer("std", torch.tensor(STD).reshape(1, 1, 1, 3))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = ((frames.float() - self.mean) / self.std).permute(0, 3, 1, 2)
-        logits = F.interpolate(self.net(x), size=(self.height, self.width), mode="bilinear", align_corners=False)
+        logits = F.interpolate(self.net(x), size=(self.height, self.width), mode="bilinear",
+                               align_corners=self.align_corners)
         return logits.argmax(dim=1).to(torch.uint8)
 
 

@@ -5,11 +5,16 @@ Four CWD pairs (facts sheet §1.7), weighted 3 / 15 / 15 / 15:
 - sdha_feature: teacher decoder feature (256 @1/4) vs s1 = teacher fusion_conv(p̃)
 - bfa_stage4:   MiT stage-4 output (@1/32)        vs  1×1 conv on x5
 - bfa_stage3:   MiT stage-3 output (@1/16)        vs  1×1 conv on x3
-SDHA: p = 1×1 conv on the student's x_out (backbone output @1/8), resized to the teacher's 1/4,
+SDHA: p = 1×1 conv on the student's x_out (SCTNet: backbone output @1/8; any student: the decoder feature
+that feeds its main classifier, @1/8 or @1/4), resized to the teacher's 1/4 when it is not there already,
 re-standardised per channel with the teacher concat feature's statistics (unbiased std, eps 1e-6),
 then run through the teacher's own fusion_conv and cls_seg. Those two are frozen with
 requires_grad=False and kept in eval mode — never detached — so gradients reach the projection
 while their weights never change.
+
+Any student works: the projections are sized from `student.distill_channels` (models/interface.py), so
+SCTNet (x_out 4C, x3 4C, x5 8C), STDC-Seg (FFM 256, feat16 512, feat32 1024) and SFNet (fused d @1/4, backbone
+@1/16 and @1/32) all plug in; for SCTNet this is exactly the reference's 4C→1024 / 4C→320 / 8C→512 convs.
 
 The projections are named `*_head*` so the trainer's ×10 "head" learning-rate rule applies to them
 (as in the reference, where they live in a decode head). The teacher is referenced, not registered:
@@ -21,14 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.sctnet import SCTNET_B, SCTNET_S, SCTNetSpec
+from ..models.interface import distill_channels_of
 from ..models.segformer import SegFormer
 from .cwd import cwd_loss
 
 SIAM_WEIGHTS = {"sdha_logits": 3.0, "sdha_feature": 15.0, "bfa_stage4": 15.0, "bfa_stage3": 15.0}
 TEACHER_KEYS = {"sdha_logits": "logits", "sdha_feature": "decoder_feature", "bfa_stage4": "stage4",
                 "bfa_stage3": "stage3"}
-_STUDENTS: dict[str, SCTNetSpec] = {"sctnet-s": SCTNET_S, "sctnet-b": SCTNET_B}
 
 
 def restandardise(student: torch.Tensor, teacher: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -48,18 +52,17 @@ def match_size(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 
 
 class SIAM(nn.Module):
-    def __init__(self, student: str, teacher: SegFormer) -> None:
+    def __init__(self, student: nn.Module, teacher: SegFormer) -> None:
+        """`student`: the student network (only its distill_channels are read; it is not kept)."""
         super().__init__()
-        if student not in _STUDENTS:
-            raise ValueError(f"SIAM student must be one of {sorted(_STUDENTS)}, got {student!r}")
         if not isinstance(teacher, SegFormer):
             raise ValueError(f"SIAM teacher must be a SegFormer, got {type(teacher).__name__}")
-        c = _STUDENTS[student].base
+        channels = distill_channels_of(student)
         widths = teacher.spec.widths
         concat = teacher.head.fusion_conv[0].conv.in_channels
-        self.sdha_head = nn.Conv2d(4 * c, concat, 1)
-        self.bfa_head_stage4 = nn.Conv2d(8 * c, widths[3], 1)
-        self.bfa_head_stage3 = nn.Conv2d(4 * c, widths[2], 1)
+        self.sdha_head = nn.Conv2d(channels["x_out"], concat, 1)
+        self.bfa_head_stage4 = nn.Conv2d(channels["x5"], widths[3], 1)
+        self.bfa_head_stage3 = nn.Conv2d(channels["x3"], widths[2], 1)
         for conv in (self.sdha_head, self.bfa_head_stage4, self.bfa_head_stage3):
             nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
             nn.init.zeros_(conv.bias)

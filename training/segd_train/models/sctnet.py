@@ -207,6 +207,7 @@ class SCTNet(nn.Module):
     """`forward` is the inference path (logits K @1/8); `forward_train` adds the aux logits and SIAM taps."""
 
     output_stride = 8
+    align_corners = False    # every resize of its logits (loss, eval, export, fps) is half-pixel (§4 pitfall 2)
 
     def __init__(self, spec: SCTNetSpec, num_classes: int) -> None:
         super().__init__()
@@ -218,14 +219,16 @@ class SCTNet(nn.Module):
         self.backbone = SCTNetBackbone(spec)
         self.head = SCTHead(4 * c, 4 * c, num_classes)
         self.aux_head = SCTHead(2 * c, 2 * c, num_classes)   # training only
+        # Channels of the SIAM taps: x_out = concat[x2 (2C), DAPPM (2C)] @1/8, x3 @1/16, x5 @1/32.
+        self.distill_channels = {"x_out": 4 * c, "x3": 4 * c, "x5": 8 * c}
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x)["x_out"])
 
-    def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor | dict[str, torch.Tensor]]:
         f = self.backbone(x)
-        return {"logits": self.head(f["x_out"]), "aux_logits": self.aux_head(f["x2"]),
+        return {"logits": self.head(f["x_out"]), "aux": {"aux": self.aux_head(f["x2"])},
                 "x_out": f["x_out"], "x3": f["x3"], "x5": f["x5"]}
 
     def inference_parameters(self) -> int:

@@ -165,6 +165,7 @@ class SegFormer(nn.Module):
     """`forward` → logits K @1/4; `forward_train` → dict with the SIAM teacher targets."""
 
     output_stride = 4
+    align_corners = False    # mmseg SegFormer resizes half-pixel, like its SCTNet student
 
     def __init__(self, spec: MiTSpec, num_classes: int) -> None:
         super().__init__()
