@@ -32,7 +32,7 @@ def test_every_student_has_a_short_cpu_recipe() -> None:
         recipe = "camvid-sctnet-s-short" if name == "sctnet-s" else f"camvid-{name}-cpu"
         assert recipe in names, f"no configs/{recipe}.yaml for {name}"
         cfg = load_config(TRAINING / "configs" / f"{recipe}.yaml")
-        assert (cfg.model, cfg.iterations, cfg.batch_size, cfg.crop) == (name, 300, 8, (288, 384))
+        assert (cfg.model, cfg.iterations, cfg.batch_size, cfg.crop) == (name, 150, 8, (288, 384))
 
 
 def test_profile_counts_params_and_gflops_as_the_team_does(capsys: pytest.CaptureFixture[str]) -> None:

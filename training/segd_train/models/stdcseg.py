@@ -121,6 +121,8 @@ class STDCSeg(nn.Module):
 
     output_stride = 8
     align_corners = True
+    # §2.6: ×10 LR for the FFM and every output head; the context path (ARMs, global context) trains at base LR.
+    head_prefixes = ("ffm.", "head.", "aux16.", "aux32.", "detail.")
 
     def __init__(self, backbone: STDCNet, num_classes: int) -> None:
         super().__init__()
