@@ -8,11 +8,12 @@ from segd_train.models.sctnet import CFBlock, DAPPM, MLP, ConvAttention, grouped
 
 
 def test_registry_builds_every_name():
-    assert set(MODEL_NAMES) == {"sctnet-s", "sctnet-b", "segformer-b0", "segformer-b1", "segformer-b2", "segformer-b3"}
+    assert set(MODEL_NAMES) == {"sctnet-s", "sctnet-b", "segformer-b0", "segformer-b1", "segformer-b2", "segformer-b3",
+                                "stdc1-seg", "stdc2-seg"}
     for name in MODEL_NAMES:
         m = build_model(name, num_classes=11)
         assert m.num_classes == 11
-        assert m.output_stride == (8 if name.startswith("sctnet") else 4)
+        assert m.output_stride == (4 if name.startswith("segformer") else 8)
 
 
 def test_unknown_model_name_lists_choices():

@@ -7,6 +7,7 @@ from torch import nn
 
 from .segformer import segformer
 from .sctnet import sctnet_b, sctnet_s
+from .stdcseg import stdc1_seg, stdc2_seg
 
 _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "sctnet-s": sctnet_s,
@@ -15,6 +16,8 @@ _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "segformer-b1": lambda k: segformer("b1", k),
     "segformer-b2": lambda k: segformer("b2", k),
     "segformer-b3": lambda k: segformer("b3", k),
+    "stdc1-seg": stdc1_seg,
+    "stdc2-seg": stdc2_seg,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
