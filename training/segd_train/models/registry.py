@@ -7,6 +7,7 @@ from torch import nn
 
 from .segformer import segformer
 from .sctnet import sctnet_b, sctnet_s
+from .sfnet import sfnet_lite_r18, sfnet_lite_stdc1, sfnet_lite_stdc2, sfnet_r18, sfnet_stdc1, sfnet_stdc2
 from .stdcseg import stdc1_seg, stdc2_seg
 
 _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
@@ -18,6 +19,12 @@ _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "segformer-b3": lambda k: segformer("b3", k),
     "stdc1-seg": stdc1_seg,
     "stdc2-seg": stdc2_seg,
+    "sfnet-r18": sfnet_r18,
+    "sfnet-stdc1": sfnet_stdc1,
+    "sfnet-stdc2": sfnet_stdc2,
+    "sfnet-lite-r18": sfnet_lite_r18,
+    "sfnet-lite-stdc1": sfnet_lite_stdc1,
+    "sfnet-lite-stdc2": sfnet_lite_stdc2,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
