@@ -17,9 +17,15 @@
  *
  * Flags: --config FILE (default config/default.yaml) --seconds N (per phase, 10) --warmup N (3)
  *        --streams N (4) --clip FILE (default: the config's first file stream) --batch N (override)
+ *        --model FILE (override the config's model; its card is the .json beside it)
+ *        --bare-only: phase (1) only, printed as one JSON line (model, batch, frames/s, batch
+ *        p50/p99 ms, provider, threads, load average before/after): the models/README.md table.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -39,6 +45,8 @@ const { values: flags } = parseArgs({
     streams: { type: 'string', default: '4' },
     clip: { type: 'string' },
     batch: { type: 'string' },
+    model: { type: 'string' },
+    'bare-only': { type: 'boolean', default: false },
     client: { type: 'string' }, // internal: run as the measuring WebSocket client of this URL
     bare: { type: 'boolean', default: false }, // internal: run the bare ONNX Runtime phase, print JSON
   },
@@ -86,6 +94,13 @@ async function runClient(url: string, warmupS: number, seconds: number): Promise
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
+/** The config with --model FILE (resolved against the working directory) in place of its model. */
+function withModel(cfg: SegdConfig): SegdConfig {
+  if (!flags.model) return cfg;
+  if (!existsSync(flags.model)) throw new Error(`bench: --model ${flags.model}: no such file (expected an .onnx with its card beside it)`);
+  return { ...cfg, model: { ...cfg.model, path: resolve(flags.model), card: null } };
+}
+
 function ffmpegPath(cfg: SegdConfig): string {
   return cfg.ffmpeg.path ?? (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 }
@@ -113,6 +128,8 @@ interface BareResult {
   provider: string;
   framesPerS: number;
   batchMsP50: number;
+  batchMsP99: number;
+  runs: number;
 }
 
 /**
@@ -141,7 +158,14 @@ async function runBare(cfg: SegdConfig, clip: string, maxBatch: number, seconds:
       times.push(performance.now() - t);
     }
     const elapsed = (performance.now() - t0) / 1000;
-    const result: BareResult = { provider, framesPerS: (times.length * maxBatch) / elapsed, batchMsP50: percentile([...times].sort((a, b) => a - b), 50) };
+    const sorted = [...times].sort((a, b) => a - b);
+    const result: BareResult = {
+      provider,
+      framesPerS: (times.length * maxBatch) / elapsed,
+      batchMsP50: percentile(sorted, 50),
+      batchMsP99: percentile(sorted, 99),
+      runs: times.length,
+    };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     await session.release();
@@ -156,6 +180,7 @@ function lastLine(text: string): string {
 async function benchBare(maxBatch: number, clip: string, seconds: number): Promise<BareResult> {
   const self = fileURLToPath(import.meta.url);
   const args = [self, '--bare', '--config', flags.config, '--clip', clip, '--batch', String(maxBatch), '--seconds', String(seconds)];
+  if (flags.model) args.push('--model', flags.model);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -203,14 +228,33 @@ async function main(): Promise<void> {
   const warmupS = Number(flags.warmup);
   if (flags.client) return runClient(flags.client, warmupS, seconds);
 
-  const cfg = loadConfigFile(flags.config);
+  const cfg = withModel(loadConfigFile(flags.config));
   const maxBatch = flags.batch ? Number(flags.batch) : cfg.batching.maxBatch;
   const nStreams = Number(flags.streams);
   const clip = clipPath(cfg);
 
   if (flags.bare) return runBare(cfg, clip, maxBatch, seconds);
 
+  const load1Before = loadavg()[0] as number;
   const bare = await benchBare(maxBatch, clip, seconds);
+  if (flags['bare-only']) {
+    const { intraOpThreads, interOpThreads } = cfg.model.cpu;
+    const line = {
+      model: cfg.model.path,
+      batch: maxBatch,
+      framesPerS: bare.framesPerS,
+      batchMsP50: bare.batchMsP50,
+      batchMsP99: bare.batchMsP99,
+      runs: bare.runs,
+      seconds,
+      provider: bare.provider,
+      threads: { intraOp: intraOpThreads, interOp: interOpThreads },
+      // The machine may be shared: the figure means little without the load it was taken under.
+      load1: { before: load1Before, after: loadavg()[0] as number },
+    };
+    console.log(JSON.stringify(line));
+    return;
+  }
   console.log(`model ${cfg.model.path} | provider ${bare.provider} | batch ${maxBatch} | intra-op threads ${cfg.model.cpu.intraOpThreads} | ${seconds} s per phase`);
   console.log(`bare onnxruntime:           ${fmt(bare.framesPerS)} frames/s (one batch of ${maxBatch}: p50 ${fmt(bare.batchMsP50)} ms)`);
 

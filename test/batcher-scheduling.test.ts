@@ -12,7 +12,7 @@ import { Batcher } from '../pipeline/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { DropReason, Frame } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
-import { contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
+import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
 import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
@@ -244,7 +244,7 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
 
   it('an inference error drops that batch as inference_error, is logged, and batching continues', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
-    const modelPath = await dir.writeModel('fails', bytes, contractCard(bytes, H, W));
+    const modelPath = await dir.writeModel('fails', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
     const failing = await OnnxEngine.create({
       modelPath,
       providers: ['cpu'],
@@ -282,7 +282,7 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
 
   it('a worker that dies mid-batch: that batch is dropped as inference_error, batching resumes on the restarted worker', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
-    const modelPath = await dir.writeModel('crashes', bytes, contractCard(bytes, H, W));
+    const modelPath = await dir.writeModel('crashes', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
     const crashing = await OnnxEngine.create({
       modelPath,
       providers: ['cpu'],

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { SegdError } from '../daemon/errors.js';
 import { OnnxEngine, type RestartPolicy } from '../pipeline/engine/index.js';
-import { contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
+import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
 const H = 36;
@@ -57,7 +57,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
   before(async () => {
     dir = await makeModelDir();
     const bytes = failsOnBrightPixelsModel(H, W);
-    modelPath = await dir.writeModel('tiny', bytes, contractCard(bytes, H, W));
+    modelPath = await dir.writeModel('tiny', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
   });
   after(async () => {
     await Promise.all(engines.map((e) => e.close()));
@@ -135,7 +135,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
 
   it('restarts that keep failing: the engine gives up, calls onFailed once, and every later run rejects', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
-    const path = await dir.writeModel('doomed', bytes, contractCard(bytes, H, W));
+    const path = await dir.writeModel('doomed', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
     const failures: SegdError[] = [];
     let gaveUp!: () => void;
     const gaveUpP = new Promise<void>((resolve) => (gaveUp = resolve));

@@ -1,7 +1,10 @@
 /**
  * The graph half of docs/model-contract.md: exactly one input `frames` uint8 [N,H,W,3] and one
  * output `mask` uint8 [N,H,W], H×W equal to the card's. Checked from the session's metadata at
- * load, and again from a real output during warm-up (covers graphs whose shapes are symbolic).
+ * load, and again from a real output during warm-up (covers graphs whose shapes are symbolic);
+ * the warm-up output's class ids must also lie in 0..K-1 for the card's K classes, so a model
+ * paired with another dataset's card (more classes than the card lists) is refused at load
+ * instead of sending ids that clients and the viewer cannot name.
  */
 import type { InferenceSession, OnnxValue } from 'onnxruntime-node';
 import { SegdError } from '../../daemon/errors.js';
@@ -67,7 +70,17 @@ export function checkSessionIo(session: InferenceSession, card: ModelCard, model
   }
 }
 
-/** Checks a real output for `n` frames: uint8, shape exactly [n, H, W]. Returns its data. */
+/** The largest byte of `data` (load time only: one pass over a warm-up mask). */
+function maxByte(data: Uint8Array): number {
+  let top = 0;
+  for (let i = 0; i < data.length; i++) if ((data[i] as number) > top) top = data[i] as number;
+  return top;
+}
+
+/**
+ * Checks a real output for `n` frames: uint8, shape exactly [n, H, W], every class id < the
+ * card's class count. Returns its data. Load time only (warm-up): never on the per-batch path.
+ */
 export function checkOutput(value: OnnxValue | undefined, n: number, card: ModelCard, modelPath: string): Uint8Array {
   const want = [n, card.input.height, card.input.width];
   const fail = (got: string): never => {
@@ -78,5 +91,11 @@ export function checkOutput(value: OnnxValue | undefined, n: number, card: Model
   const dims = value.dims;
   if (value.type !== 'uint8' || !(value.data instanceof Uint8Array)) return fail(`of dtype ${value.type}`);
   if (dims.length !== 3 || dims.some((d, i) => d !== want[i])) return fail(`of shape ${fmtShape(dims)}`);
+  const k = card.classes.length;
+  const top = maxByte(value.data);
+  if (top >= k) {
+    const msg = `model ${modelPath} produced class id ${top} in its warm-up mask, but its card lists ${k} classes (ids 0..${k - 1}): the card does not describe this model's output`;
+    throw new SegdError('SEGD_MODEL_INVALID', msg, [msg]);
+  }
   return value.data;
 }

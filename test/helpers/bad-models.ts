@@ -149,7 +149,8 @@ export function wrongInputNameModel(height: number, width: number): Uint8Array {
 /**
  * A contract-valid model that fails at RUN time on some inputs: mask = max over RGB of
  * table[pixel], where the table has 200 entries, so any byte >= 200 in a frame makes ONNX
- * Runtime's Gather reject the batch (index out of bounds). Bytes < 200 give mask = max(R, G, B).
+ * Runtime's Gather reject the batch (index out of bounds). Bytes < 200 give mask = max(R, G, B),
+ * so its card needs 200 classes (`cardClasses(200)`): the engine's warm-up frame is grey 128.
  */
 export function failsOnBrightPixelsModel(height: number, width: number): Uint8Array {
   return graphModel({
@@ -162,6 +163,11 @@ export function failsOnBrightPixelsModel(height: number, width: number): Uint8Ar
       { op: 'ReduceMax', inputs: ['g'], outputs: ['mask'], attrs: [{ name: 'axes', ints: [3] }, { name: 'keepdims', i: 0 }] },
     ],
   });
+}
+
+/** `k` card classes `c0 … c{k-1}` (ids in order, grey colours): for models whose mask ids reach k-1. */
+export function cardClasses(k: number): { id: number; name: string; color: [number, number, number] }[] {
+  return Array.from({ length: k }, (_, id) => ({ id, name: `c${id}`, color: [id, id, id] }));
 }
 
 /** A card that satisfies docs/model-contract.md for `model` (sha256 included); `patch` overrides top-level keys. */
