@@ -1,6 +1,6 @@
-// End to end through EVERY student architecture the training package registers (every registry
-// name but the segformer-* teachers, asked of Python, so a new model is picked up without editing
-// this file): each is exported seeded and untrained at the shipped 360×480 by the real exporter
+// End to end through EVERY student architecture the training package registers (its `students`,
+// asked of Python, so a new model is picked up without editing this file): each is exported
+// seeded and untrained at the shipped 360×480 by the real exporter
 // (`python -m segd_train export --untrained`, which writes its card beside it), the built daemon
 // serves it by config alone (model.path; the card is found beside it), and masks received over
 // the WebSocket equal onnxruntime-node's own run of that file on the same decoded frame.
@@ -33,13 +33,16 @@ function studentArchitectures(): string[] | Error {
   if (!existsSync(VENV_PYTHON)) {
     return new Error(`${VENV_PYTHON} not found: build the training venv (bash training/setup_env.sh, or scripts/setup.sh --test)`);
   }
-  const code = 'import json; from segd_train.models import MODEL_NAMES; print(json.dumps(list(MODEL_NAMES)))';
+  // `python -m segd_train models` lists the registry split into students and teachers.
   // cwd training/: this checkout's segd_train, whatever the venv may have installed.
-  const r = spawnSync(VENV_PYTHON, ['-c', code], { cwd: TRAINING_DIR, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(VENV_PYTHON, ['-m', 'segd_train', 'models'], { cwd: TRAINING_DIR, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) return new Error(`listing the model registry failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-  const names = JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]') as unknown;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) return new Error(`unexpected registry listing: ${r.stdout}`);
-  return names.filter((n) => !n.startsWith('segformer-'));
+  const listing = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { students?: unknown };
+  const names = listing.students;
+  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
+    return new Error(`unexpected registry listing: ${r.stdout}`);
+  }
+  return names;
 }
 
 interface Export {
