@@ -16,22 +16,9 @@ from segd_train.engine import checkpoint
 from segd_train.export.__main__ import main as export_main
 from segd_train.export.card import sha256_file
 from segd_train.export.parity import camvid_dir, load_frames, mask_agreement
+from model_checks import randomise_bn
 
 H, W = 64, 96
-
-
-def randomise_bn(model: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
-    """Give every BN non-trivial statistics and affine parameters so folding is really exercised."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-    return model.eval()
 
 
 def session(path: Path) -> ort.InferenceSession:

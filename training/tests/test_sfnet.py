@@ -14,6 +14,7 @@ from segd_train.models.flow_align import FAM, GDFAM, channel_max, channel_mean, 
 from segd_train.models.ppm import adaptive_avg_pool2d_exact
 from segd_train.models.resnet import ResNet18D
 from segd_train.models.sfnet import SFNet, sfnet_r18
+from model_checks import randomise_bn
 
 SFNET_NAMES = ("sfnet-r18", "sfnet-stdc1", "sfnet-stdc2", "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2")
 # distill taps: x_out = decoder dim d (v1: 128 on R18, 64 on STDC; Lite: 128), x3 @1/16, x5 @1/32
@@ -26,20 +27,6 @@ def decoder_dim(name: str) -> int:
 # Modules the reference builds for Lite-R18 but never runs (§3.6, §4 pitfall 9), at K = 19:
 UNUSED_FPN_IN = 512 * 128 + 128 + 2 * 128                 # third fpn_in: 1×1 conv (bias) + BN
 UNUSED_DSN = 128 * 128 * 9 + 128 + 2 * 128 + 128 * 19 + 19  # DSN: 3×3 conv (bias) + BN + 1×1 classifier
-
-
-def randomise_bn(model: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
-    """Non-trivial BN statistics/affines so export-time BN folding is really exercised."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-    return model.eval()
 
 
 def test_registry_builds_the_sfnet_family():

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -41,3 +43,19 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def init_from_scratch(module: nn.Module, is_classifier: Callable[[str], bool] | None = None) -> None:
+    """The from-scratch init every model here uses (no pretrained weights exist offline): Kaiming-normal
+    fan_out convs with zero bias, BN γ=1 β=0; convs whose module name `is_classifier` picks get N(0, 0.01)."""
+    for name, m in module.named_modules():
+        if isinstance(m, nn.Conv2d):
+            if is_classifier is not None and is_classifier(name):
+                nn.init.normal_(m.weight, std=0.01)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN
+from .layers import ConvBN, init_from_scratch
 
 # Per layer: (width, stride, conv2 dilation). Variant D dilates conv2 of layer3 (2) and layer4 (4).
 _LAYERS: tuple[tuple[int, int, int], ...] = ((64, 1, 1), (128, 2, 1), (256, 2, 2), (512, 2, 4))
@@ -68,20 +68,10 @@ class ResNet18D(nn.Module):
                                         BasicBlock(width, width, 1, dilation)))
             cin = width
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        init_resnet(self)
+        init_from_scratch(self)   # from scratch (no weights offline): Kaiming fan_out convs, BN 1/0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x1 = self.layer1(self.stem(x))
         x2 = self.layer2(x1)
         x3 = self.layer3(x2)
         return {"x1": x1, "x2": x2, "x3": x3, "x4": self.layer4(x3)}
-
-
-def init_resnet(model: nn.Module) -> None:
-    """From scratch (no weights offline): Kaiming-normal fan_out convs, BN γ=1 β=0."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN, DropPath
+from .layers import ConvBN, DropPath, init_from_scratch
 
 LN_EPS = 1e-6
 
@@ -201,17 +201,7 @@ def _init_weights(model: SegFormer) -> None:
             nn.init.normal_(m.weight, std=math.sqrt(2.0 / fan_out))
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-    for name, m in model.head.named_modules():
-        if isinstance(m, nn.Conv2d):
-            if name.startswith("cls_seg"):
-                nn.init.normal_(m.weight, std=0.01)
-            else:
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_from_scratch(model.head, is_classifier=lambda name: name.startswith("cls_seg"))
 
 
 def segformer(variant: str, num_classes: int) -> SegFormer:

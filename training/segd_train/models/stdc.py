@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import ConvBN
+from .layers import ConvBN, init_from_scratch
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class STDCNet(nn.Module):
         self.stage3 = _stage(b, 4 * b, spec.stages[0])
         self.stage4 = _stage(4 * b, 8 * b, spec.stages[1])
         self.stage5 = _stage(8 * b, 16 * b, spec.stages[2])
-        init_backbone(self)
+        init_from_scratch(self)   # as the reference's init_params: Kaiming fan_out convs, BN 1/0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feat2 = self.stem1(x)
@@ -113,18 +113,6 @@ class STDCNet(nn.Module):
         feat16 = self.stage4(feat8)
         feat32 = self.stage5(feat16)
         return {"feat2": feat2, "feat4": feat4, "feat8": feat8, "feat16": feat16, "feat32": feat32}
-
-
-def init_backbone(model: nn.Module) -> None:
-    """From-scratch init as the reference's `init_params`: Kaiming-normal fan_out convs, BN 1/0."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def stdc1_backbone() -> STDCNet:
