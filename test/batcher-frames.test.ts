@@ -13,6 +13,7 @@ import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/frame.js';
 import type { BatchFrames, MaskResult } from '../pipeline/mask-result.js';
 import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT as H, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH as W } from './helpers/paths.js';
+import { cpuEngineOptions } from './helpers/engine-options.js';
 
 function decodeFrames(count: number): Uint8Array[] {
   const bytes = W * H * 3;
@@ -40,15 +41,7 @@ function frame(streamId: string, seq: number, image: Uint8Array): Frame {
 
 describe('Batcher pixel hook', { timeout: 120_000 }, () => {
   it("hands onBatch each result's own input pixels, valid only during the call", async (t) => {
-    const engine = await OnnxEngine.create({
-      modelPath: join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx'),
-      providers: ['cpu'],
-      tensorrt: { fp16: false, engineCacheDir: null },
-      cpu: { intraOpThreads: 1, interOpThreads: 1 },
-      maxBatch: 2,
-      warmupRuns: 1,
-      logger: pino({ level: 'silent' }),
-    });
+    const engine = await OnnxEngine.create(cpuEngineOptions(join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx')));
     t.after(() => engine.close());
     const all = decodeFrames(31);
     const images = new Map([

@@ -14,6 +14,7 @@ import type { DropReason, Frame } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
 import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
+import { cpuEngineOptions } from './helpers/engine-options.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
@@ -245,15 +246,7 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
   it('an inference error drops that batch as inference_error, is logged, and batching continues', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
     const modelPath = await dir.writeModel('fails', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
-    const failing = await OnnxEngine.create({
-      modelPath,
-      providers: ['cpu'],
-      tensorrt: { fp16: false, engineCacheDir: null },
-      cpu: { intraOpThreads: 1, interOpThreads: 1 },
-      maxBatch: 2,
-      warmupRuns: 1,
-      logger,
-    });
+    const failing = await OnnxEngine.create(cpuEngineOptions(modelPath, { logger }));
     try {
       const sink = new Sink();
       const frames = new FrameFactory();
@@ -283,16 +276,7 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
   it('a worker that dies mid-batch: that batch is dropped as inference_error, batching resumes on the restarted worker', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
     const modelPath = await dir.writeModel('crashes', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
-    const crashing = await OnnxEngine.create({
-      modelPath,
-      providers: ['cpu'],
-      tensorrt: { fp16: false, engineCacheDir: null },
-      cpu: { intraOpThreads: 1, interOpThreads: 1 },
-      maxBatch: 2,
-      warmupRuns: 1,
-      logger,
-      restart: { baseDelayMs: 20 },
-    });
+    const crashing = await OnnxEngine.create(cpuEngineOptions(modelPath, { logger, restart: { baseDelayMs: 20 } }));
     try {
       const sink = new Sink();
       const frames = new FrameFactory();

@@ -8,24 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { SegdError } from '../daemon/errors.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
+import { cpuEngineOptions } from './helpers/engine-options.js';
 
 const H = 36;
 const W = 48;
 
 function create(modelPath: string): Promise<OnnxEngine> {
-  return OnnxEngine.create({
-    modelPath,
-    providers: ['cpu'],
-    tensorrt: { fp16: false, engineCacheDir: null },
-    cpu: { intraOpThreads: 1, interOpThreads: 1 },
-    maxBatch: 2,
-    warmupRuns: 1,
-    logger: pino({ level: 'silent' }),
-  });
+  return OnnxEngine.create(cpuEngineOptions(modelPath));
 }
 
 describe('OnnxEngine: class ids against the card', { timeout: 60_000 }, () => {
