@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN, DropPath
+from .layers import ConvBN, DropPath, init_from_scratch
 
 
 @dataclass(frozen=True)
@@ -238,18 +238,9 @@ class SCTNet(nn.Module):
 
 def init_weights(model: nn.Module) -> None:
     """See the module docstring for why these choices."""
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            if name.endswith("conv_seg"):
-                nn.init.normal_(m.weight, std=0.01)
-            else:
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, ConvAttention):
+    init_from_scratch(model, is_classifier=lambda name: name.endswith("conv_seg"))
+    for m in model.modules():
+        if isinstance(m, ConvAttention):
             m.reset_parameters()
 
 
