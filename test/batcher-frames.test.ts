@@ -4,7 +4,6 @@
  * pixels — exactly the frame the mask was computed from — and only for the duration of the call.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -12,17 +11,9 @@ import { Batcher } from '../pipeline/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/frame.js';
 import type { BatchFrames, MaskResult } from '../pipeline/mask-result.js';
-import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT as H, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH as W } from './helpers/paths.js';
+import { REPO_ROOT, SAMPLE_CLIP_HEIGHT as H, SAMPLE_CLIP_WIDTH as W } from './helpers/paths.js';
 import { cpuEngineOptions } from './helpers/engine-options.js';
-
-function decodeFrames(count: number): Uint8Array[] {
-  const bytes = W * H * 3;
-  const r = spawnSync(FFMPEG_PATH, ['-nostdin', '-v', 'error', '-i', SAMPLE_CLIP_VAL, '-frames:v', String(count), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
-    maxBuffer: count * bytes + 1024,
-  });
-  assert.equal(r.status, 0, r.stderr?.toString());
-  return Array.from({ length: count }, (_, k) => new Uint8Array(r.stdout.subarray(k * bytes, (k + 1) * bytes)));
-}
+import { firstClipFrames } from './helpers/clip-frames.js';
 
 function frame(streamId: string, seq: number, image: Uint8Array): Frame {
   const data = Uint8Array.from(image);
@@ -43,7 +34,7 @@ describe('Batcher pixel hook', { timeout: 120_000 }, () => {
   it("hands onBatch each result's own input pixels, valid only during the call", async (t) => {
     const engine = await OnnxEngine.create(cpuEngineOptions(join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx')));
     t.after(() => engine.close());
-    const all = decodeFrames(31);
+    const all = firstClipFrames(31);
     const images = new Map([
       ['a', all[0] as Uint8Array],
       ['b', all[30] as Uint8Array],

@@ -4,7 +4,6 @@
  * every frame is released exactly once. No timing assertions.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -13,23 +12,14 @@ import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { DropReason, Frame } from '../pipeline/frame.js';
 import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
-import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
+import { REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
 import { cpuEngineOptions } from './helpers/engine-options.js';
+import { firstClipFrames } from './helpers/clip-frames.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
 const W = SAMPLE_CLIP_WIDTH;
 const FRAME_BYTES = H * W * 3;
-
-function decodeFrames(count: number): Uint8Array[] {
-  const r = spawnSync(
-    FFMPEG_PATH,
-    ['-nostdin', '-v', 'error', '-i', SAMPLE_CLIP_VAL, '-frames:v', String(count), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
-    { maxBuffer: count * FRAME_BYTES + 1024 },
-  );
-  assert.equal(r.status, 0, `ffmpeg failed: ${r.stderr?.toString()}`);
-  return Array.from({ length: count }, (_, k) => new Uint8Array(r.stdout.subarray(k * FRAME_BYTES, (k + 1) * FRAME_BYTES)));
-}
 
 /** Builds Frames the way a source does (own buffer, release() once) and audits the releases. */
 class FrameFactory {
@@ -98,7 +88,7 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
   let dir: ModelDir;
 
   before(async () => {
-    const all = decodeFrames(21);
+    const all = firstClipFrames(21);
     images = [all[0], all[10], all[20]] as Uint8Array[];
     engine = await OnnxEngine.create({
       modelPath: MODEL,

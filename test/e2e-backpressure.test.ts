@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 
 const REASONS = ['queue_full', 'pool_exhausted', 'shutdown', 'inference_error', 'slow_client'] as const;
@@ -46,8 +46,7 @@ describe('e2e: an unpaced file is paced by the pipeline (backpressure)', { timeo
       { id: 'unpaced', url: SAMPLE_CLIP_VAL, loop: false, realtime: false },
       { id: 'paced', url: SAMPLE_CLIP_VAL, loop: false, realtime: true },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
     client = await E2eClient.connect(daemon.wsUrl);
     client.keep = (m) => {
       if (m.streamId === 'unpaced') unpacedSeqs.push(m.seq);

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { MODEL_PATH, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { MODEL_PATH, makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient } from './helpers/e2e-client.js';
 import type { ErrorMessage } from '../clients/ts/protocol-client.js';
 
@@ -19,8 +19,7 @@ describe('e2e: control messages', { timeout: 120000 }, () => {
       { id: 'val', url: SAMPLE_CLIP_VAL },
       { id: 'train', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.terminate()));

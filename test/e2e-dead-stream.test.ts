@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import { startSilentServer, type SilentServer } from './helpers/silent-server.js';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 
 const PASSWORD = 'Zebra-Pw-4471';
@@ -25,8 +25,7 @@ describe('e2e: a dead stream among live ones', { timeout: 120000 }, () => {
       { id: 'dead', url: `rtsp://admin:${PASSWORD}@127.0.0.1:${port}/never` },
       { id: 'train', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { MODEL_PATH, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { MODEL_PATH, makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { decodeClipFrames, expectMasksEqualDirectRun, readCardBeside } from './helpers/direct-masks.js';
 import { E2eClient } from './helpers/e2e-client.js';
 
@@ -19,8 +19,7 @@ describe('e2e: masks from the daemon equal the model run directly', { timeout: 1
     tmp = makeTempDir('segd-e2e-masks-');
     // One stream: every batch holds one frame, exactly what the direct run below does.
     const cfg = testConfig([{ id: 'val', url: SAMPLE_CLIP_VAL, loop: false, realtime: true }]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, scrape } from './helpers/e2e-client.js';
 
 const PROMTOOL = '/usr/bin/promtool';
@@ -21,8 +21,7 @@ describe('e2e: metrics', { timeout: 120000 }, () => {
       { id: 'val', url: SAMPLE_CLIP_VAL },
       { id: 'train', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
     client = await E2eClient.connect(daemon.wsUrl);
     // deflate: the encode stage only runs for a compressed encoding.
     await client.request({ type: 'encoding', encoding: 'deflate' });

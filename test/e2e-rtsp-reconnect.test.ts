@@ -3,7 +3,7 @@
 // with later seq numbers, and segd_stream_reconnects_total has increased.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
 
@@ -20,8 +20,7 @@ describe('e2e: RTSP stream survives a server restart', { timeout: 150000 }, () =
     tmp = makeTempDir('segd-e2e-rtsp-');
     server = await startRtspServer({ user: USER, password: PASSWORD });
     const cfg = testConfig([{ id: 'cam', url: server.urlWithCredentials(USER, PASSWORD), rtspTransport: 'tcp' }]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

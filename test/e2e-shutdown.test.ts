@@ -4,7 +4,7 @@ import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { MODEL_PATH, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { MODEL_PATH, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient } from './helpers/e2e-client.js';
 
 /** The contract: stop and exit within 5 s of the signal. */
@@ -47,8 +47,7 @@ describe('e2e: shutdown', { timeout: 120000 }, () => {
       { id: 'val', url: SAMPLE_CLIP_VAL },
       { id: 'train', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
     return daemon;
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 
 /** Completes the WebSocket opening handshake, then never reads again. */
@@ -47,8 +47,7 @@ describe('e2e: a slow client does not slow a fast one', { timeout: 150000 }, () 
       ],
       { publish: { maxBufferedBytes: 262144 } },
     );
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     slow?.destroy();

@@ -7,31 +7,19 @@
  * which is what onnxruntime-node tolerates; the daemon itself loads it in the worker only.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { pino } from 'pino';
 import { SegdError } from '../daemon/errors.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
-import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
+import { REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
+import { firstClipFrames } from './helpers/clip-frames.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
 const W = SAMPLE_CLIP_WIDTH;
 const FRAME_BYTES = H * W * 3;
-
-/** The first `count` frames of the clip as rgb24, decoded by the real ffmpeg. */
-function decodeFrames(count: number): Uint8Array[] {
-  const r = spawnSync(
-    FFMPEG_PATH,
-    ['-nostdin', '-v', 'error', '-i', SAMPLE_CLIP_VAL, '-frames:v', String(count), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
-    { maxBuffer: count * FRAME_BYTES + 1024 },
-  );
-  assert.equal(r.status, 0, `ffmpeg failed: ${r.stderr?.toString()}`);
-  assert.equal(r.stdout.length, count * FRAME_BYTES);
-  return Array.from({ length: count }, (_, k) => new Uint8Array(r.stdout.subarray(k * FRAME_BYTES, (k + 1) * FRAME_BYTES)));
-}
 
 /** Fills the engine's own input buffer with `input` (n frames) and runs it. */
 function infer(engine: OnnxEngine, input: Uint8Array, n: number): Promise<Uint8Array> {
@@ -54,7 +42,7 @@ describe('OnnxEngine on models/sctnet-s-camvid.onnx', { timeout: 120_000 }, () =
   let frames: Uint8Array[];
 
   before(async () => {
-    frames = decodeFrames(21);
+    frames = firstClipFrames(21);
     engine = await OnnxEngine.create({
       modelPath: MODEL,
       providers: ['tensorrt', 'cuda', 'cpu'],

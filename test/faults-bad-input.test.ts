@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 import { keepsPublishing, restarts } from './helpers/faults.js';
 
@@ -53,8 +53,7 @@ describe('faults: truncated file, corrupt file, silent URL', { timeout: 240000 }
       { id: 'corrupt', url: corrupt },
       { id: 'silent', url: `rtsp://127.0.0.1:${port}/never` },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, pollUntil, scrape } from './helpers/e2e-client.js';
 import { ffmpegChildOf, keepsPublishing, restarts } from './helpers/faults.js';
 
@@ -21,8 +21,7 @@ describe('faults: ffmpeg killed or frozen mid-stream', { timeout: 180000 }, () =
       { id: 'victim', url: SAMPLE_CLIP_VAL },
       { id: 'bystander', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_TRAIN } from './helpers/paths.js';
-import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
+import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from './helpers/daemon.js';
 import { E2eClient, metricValue, pollUntil, scrape } from './helpers/e2e-client.js';
 import { keepsPublishing } from './helpers/faults.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
@@ -24,8 +24,7 @@ describe('faults: RTSP server killed and restarted repeatedly', { timeout: 42000
       ...CAMS.map((id) => ({ id, url: server?.url ?? '', rtspTransport: 'tcp' })),
       { id: 'file', url: SAMPLE_CLIP_TRAIN },
     ]);
-    daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(tmp.dir, cfg)] });
-    await daemon.waitForReady();
+    daemon = await startReadyDaemon(tmp.dir, cfg);
   });
   after(async () => {
     await client?.terminate();

@@ -3,8 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import { SegdError } from '../daemon/errors.js';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
 import type { StreamConfig } from '../pipeline/stream-config.js';
-import { FFMPEG_PATH, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { memoryLogger, pidAlive, RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
+import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
+import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 
 const W = 64;
 const H = 48;
@@ -16,20 +16,15 @@ afterEach(async () => {
 });
 
 function make(cfg: StreamConfig, over: Partial<FfmpegSourceOptions> = {}): { src: FfmpegSource; obs: RecordingObserver; lines: string[] } {
-  const obs = new RecordingObserver();
-  const { logger, lines } = memoryLogger('debug');
-  const src = new FfmpegSource(cfg, {
-    ffmpegPath: FFMPEG_PATH,
+  const made = recordedSource(cfg, {
     width: W,
     height: H,
     poolSize: 8,
-    logger,
     backoff: { minMs: 100, maxMs: 500 },
-    observer: obs,
     ...over,
   });
-  open.push(src);
-  return { src, obs, lines };
+  open.push(made.src);
+  return made;
 }
 
 describe('FfmpegSource (file)', () => {

@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, it } from 'node:test';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
 import type { StreamConfig } from '../pipeline/stream-config.js';
-import { FFMPEG_PATH, SAMPLE_CLIP_VAL } from './helpers/paths.js';
-import { memoryLogger, pidAlive, RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
+import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
+import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 
 // Small frames: one 64 KiB pipe read holds several, so pausing mid-chunk parks the rest.
 const W = 64;
@@ -24,23 +24,19 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-function make(cfg: StreamConfig, over: Partial<FfmpegSourceOptions> = {}): { src: FfmpegSource; obs: RecordingObserver } {
-  const obs = new RecordingObserver();
-  const src = new FfmpegSource(cfg, {
-    ffmpegPath: FFMPEG_PATH,
+function make(cfg: StreamConfig, over: Partial<FfmpegSourceOptions> = {}): { src: FfmpegSource; obs: RecordingObserver; lines: string[] } {
+  const made = recordedSource(cfg, {
     width: W,
     height: H,
     poolSize: 8,
-    logger: memoryLogger('debug').logger,
     backoff: { minMs: 100, maxMs: 500 },
     stallTimeoutMs: STALL_MS,
     connectTimeoutMs: STALL_MS,
     killGraceMs: 300,
-    observer: obs,
     ...over,
   });
-  open.push(src);
-  return { src, obs };
+  open.push(made.src);
+  return made;
 }
 
 const unpacedOnce = (id: string): StreamConfig => streamConfig(id, SAMPLE_CLIP_VAL, { loop: false, realtime: false });

@@ -3,9 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
 import type { StreamConfig } from '../pipeline/stream-config.js';
-import { FFMPEG_PATH } from './helpers/paths.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
-import { memoryLogger, pidAlive, RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
+import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 
 const W = 160;
 const H = 120;
@@ -27,22 +26,17 @@ async function server(opts: Parameters<typeof startRtspServer>[0] = {}): Promise
 }
 
 function make(cfg: StreamConfig, over: Partial<FfmpegSourceOptions> = {}): { src: FfmpegSource; obs: RecordingObserver; lines: string[] } {
-  const obs = new RecordingObserver();
-  const { logger, lines } = memoryLogger('debug');
-  const src = new FfmpegSource(cfg, {
-    ffmpegPath: FFMPEG_PATH,
+  const made = recordedSource(cfg, {
     width: W,
     height: H,
     poolSize: 6,
-    logger,
     backoff: { minMs: 200, maxMs: 1000 },
     stallTimeoutMs: 3000,
     killGraceMs: 500,
-    observer: obs,
     ...over,
   });
-  sources.push(src);
-  return { src, obs, lines };
+  sources.push(made.src);
+  return made;
 }
 
 /** A TCP server that accepts connections and never says a word (a camera that hangs). */

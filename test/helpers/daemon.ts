@@ -228,3 +228,10 @@ export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60
     stop,
   };
 }
+
+/** Writes `config` into `dir`, starts the built daemon on it and resolves once /readyz says ready. */
+export async function startReadyDaemon(dir: string, config: unknown): Promise<DaemonProcess> {
+  const daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(dir, config)] });
+  await daemon.waitForReady();
+  return daemon;
+}

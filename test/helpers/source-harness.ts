@@ -5,8 +5,9 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { DropReason, Frame, StreamState } from '../../pipeline/frame.js';
-import type { RestartReason, SourceObserver } from '../../pipeline/sources/index.js';
+import { FfmpegSource, type FfmpegSourceOptions, type RestartReason, type SourceObserver } from '../../pipeline/sources/index.js';
 import type { StreamConfig } from '../../pipeline/stream-config.js';
+import { FFMPEG_PATH } from './paths.js';
 
 export interface SeenFrame {
   readonly streamId: string;
@@ -118,4 +119,15 @@ export function streamConfig(id: string, url: string, over: Partial<StreamConfig
     queueDepth: 1,
     ...over,
   };
+}
+
+/** An FfmpegSource on the bundled ffmpeg that reports to a fresh RecordingObserver and logs (debug) into memory. */
+export function recordedSource(
+  cfg: StreamConfig,
+  opts: Omit<FfmpegSourceOptions, 'ffmpegPath' | 'logger' | 'observer'> & Partial<FfmpegSourceOptions>,
+): { src: FfmpegSource; obs: RecordingObserver; lines: string[] } {
+  const obs = new RecordingObserver();
+  const { logger, lines } = memoryLogger('debug');
+  const src = new FfmpegSource(cfg, { ffmpegPath: FFMPEG_PATH, logger, observer: obs, ...opts });
+  return { src, obs, lines };
 }
