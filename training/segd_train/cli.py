@@ -20,7 +20,7 @@ from .engine.evaluate import evaluate, save_confusion_png
 from .engine.fps import measure_fps
 from .engine.profile import profile_model
 from .engine.runner import RunOptions, run_training
-from .models import MODEL_NAMES, build_model
+from .models import MODEL_NAMES, STUDENTS, TEACHERS, build_model
 
 TRAIN_COMMANDS = {"train-teacher": "teacher", "train-student": "student", "train-baseline": "baseline"}
 
@@ -69,8 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     e.add_argument("--batch-size", type=int, default=4)
     e.add_argument("--out", type=Path, default=None, help="where eval-<split>.json/png go (default: beside the checkpoint)")
-    e.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # accepted for uniformity; eval is one pass
-    e.add_argument("--max-minutes", type=float, default=None, help=argparse.SUPPRESS)
     _common(e)
 
     f = sub.add_parser("fps", help="inference speed, the paper's way (batch 1, calibrated timed loop)")
@@ -83,8 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--start-iterations", type=int, default=100, help="calibration starts here and doubles")
     f.add_argument("--run-factor", type=float, default=6.0, help="timed run ≈ 2×this many seconds (reference: 6)")
     f.add_argument("--out", type=Path, default=None, help="also write the result as JSON here")
-    f.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
-    f.add_argument("--max-minutes", type=float, default=None, help=argparse.SUPPRESS)
     _common(f)
 
     pr = sub.add_parser("profile", help="parameters (inference, training) and GFLOPs of one forward(): one JSON line")
@@ -131,11 +127,7 @@ def _eval(args: argparse.Namespace) -> int:
     ckpt = checkpoint.read(args.checkpoint)
     cfg = ckpt["config"]
     ds = build_dataset(cfg["dataset"], args.data_root or cfg["data_root"], args.split).subset(args.limit)
-    model = build_model(cfg["model"], num_classes=ds.num_classes)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise SystemExit(f"{args.checkpoint}: weights do not fit {cfg['model']} with {ds.num_classes} classes ({e})")
+    model, _ = checkpoint.rebuild_model(ckpt, args.checkpoint, num_classes=ds.num_classes)
     model.to(device)
     res = evaluate(model, DeviceSplit.load(ds, device), ds.num_classes, batch_size=args.batch_size,
                    amp=cfg.get("amp", "none") if device.type == "cuda" else "none", progress=True)
@@ -175,10 +167,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _models() -> int:
-    # Students are what the daemon serves; SegFormers exist only as SIAM teachers.
-    teachers = [n for n in MODEL_NAMES if n.startswith("segformer-")]
-    print(json.dumps({"models": list(MODEL_NAMES), "students": [n for n in MODEL_NAMES if n not in teachers],
-                      "teachers": teachers}))
+    # Students are what the daemon serves; teachers exist only to guide them through SIAM.
+    print(json.dumps({"models": list(MODEL_NAMES), "students": list(STUDENTS), "teachers": list(TEACHERS)}))
     return 0
 
 

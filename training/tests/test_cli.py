@@ -10,7 +10,7 @@ import pytest
 
 from segd_train.cli import main
 from segd_train.engine import load_config, read_checkpoint
-from segd_train.models import MODEL_NAMES, build_model
+from segd_train.models import MODEL_NAMES, STUDENTS, TEACHERS, build_model
 
 from conftest import TRAINING, write_recipe
 
@@ -26,7 +26,7 @@ def test_shipped_recipes_load(path: Path) -> None:
 
 
 def test_every_student_has_a_short_cpu_recipe() -> None:
-    students = [n for n in MODEL_NAMES if not n.startswith("segformer-")]
+    students = STUDENTS
     names = {p.stem for p in CONFIGS}
     for name in students:
         recipe = "camvid-sctnet-s-short" if name == "sctnet-s" else f"camvid-{name}-cpu"
@@ -55,7 +55,8 @@ def test_models_command_lists_students_and_teachers(capsys: pytest.CaptureFixtur
     assert main(["models"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["models"] == list(MODEL_NAMES) and "sctnet-s" in doc["students"]
-    assert doc["teachers"] and all(n.startswith("segformer-") for n in doc["teachers"])
+    assert doc["students"] == list(STUDENTS) and doc["teachers"] == list(TEACHERS)
+    assert "hybrid-lite0-mit" in doc["teachers"] and "segformer-b2" in doc["teachers"]
     assert sorted(doc["students"] + doc["teachers"]) == sorted(MODEL_NAMES)
 
 

@@ -48,10 +48,10 @@ def test_restandardise_takes_teacher_statistics():
     assert torch.allclose(r.std((0, 2, 3)), t.std((0, 2, 3)), atol=1e-4)
 
 
-@pytest.fixture()
-def siam_setup():
+@pytest.fixture(params=["segformer-b0", "hybrid-lite0-mit"])
+def siam_setup(request):
     torch.manual_seed(0)
-    teacher = build_model("segformer-b0", num_classes=5)
+    teacher = build_model(request.param, num_classes=5)
     student = build_model("sctnet-s", num_classes=5).train()
     siam = SIAM(student, teacher)
     return student, teacher, siam, torch.randn(2, 3, 64, 64)
@@ -64,7 +64,11 @@ def test_siam_losses_are_finite_weighted_and_named(siam_setup):
     assert all(math.isfinite(v.item()) and v.item() > 0 for v in losses.values())
     assert torch.allclose(losses["total"], sum(losses[k] for k in SIAM_WEIGHTS))
     assert all("head" in name for name, _ in siam.named_parameters())
-    assert sum(p.numel() for p in siam.parameters()) == 128 * 1024 + 1024 + 256 * 256 + 256 + 128 * 160 + 160
+    w = siam.teacher.distill_widths        # SCTNet-S taps: x_out 128, x5 256, x3 128 channels
+    assert sum(p.numel() for p in siam.parameters()) == (128 * w["concat"] + w["concat"] + 256 * w["stage4"] + w["stage4"]
+                                                         + 128 * w["stage3"] + w["stage3"])
+    if type(siam.teacher).__name__ == "SegFormer":   # MiT-B0: exactly the reference's projection sizes
+        assert (w["concat"], w["stage4"], w["stage3"]) == (1024, 256, 160)
 
 
 def test_siam_is_zero_when_teacher_maps_equal_the_student_maps(siam_setup):
@@ -93,6 +97,11 @@ def test_siam_gradients_reach_projections_through_a_frozen_teacher_head(siam_set
     after = teacher.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "teacher weights or BN statistics changed"
     assert "teacher" not in dict(siam.named_modules()) and not any(k.startswith("teacher") for k in siam.state_dict())
+
+
+def test_siam_rejects_a_teacher_without_the_teacher_protocol():
+    with pytest.raises(ValueError, match="SCTNet cannot be a SIAM teacher: it needs distill_widths"):
+        SIAM(build_model("sctnet-s", num_classes=3), build_model("sctnet-s", num_classes=3))
 
 
 def test_siam_rejects_a_student_without_distill_channels():

@@ -10,11 +10,11 @@ from segd_train.models.sctnet import CFBlock, DAPPM, MLP, ConvAttention, grouped
 def test_registry_builds_every_name():
     assert set(MODEL_NAMES) == {"sctnet-s", "sctnet-b", "segformer-b0", "segformer-b1", "segformer-b2", "segformer-b3",
                                 "stdc1-seg", "stdc2-seg", "sfnet-r18", "sfnet-stdc1", "sfnet-stdc2",
-                                "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2"}
+                                "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2", "hybrid-lite0-mit"}
     for name in MODEL_NAMES:
         m = build_model(name, num_classes=11)
         assert m.num_classes == 11
-        assert m.output_stride == (4 if name.startswith(("segformer", "sfnet")) else 8)
+        assert m.output_stride == (4 if name.startswith(("segformer", "sfnet", "hybrid")) else 8)
 
 
 def test_unknown_model_name_lists_choices():

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.registry import Role, build_model, model_entry
+
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a DistributedDataParallel (or the module itself)."""
@@ -118,3 +120,32 @@ def load(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer
     if restore_random:
         restore_rng(ckpt["rng"], generator)
     return ckpt
+
+
+def rebuild_model(ckpt: dict[str, Any], source: str | Path, *, role: Role | None = None,
+                  num_classes: int | None = None) -> tuple[nn.Module, str]:
+    """The one way a trained model comes back from a checkpoint (eval, export, the distillation teacher): rebuild
+    the architecture named by config.model, check its registry role and class count when asked, load the weights
+    strictly. Returns (model in eval mode, architecture name); errors name `source` and what did not fit."""
+    config = ckpt["config"]
+    arch = config.get("model")
+    if not isinstance(arch, str):
+        raise ValueError(f"{source}: config.model must name the architecture, got {arch!r}")
+    entry = model_entry(arch)
+    if role is not None and entry.role != role:
+        raise ValueError(f"{source}: holds {arch!r}, a {entry.role}; a {role} is needed here")
+    state = {k.removeprefix("module."): v for k, v in ckpt["model"].items()}
+    k = config.get("num_classes")
+    if k is None:
+        weight = state.get("head.conv_seg.weight", state.get("head.cls_seg.1.weight"))
+        if weight is None:
+            raise ValueError(f"{source}: config.num_classes missing and no classifier weight to infer it from")
+        k = int(weight.shape[0])
+    if num_classes is not None and k != num_classes:
+        raise ValueError(f"{source}: {arch} was trained for {k} classes, the dataset has {num_classes}")
+    model = build_model(arch, int(k))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{source}: weights do not match architecture {arch!r}: {err}") from err
+    return model.eval(), arch

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..losses.criterion import LOSSES
+from ..models.registry import REGISTRY, STUDENTS, TEACHERS
 
 TASKS = ("teacher", "student", "baseline")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -156,6 +157,17 @@ def config_from_dict(doc: Any, where: str) -> TrainConfig:
         raise ConfigError(f"{where}: 'momentum' must be in [0, 1), got {cfg.momentum}")
     if cfg.task == "student" and cfg.teacher is None:
         raise ConfigError(f"{where}: task 'student' needs 'teacher' (the teacher architecture, e.g. segformer-b2)")
+    want_role = "teacher" if cfg.task == "teacher" else "student"
+    for key, role in (("model", want_role), ("teacher", "teacher")):
+        name = getattr(cfg, key)
+        if name is None:
+            continue
+        if name not in REGISTRY:
+            raise ConfigError(f"{where}: '{key}' {name!r} is not a registered model; expected one of "
+                              f"{list(TEACHERS if role == 'teacher' else STUDENTS)}")
+        if REGISTRY[name].role != role:
+            raise ConfigError(f"{where}: '{key}' {name!r} is a {REGISTRY[name].role}, but task '{cfg.task}' needs a "
+                              f"{role} here; expected one of {list(TEACHERS if role == 'teacher' else STUDENTS)}")
     for key in ("batch_size", "iterations", "log_interval", "val_interval", "checkpoint_interval"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{where}: '{key}' must be at least 1, got {getattr(cfg, key)}")

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..losses.criterion import Criterion
+from ..losses.siam import teacher_targets
 
 
 class TrainForward(nn.Module):
@@ -44,9 +45,7 @@ def train_one_step(step_module: nn.Module, images: torch.Tensor, labels: torch.T
     teacher_out = None
     with autocast_for(images.device, amp):
         if teacher is not None:
-            teacher.eval()
-            with torch.no_grad():
-                teacher_out = teacher.forward_train(images)
+            teacher_out = teacher_targets(teacher, images)
         out, siam_losses = step_module(images, teacher_out)
         losses = criterion(out, labels, siam_losses)
     total = losses["total"]

@@ -24,24 +24,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> tuple[nn.Module, str]:
-    """Rebuild the model named by ckpt['config']['model'] and load ckpt['model'] strictly; returns (model, arch)."""
-    config = ckpt["config"]
-    arch = config.get("model")
-    if not isinstance(arch, str):
-        raise ValueError(f"{source}: config.model must name the architecture, got {arch!r}")
-    state = {k.removeprefix("module."): v for k, v in ckpt["model"].items()}
-    num_classes = config.get("num_classes")
-    if num_classes is None:
-        weight = state.get("head.conv_seg.weight", state.get("head.cls_seg.1.weight"))
-        if weight is None:
-            raise ValueError(f"{source}: config.num_classes missing and no classifier weight to infer it from")
-        num_classes = int(weight.shape[0])
-    model = build_model(arch, int(num_classes))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{source}: weights do not match architecture {arch!r}: {err}") from err
-    return model.eval(), arch
+    """Rebuild the student a checkpoint holds (engine.checkpoint.rebuild_model); returns (model, arch)."""
+    return checkpoint.rebuild_model(ckpt, source, role="student")
 
 
 def inference_parameters(model: nn.Module) -> int:

