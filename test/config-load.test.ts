@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { loadConfigFile, parseConfigText } from '../daemon/config/load.js';
 import { SegdError } from '../daemon/errors.js';
 import { REPO_ROOT, SAMPLE_CLIP_VAL } from './helpers/paths.js';
@@ -177,11 +178,12 @@ describe('config loading', () => {
 });
 
 describe('shipped config files', () => {
-  it('config/default.yaml: the bundled model and the shared sample clip beside the repository', () => {
+  it('config/default.yaml: the bundled model and the bundled sample clip, both inside the repository', () => {
     const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'default.yaml'));
     assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx'));
     assert.equal(cfg.streams.length, 1);
-    assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, '..', 'shared', 'data', 'videos', 'camvid-0016E5-val.mp4'));
+    assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4'));
+    assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
     assert.equal(cfg.streams[0]?.loop, true);
     assert.equal(cfg.streams[0]?.realtime, true);
     assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null });

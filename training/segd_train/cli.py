@@ -1,4 +1,5 @@
-"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, export.
+"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, export,
+quantize.
 
 Run `python -m segd_train <command> --help` for each command's options; training/README.md lists recipes.
 """
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("export", help="ONNX + model card; arguments go to `python -m segd_train.export` (see its --help)",
                    add_help=False)
+    sub.add_parser("quantize", help="static int8 (QDQ) model + card from an exported one; arguments go to "
+                   "`python -m segd_train.export.quantize`", add_help=False)
     return ap
 
 
@@ -177,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "export":
         from .export.__main__ import main as export_main   # the models helper owns the exporter's options
         return export_main(argv[1:])
+    if argv and argv[0] == "quantize":
+        from .export.quantize import main as quantize_main
+        return quantize_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command in TRAIN_COMMANDS:

@@ -1,0 +1,156 @@
+"""Static int8 quantisation of an exported model, under the same model contract (uint8 NHWC in, uint8 mask out).
+
+  python -m segd_train.export.quantize --onnx models/sctnet-s-camvid.onnx [--calibration-frames 64]
+
+ONNX Runtime's `quantize_static` in QDQ form: every Conv gets int8 per-channel weights and uint8 activations
+(asymmetric), calibrated by MinMax on frames spread evenly over CamVid *train* (never val). Only convolutions are
+quantised: the uint8→float normalisation, the logits resize and the argmax stay as exported, so the graph keeps
+its input, output and card contract. The new card is the fp32 card with its own file, hash, a `quantization`
+block (scheme, calibration, agreement with fp32) and — unless --no-eval — its own val metrics, measured here with
+ONNX Runtime on every image of the split.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from ..data import build_dataset
+from ..engine.evaluate import iou_from_confusion
+from .card import sha256_file
+from .onnx_export import INPUT_NAME
+from .parity import camvid_dir
+
+SCHEME = {"format": "QDQ", "ops": ["Conv"], "weights": "int8 per-channel symmetric",
+          "activations": "uint8 per-tensor asymmetric", "calibration_method": "MinMax", "tool": "onnxruntime"}
+
+
+def calibration_frames(count: int, height: int, width: int, split: str = "train") -> np.ndarray:
+    """`count` images spread evenly over a CamVid split (sorted by name), uint8 RGB [N, H, W, 3]."""
+    folder = camvid_dir() / split / "images"
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not 0 < count <= len(files):
+        raise ValueError(f"{folder}: asked for {count} calibration frames, the split has {len(files)}")
+    picks = [files[round(i * (len(files) - 1) / max(count - 1, 1))] for i in range(count)]
+    frames = np.empty((count, height, width, 3), dtype=np.uint8)
+    for i, f in enumerate(picks):
+        img = Image.open(f).convert("RGB")
+        frames[i] = np.asarray(img if img.size == (width, height)
+                               else img.resize((width, height), Image.Resampling.BILINEAR))
+    return frames
+
+
+def _session(path: str | Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def quantize_onnx(fp32: str | Path, out: str | Path, calibration: np.ndarray) -> Path:
+    """Write the QDQ int8 model of `fp32` to `out`, calibrated on `calibration` (uint8 [N, H, W, 3])."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Frames(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.i = 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            if self.i >= len(calibration):
+                return None
+            self.i += 1
+            return {INPUT_NAME: calibration[self.i - 1:self.i]}
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"   # shape inference + graph clean-up, as ORT recommends before quantising
+        quant_pre_process(str(fp32), str(pre))
+        quantize_static(str(pre), str(out), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                        calibrate_method=CalibrationMethod.MinMax)
+    return out
+
+
+def mask_agreement_onnx(a: str | Path, b: str | Path, frames: np.ndarray, threads: int = 2) -> float:
+    """Fraction of pixels on which two models of the same contract give the same class."""
+    sa, sb = _session(a, threads), _session(b, threads)
+    same = sum(int((sa.run(None, {INPUT_NAME: frames[i:i + 1]})[0] == sb.run(None, {INPUT_NAME: frames[i:i + 1]})[0]).sum())
+               for i in range(len(frames)))
+    return same / frames[..., 0].size
+
+
+def evaluate_onnx(path: str | Path, split: str = "val", data_root: str = "data/camvid", threads: int = 2
+                  ) -> dict[str, Any]:
+    """mIoU, per-class IoU and pixel accuracy of an exported model on a whole split, with ONNX Runtime."""
+    ds = build_dataset("camvid", data_root, split)
+    session = _session(path, threads)
+    shape = session.get_inputs()[0].shape
+    height, width = int(shape[1]), int(shape[2])
+    k = ds.num_classes
+    conf = np.zeros((k, k), dtype=np.int64)
+    for i in range(len(ds)):
+        image, label = ds.load(i)
+        if image.shape[:2] != (height, width):
+            raise ValueError(f"{ds.items[i].image}: {image.shape[1]}×{image.shape[0]}, the model takes {width}×{height}")
+        pred = session.run(None, {INPUT_NAME: image[None]})[0][0]
+        keep = label < k
+        conf += np.bincount(label[keep].astype(np.int64) * k + pred[keep], minlength=k * k).reshape(k, k)
+    per_class, miou, acc = iou_from_confusion(conf)
+    return {"split": split, "images": len(ds), "miou": miou, "pixel_accuracy": acc,
+            "per_class_iou": {n: (None if np.isnan(v) else v) for n, v in zip(ds.class_names, per_class)}}
+
+
+def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int, agreement: float,
+                    metrics: dict[str, Any] | None) -> Path:
+    card = json.loads(fp32_onnx.with_suffix(".json").read_text())
+    source = card["name"]
+    card["name"] = int8_onnx.stem
+    card["onnx"] = {**card["onnx"], "file": int8_onnx.name, "sha256": sha256_file(int8_onnx)}
+    card["quantization"] = {**SCHEME, "source": fp32_onnx.name,
+                            "calibration": {"dataset": card["dataset"]["name"], "split": "train",
+                                            "frames": calibration_count},
+                            "val_pixel_agreement_with_fp32": round(agreement, 6)}
+    if metrics is not None:
+        card["metrics"] = metrics
+    card["training"] = {**card["training"], "summary": f"{card['training']['summary']}; then statically quantised "
+                        f"to int8 (QDQ, Conv only, MinMax on {calibration_count} CamVid train frames) from {source}"}
+    path = int8_onnx.with_suffix(".json")
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m segd_train.export.quantize", description=__doc__.splitlines()[0])
+    ap.add_argument("--onnx", required=True, type=Path, help="fp32 model exported by segd_train (card beside it)")
+    ap.add_argument("--out", type=Path, default=None, help="int8 model path (default <stem>-int8.onnx beside it)")
+    ap.add_argument("--calibration-frames", type=int, default=64, help="CamVid train frames, spread evenly")
+    ap.add_argument("--agreement-frames", type=int, default=16, help="val frames for the int8-vs-fp32 check")
+    ap.add_argument("--no-eval", action="store_true", help="skip the whole-val mIoU (the card keeps fp32's)")
+    args = ap.parse_args(argv)
+    threads = min(2, os.cpu_count() or 1)
+    if not args.onnx.with_suffix(".json").is_file():
+        raise SystemExit(f"{args.onnx}: no model card beside it ({args.onnx.with_suffix('.json').name})")
+    shape = _session(args.onnx, threads).get_inputs()[0].shape
+    height, width = int(shape[1]), int(shape[2])
+    out = args.out or args.onnx.with_name(f"{args.onnx.stem}-int8.onnx")
+    quantize_onnx(args.onnx, out, calibration_frames(args.calibration_frames, height, width))
+    from .parity import load_frames
+    agreement = mask_agreement_onnx(args.onnx, out, load_frames(args.agreement_frames, height, width), threads)
+    metrics = None if args.no_eval else evaluate_onnx(out, threads=threads)
+    card = write_int8_card(args.onnx, out, calibration_count=args.calibration_frames, agreement=agreement,
+                           metrics=metrics)
+    print(json.dumps({"int8": str(out), "card": str(card), "agreement_with_fp32": agreement,
+                      "val_miou": None if metrics is None else metrics["miou"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Static int8 quantisation of the shipped fp32 model: same contract, masks agreeing with fp32 on real val frames."""
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from segd_train.data.paths import REPO_ROOT
+from segd_train.export.card import sha256_file
+from segd_train.export.parity import load_frames
+from segd_train.export.quantize import calibration_frames, main as quantize_main, mask_agreement_onnx
+
+SHIPPED = REPO_ROOT / "models" / "sctnet-s-camvid.onnx"
+
+
+@pytest.fixture(scope="module")
+def int8_model(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("int8")
+    fp32 = tmp / SHIPPED.name
+    shutil.copy(SHIPPED, fp32)
+    shutil.copy(SHIPPED.with_suffix(".json"), fp32.with_suffix(".json"))
+    assert quantize_main(["--onnx", str(fp32), "--calibration-frames", "8", "--agreement-frames", "2",
+                          "--no-eval"]) == 0
+    return fp32, tmp / "sctnet-s-camvid-int8.onnx"
+
+
+def test_int8_masks_agree_with_fp32_on_real_val_frames(int8_model):
+    fp32, int8 = int8_model
+    frames = load_frames(8, 360, 480)
+    assert mask_agreement_onnx(fp32, int8, frames) >= 0.97
+
+
+def test_int8_keeps_the_model_contract_and_card(int8_model):
+    fp32, int8 = int8_model
+    graph = onnx.load(str(int8)).graph
+    ops = Counter(n.op_type for n in graph.node)
+    assert ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > ops["QuantizeLinear"]   # weights + activations
+    assert [(i.name, i.type.tensor_type.elem_type) for i in graph.input] == [("frames", onnx.TensorProto.UINT8)]
+    assert [(o.name, o.type.tensor_type.elem_type) for o in graph.output] == [("mask", onnx.TensorProto.UINT8)]
+    src, card = (json.loads(p.with_suffix(".json").read_text()) for p in (fp32, int8))
+    assert card["onnx"]["file"] == int8.name and card["onnx"]["sha256"] == sha256_file(int8)
+    assert card["name"] == "sctnet-s-camvid-int8"
+    for key in ("format", "architecture", "input", "output", "classes", "ignore_index", "dataset", "metrics"):
+        assert card[key] == src[key], key          # --no-eval: the metrics stay fp32's
+    q = card["quantization"]
+    assert q["source"] == fp32.name and q["calibration"] == {"dataset": "camvid-11", "split": "train", "frames": 8}
+    assert 0.97 <= q["val_pixel_agreement_with_fp32"] <= 1.0
+    assert "quantised to int8" in card["training"]["summary"]
+
+
+def test_calibration_frames_spread_over_train_and_refuse_too_many():
+    frames = calibration_frames(3, 360, 480)
+    assert frames.shape == (3, 360, 480, 3) and frames.dtype == np.uint8
+    assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
+    with pytest.raises(ValueError, match="asked for 10000 calibration frames, the split has 367"):
+        calibration_frames(10000, 360, 480)
+
+
+def test_quantize_refuses_a_model_without_a_card(tmp_path):
+    bare = tmp_path / "bare.onnx"
+    shutil.copy(SHIPPED, bare)
+    with pytest.raises(SystemExit, match="no model card beside it"):
+        quantize_main(["--onnx", str(bare)])
