@@ -11,7 +11,7 @@ import pytest
 from segd_train.data.paths import REPO_ROOT
 from segd_train.export.card import sha256_file
 from segd_train.export.parity import load_frames
-from segd_train.export.quantize import calibration_frames, main as quantize_main, mask_agreement_onnx
+from segd_train.export.quantize import main as quantize_main, mask_agreement_onnx, split_frames
 
 SHIPPED = REPO_ROOT / "models" / "sctnet-s-camvid.onnx"
 
@@ -29,7 +29,7 @@ def int8_model(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_int8_masks_agree_with_fp32_on_real_val_frames(int8_model):
     fp32, int8 = int8_model
-    frames = load_frames(8, 360, 480)
+    frames = load_frames(8, 360, 480)     # the first 8 val frames, none of them calibration data
     assert mask_agreement_onnx(fp32, int8, frames) >= 0.97
 
 
@@ -52,11 +52,11 @@ def test_int8_keeps_the_model_contract_and_card(int8_model):
 
 
 def test_calibration_frames_spread_over_train_and_refuse_too_many():
-    frames = calibration_frames(3, 360, 480)
+    frames = split_frames(3, 360, 480)
     assert frames.shape == (3, 360, 480, 3) and frames.dtype == np.uint8
     assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
-    with pytest.raises(ValueError, match="asked for 10000 calibration frames, the split has 367"):
-        calibration_frames(10000, 360, 480)
+    with pytest.raises(ValueError, match="camvid train at data/camvid: asked for 10000 frames, the split has 367"):
+        split_frames(10000, 360, 480)
 
 
 def test_quantize_refuses_a_model_without_a_card(tmp_path):

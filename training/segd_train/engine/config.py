@@ -6,6 +6,8 @@ naming the file, the key and what was expected — a typo must not silently fall
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,15 +92,25 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _REQUIRED = [f.name for f in dataclasses.fields(TrainConfig)
              if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-_PAIRS_INT = {"crop", "base_size"}
-_PAIRS_FLOAT = {"scale_range", "betas"}
-_INTS = {"batch_size", "iterations", "warmup_iters", "seed", "log_interval", "val_interval",
-         "checkpoint_interval", "eval_batch_size", "num_threads", "train_limit", "val_limit", "ohem_min_kept"}
-_FLOATS = {"lr", "weight_decay", "cat_max_ratio", "flip_p", "warmup_ratio", "poly_power", "min_lr",
-           "head_lr_mult", "norm_decay_mult", "aux_weight", "checkpoint_minutes", "ohem_thresh", "detail_weight",
-           "momentum"}
-_STRS = {"name", "task", "model", "dataset", "data_root", "teacher", "train_split", "val_split", "amp", "loss",
-         "optimizer"}
+def _kinds() -> dict[str, str]:
+    """Each key's value kind, read off TrainConfig's annotations (the one place field types are declared)."""
+    kinds = {}
+    for name, hint in typing.get_type_hints(TrainConfig).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint
+        if typing.get_origin(base) is tuple:
+            kinds[name] = "pair_int" if typing.get_args(base) == (int, int) else "pair_float"
+        else:
+            kinds[name] = {int: "int", float: "float", str: "str", bool: "bool"}.get(base, "mapping")
+    return kinds
+
+
+_KINDS = _kinds()
+_PAIRS_INT = {k for k, v in _KINDS.items() if v == "pair_int"}
+_PAIRS_FLOAT = {k for k, v in _KINDS.items() if v == "pair_float"}
+_INTS = {k for k, v in _KINDS.items() if v == "int"}
+_FLOATS = {k for k, v in _KINDS.items() if v == "float"}
+_STRS = {k for k, v in _KINDS.items() if v == "str"}
 
 
 def _check(where: str, key: str, value: Any) -> Any:
@@ -122,10 +134,10 @@ def _check(where: str, key: str, value: Any) -> Any:
         return float(value)
     if key in _STRS and not isinstance(value, str):
         raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
-    if key == "photometric" and not isinstance(value, bool):
-        raise ConfigError(f"{where}: 'photometric' must be true or false, got {value!r}")
-    if key == "extra" and not isinstance(value, dict):
-        raise ConfigError(f"{where}: 'extra' must be a mapping, got {value!r}")
+    if _KINDS[key] == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+    if _KINDS[key] == "mapping" and not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
     return value
 
 

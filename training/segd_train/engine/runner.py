@@ -78,6 +78,71 @@ def check_resume_config(cfg: TrainConfig, saved: dict, path: Path) -> None:
         raise ValueError(f"{path}: cannot resume with a different recipe ({detail})")
 
 
+@dataclass
+class RunData:
+    train_ds: SegDataset
+    val_ds: SegDataset
+    batches: TrainBatches
+    val_split: DeviceSplit | None          # main process only
+
+
+def build_data(cfg: TrainConfig, device: torch.device, rank: int, progress: bool, main: bool) -> RunData:
+    """Datasets, the resident train split with its augmentation stream, and (main process) the val split."""
+    train_ds = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split).subset(cfg.train_limit)
+    val_ds = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split).subset(cfg.val_limit)
+    aug = GpuAugment(AugmentConfig(crop=cfg.crop, scale_range=cfg.scale_range, base_size=cfg.base_size,
+                                   cat_max_ratio=cfg.cat_max_ratio, flip_p=cfg.flip_p, photometric=cfg.photometric),
+                     train_ds.num_classes, train_ds.ignore_index)
+    batches = TrainBatches(DeviceSplit.load(train_ds, device, progress=progress), cfg.batch_size, aug, cfg.seed,
+                           rank, world_size())
+    val_split = DeviceSplit.load(val_ds, device, progress=progress) if main else None
+    return RunData(train_ds, val_ds, batches, val_split)
+
+
+def build_teacher(cfg: TrainConfig, model: nn.Module, teacher_ckpt: Path | None, num_classes: int,
+                  device: torch.device) -> tuple[nn.Module | None, SIAM | None]:
+    """The frozen teacher and SIAM (sized from both) for a distillation run; (None, None) otherwise."""
+    if cfg.task != "student":
+        return None, None
+    if teacher_ckpt is None:
+        raise ValueError(f"config {cfg.name}: task 'student' distils and needs --teacher CKPT")
+    teacher = load_teacher(teacher_ckpt, cfg.teacher, num_classes, device)
+    return teacher, SIAM(model, teacher).to(device)
+
+
+def build_optimisation(cfg: TrainConfig, modules: dict[str, nn.Module], device: torch.device
+                       ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, torch.amp.GradScaler]:
+    optimizer = build_optimizer(modules, cfg)
+    scheduler = build_scheduler(optimizer, cfg)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp == "fp16")
+    return optimizer, scheduler, scaler
+
+
+class LogWindow:
+    """Loss terms averaged over the steps since the last train.csv row, with the window's throughput."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps, self.t0 = 0, time.monotonic()
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.steps += 1
+
+    def pause(self, seconds: float) -> None:
+        self.t0 += seconds          # time spent validating is not training throughput
+
+    def row(self, step: int, epoch: int, run_seconds: float, images_per_step: int) -> dict[str, float | int | str]:
+        elapsed = time.monotonic() - self.t0
+        row: dict[str, float | int | str] = {
+            "step": step, "epoch": epoch, "time_s": round(run_seconds, 2),
+            "images_per_s": round(self.steps * images_per_step / max(elapsed, 1e-9), 3)}
+        row.update({k: v / self.steps for k, v in self.sums.items()})
+        self.sums, self.steps, self.t0 = {}, 0, time.monotonic()
+        return row
+
+
 class _Run:
     """State of one training process; `run_training` is the entry point."""
 
@@ -93,40 +158,28 @@ class _Run:
         self.out = opts.out_dir
         self.out.mkdir(parents=True, exist_ok=True)
 
-        train_ds = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split).subset(cfg.train_limit)
-        self.val_ds: SegDataset = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split).subset(cfg.val_limit)
-        self.num_classes = train_ds.num_classes
-        self.class_names = train_ds.class_names
+        # The data path draws only from its own generator; the model, then SIAM, draw their init from the global
+        # RNG seeded above — keep that order, or a fresh run's initial weights change.
+        data = build_data(cfg, self.device, rank, opts.progress, self.main)
+        self.batches, self.val_ds, self.val_split = data.batches, data.val_ds, data.val_split
+        self.num_classes, self.class_names = data.train_ds.num_classes, data.train_ds.class_names
         self.model = build_model(cfg.model, num_classes=self.num_classes).to(self.device)
-        self.teacher, self.siam, self.teacher_ckpt = None, None, opts.teacher_checkpoint
         resume_ckpt = checkpoint.read(opts.resume) if opts.resume else None
+        self.teacher_ckpt = opts.teacher_checkpoint
         if resume_ckpt is not None:
             check_resume_config(cfg, resume_ckpt["config"], opts.resume)
             if self.teacher_ckpt is None and resume_ckpt.get("teacher_checkpoint"):
                 self.teacher_ckpt = Path(resume_ckpt["teacher_checkpoint"])
-        if cfg.task == "student":
-            if self.teacher_ckpt is None:
-                raise ValueError(f"config {cfg.name}: task 'student' distils and needs --teacher CKPT")
-            self.teacher = load_teacher(self.teacher_ckpt, cfg.teacher, self.num_classes, self.device)
-            self.siam = SIAM(self.model, self.teacher).to(self.device)
+        self.teacher, self.siam = build_teacher(cfg, self.model, self.teacher_ckpt, self.num_classes, self.device)
         self.step_module = wrap_ddp(TrainForward(self.model, self.siam), self.device)
         modules: dict[str, nn.Module] = {"model": self.model}
         if self.siam is not None:
             modules["siam"] = self.siam
-        self.optimizer = build_optimizer(modules, cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and cfg.amp == "fp16")
-        self.criterion = Criterion(ignore_index=train_ds.ignore_index, aux_weight=cfg.aux_weight, loss=cfg.loss,
+        self.optimizer, self.scheduler, self.scaler = build_optimisation(cfg, modules, self.device)
+        self.criterion = Criterion(ignore_index=data.train_ds.ignore_index, aux_weight=cfg.aux_weight, loss=cfg.loss,
                                    ohem_thresh=cfg.ohem_thresh, ohem_min_kept=cfg.ohem_min_kept,
                                    detail_weight=cfg.detail_weight, align_corners=align_corners_of(self.model))
         self.amp = cfg.amp if self.device.type == "cuda" else "none"
-
-        aug = GpuAugment(AugmentConfig(crop=cfg.crop, scale_range=cfg.scale_range, base_size=cfg.base_size,
-                                       cat_max_ratio=cfg.cat_max_ratio, flip_p=cfg.flip_p,
-                                       photometric=cfg.photometric), self.num_classes, train_ds.ignore_index)
-        self.batches = TrainBatches(DeviceSplit.load(train_ds, self.device, progress=opts.progress),
-                                    cfg.batch_size, aug, cfg.seed, rank, world_size())
-        self.val_split = DeviceSplit.load(self.val_ds, self.device, progress=opts.progress) if self.main else None
 
         self.step, self.best = 0, None
         if resume_ckpt is not None:
@@ -182,6 +235,21 @@ class _Run:
         return time.monotonic() - self.t0 + need > self.opts.max_minutes * 60.0
 
 
+def finalise(r: _Run, result: RunResult) -> None:
+    """Last validation (unless it just ran), last.pt, metrics.json and curves: what every ended run leaves."""
+    if result.reason != "stop_at_step" and (r.last_eval is None or r.last_eval[0] != r.step):
+        r.validate()
+    result.last_checkpoint = r.save("last.pt")
+    if result.reason != "stop_at_step":
+        assert r.last_eval is not None
+        result.final = r.last_eval[1]
+        best = checkpoint.read(r.out / "best.pt")
+        (r.out / "metrics.json").write_text(json.dumps(
+            {"step": r.step, "reason": result.reason, "final": result.final.as_dict(r.class_names),
+             "best_miou": r.best, "best_step": best["step"], "best": best.get("val_metrics")}, indent=2))
+    plot_curves(r.out)
+
+
 def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
     r = _Run(cfg, opts)
     result = RunResult(step=r.step, reason="finished", best_miou=r.best)
@@ -189,8 +257,7 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
     end = cfg.iterations if opts.stop_at_step is None else min(cfg.iterations, opts.stop_at_step)
     bar = tqdm(total=cfg.iterations, initial=r.step, desc=cfg.name, disable=not (opts.progress and r.main),
                mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
-    window: dict[str, float] = {}
-    window_steps, window_t = 0, time.monotonic()
+    window = LogWindow()
     step_seconds = 0.0
     try:
         while r.step < end:
@@ -204,42 +271,26 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
             r.step += 1
             step_seconds = time.monotonic() - t
             result.losses[r.step] = losses["total"]
-            for k, v in losses.items():
-                window[k] = window.get(k, 0.0) + v
-            window_steps += 1
+            window.add(losses)
             bar.update(1)
             if r.step % cfg.log_interval == 0 or r.step == end:
-                elapsed = time.monotonic() - window_t
-                row: dict[str, float | int | str] = {
-                    "step": r.step, "epoch": r.batches.epoch(r.step - 1), "time_s": round(time.monotonic() - r.t0, 2),
-                    "images_per_s": round(window_steps * cfg.batch_size * world_size() / max(elapsed, 1e-9), 3)}
-                row.update({k: v / window_steps for k, v in window.items()})
+                row = window.row(r.step, r.batches.epoch(r.step - 1), time.monotonic() - r.t0,
+                                 cfg.batch_size * world_size())
                 if r.main:
                     r.train_log.append(row)
                 bar.set_postfix(loss=f"{row['total']:.4f}", lr=f"{row['lr']:.2e}", ips=row["images_per_s"])
-                window, window_steps, window_t = {}, 0, time.monotonic()
             due_time = cfg.checkpoint_minutes is not None and time.monotonic() - r.last_save >= cfg.checkpoint_minutes * 60
             if r.main and (r.step % cfg.checkpoint_interval == 0 or due_time):
                 r.save("last.pt")
                 r.last_save = time.monotonic()
             if r.main and r.step % cfg.val_interval == 0:
                 r.validate()
-                window_t += r.val_seconds  # validation time is not training throughput
+                window.pause(r.val_seconds)
             barrier()
         else:
             result.reason = "finished" if r.step >= cfg.iterations else "stop_at_step"
         if r.main:
-            if result.reason != "stop_at_step" and (r.last_eval is None or r.last_eval[0] != r.step):
-                r.validate()
-            result.last_checkpoint = r.save("last.pt")
-            if result.reason != "stop_at_step":
-                assert r.last_eval is not None
-                result.final = r.last_eval[1]
-                best = checkpoint.read(r.out / "best.pt")
-                (r.out / "metrics.json").write_text(json.dumps(
-                    {"step": r.step, "reason": result.reason, "final": result.final.as_dict(r.class_names),
-                     "best_miou": r.best, "best_step": best["step"], "best": best.get("val_metrics")}, indent=2))
-            plot_curves(r.out)
+            finalise(r, result)
     finally:
         bar.close()
         shutdown()

@@ -3,7 +3,7 @@
   python -m segd_train.export.quantize --onnx models/sctnet-s-camvid.onnx [--calibration-frames 64]
 
 ONNX Runtime's `quantize_static` in QDQ form: every Conv gets int8 per-channel weights and uint8 activations
-(asymmetric), calibrated by MinMax on frames spread evenly over CamVid *train* (never val). Only convolutions are
+(asymmetric), calibrated by MinMax on frames spread evenly over the dataset's *train* split (never val). Only convolutions are
 quantised: the uint8→float normalisation, the logits resize and the argmax stay as exported, so the graph keeps
 its input, output and card contract. The new card is the fp32 card with its own file, hash, a `quantization`
 block (scheme, calibration, agreement with fp32) and — unless --no-eval — its own val metrics, measured here with
@@ -26,22 +26,20 @@ from ..data import build_dataset
 from ..engine.evaluate import iou_from_confusion
 from .card import sha256_file
 from .onnx_export import INPUT_NAME
-from .parity import camvid_dir
 
 SCHEME = {"format": "QDQ", "ops": ["Conv"], "weights": "int8 per-channel symmetric",
           "activations": "uint8 per-tensor asymmetric", "calibration_method": "MinMax", "tool": "onnxruntime"}
 
 
-def calibration_frames(count: int, height: int, width: int, split: str = "train") -> np.ndarray:
-    """`count` images spread evenly over a CamVid split (sorted by name), uint8 RGB [N, H, W, 3]."""
-    folder = camvid_dir() / split / "images"
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if not 0 < count <= len(files):
-        raise ValueError(f"{folder}: asked for {count} calibration frames, the split has {len(files)}")
-    picks = [files[round(i * (len(files) - 1) / max(count - 1, 1))] for i in range(count)]
+def split_frames(count: int, height: int, width: int, *, dataset: str = "camvid", data_root: str = "data/camvid",
+                 split: str = "train") -> np.ndarray:
+    """`count` images spread evenly over a split (in its sorted order), uint8 RGB [N, H, W, 3], resized to H×W."""
+    ds = build_dataset(dataset, data_root, split)
+    if not 0 < count <= len(ds):
+        raise ValueError(f"{dataset} {split} at {data_root}: asked for {count} frames, the split has {len(ds)}")
     frames = np.empty((count, height, width, 3), dtype=np.uint8)
-    for i, f in enumerate(picks):
-        img = Image.open(f).convert("RGB")
+    for i in range(count):
+        img = Image.open(ds.items[round(i * (len(ds) - 1) / max(count - 1, 1))].image).convert("RGB")
         frames[i] = np.asarray(img if img.size == (width, height)
                                else img.resize((width, height), Image.Resampling.BILINEAR))
     return frames
@@ -87,10 +85,11 @@ def mask_agreement_onnx(a: str | Path, b: str | Path, frames: np.ndarray, thread
     return same / frames[..., 0].size
 
 
-def evaluate_onnx(path: str | Path, split: str = "val", data_root: str = "data/camvid", threads: int = 2
-                  ) -> dict[str, Any]:
-    """mIoU, per-class IoU and pixel accuracy of an exported model on a whole split, with ONNX Runtime."""
-    ds = build_dataset("camvid", data_root, split)
+def evaluate_onnx(path: str | Path, *, dataset: str = "camvid", data_root: str = "data/camvid", split: str = "val",
+                  threads: int = 2) -> dict[str, Any]:
+    """mIoU, per-class IoU and pixel accuracy of an exported model on a whole split (images at the model's H×W),
+    with ONNX Runtime."""
+    ds = build_dataset(dataset, data_root, split)
     session = _session(path, threads)
     shape = session.get_inputs()[0].shape
     height, width = int(shape[1]), int(shape[2])
@@ -108,20 +107,20 @@ def evaluate_onnx(path: str | Path, split: str = "val", data_root: str = "data/c
             "per_class_iou": {n: (None if np.isnan(v) else v) for n, v in zip(ds.class_names, per_class)}}
 
 
-def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int, agreement: float,
-                    metrics: dict[str, Any] | None) -> Path:
+def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int, calibration_dataset: str,
+                    agreement: float, metrics: dict[str, Any] | None) -> Path:
     card = json.loads(fp32_onnx.with_suffix(".json").read_text())
     source = card["name"]
     card["name"] = int8_onnx.stem
     card["onnx"] = {**card["onnx"], "file": int8_onnx.name, "sha256": sha256_file(int8_onnx)}
     card["quantization"] = {**SCHEME, "source": fp32_onnx.name,
-                            "calibration": {"dataset": card["dataset"]["name"], "split": "train",
+                            "calibration": {"dataset": calibration_dataset, "split": "train",
                                             "frames": calibration_count},
                             "val_pixel_agreement_with_fp32": round(agreement, 6)}
     if metrics is not None:
         card["metrics"] = metrics
     card["training"] = {**card["training"], "summary": f"{card['training']['summary']}; then statically quantised "
-                        f"to int8 (QDQ, Conv only, MinMax on {calibration_count} CamVid train frames) from {source}"}
+                        f"to int8 (QDQ, Conv only, MinMax on {calibration_count} {calibration_dataset} train frames) from {source}"}
     path = int8_onnx.with_suffix(".json")
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
@@ -131,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m segd_train.export.quantize", description=__doc__.splitlines()[0])
     ap.add_argument("--onnx", required=True, type=Path, help="fp32 model exported by segd_train (card beside it)")
     ap.add_argument("--out", type=Path, default=None, help="int8 model path (default <stem>-int8.onnx beside it)")
-    ap.add_argument("--calibration-frames", type=int, default=64, help="CamVid train frames, spread evenly")
+    ap.add_argument("--dataset", default="camvid", help="dataset layout of the calibration/eval data (camvid, "
+                    "cityscapes, folder)")
+    ap.add_argument("--data-root", default="data/camvid", help="its root; relative roots resolve against $SEGD_SHARED")
+    ap.add_argument("--calibration-frames", type=int, default=64, help="train frames, spread evenly over the split")
     ap.add_argument("--agreement-frames", type=int, default=16, help="val frames for the int8-vs-fp32 check")
     ap.add_argument("--no-eval", action="store_true", help="skip the whole-val mIoU (the card keeps fp32's)")
     args = ap.parse_args(argv)
@@ -141,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     shape = _session(args.onnx, threads).get_inputs()[0].shape
     height, width = int(shape[1]), int(shape[2])
     out = args.out or args.onnx.with_name(f"{args.onnx.stem}-int8.onnx")
-    quantize_onnx(args.onnx, out, calibration_frames(args.calibration_frames, height, width))
-    from .parity import load_frames
-    agreement = mask_agreement_onnx(args.onnx, out, load_frames(args.agreement_frames, height, width), threads)
-    metrics = None if args.no_eval else evaluate_onnx(out, threads=threads)
-    card = write_int8_card(args.onnx, out, calibration_count=args.calibration_frames, agreement=agreement,
-                           metrics=metrics)
+    data = {"dataset": args.dataset, "data_root": args.data_root}
+    quantize_onnx(args.onnx, out, split_frames(args.calibration_frames, height, width, split="train", **data))
+    agreement = mask_agreement_onnx(args.onnx, out, split_frames(args.agreement_frames, height, width, split="val",
+                                                                 **data), threads)
+    metrics = None if args.no_eval else evaluate_onnx(out, split="val", threads=threads, **data)
+    name = json.loads(args.onnx.with_suffix(".json").read_text())["dataset"]["name"]
+    card = write_int8_card(args.onnx, out, calibration_count=args.calibration_frames, calibration_dataset=name,
+                           agreement=agreement, metrics=metrics)
     print(json.dumps({"int8": str(out), "card": str(card), "agreement_with_fp32": agreement,
                       "val_miou": None if metrics is None else metrics["miou"]}))
     return 0
