@@ -5,10 +5,16 @@
  * is registered, so the hot path calls methods on a handle and never builds label objects.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DropReason } from '../pipeline/frame.js';
-import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
-import type { PublisherHooks, WsRefusal } from '../pipeline/publish/ws-publisher.js';
-import type { RestartReason } from '../pipeline/sources/ffmpeg-source.js';
+import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
+import {
+  DROP_REASONS,
+  REFUSAL_REASONS,
+  RESTART_REASONS,
+  type DropReason,
+  type RefusalReason,
+  type RestartReason,
+} from '../pipeline/core/reasons.js';
+import type { PublisherHooks } from '../pipeline/publish/ws-publisher.js';
 
 /**
  * Pipeline stages, in order; for every frame that is sent they add up to capture→send:
@@ -17,21 +23,6 @@ import type { RestartReason } from '../pipeline/sources/ffmpeg-source.js';
  */
 export const STAGES = ['decode_to_queue', 'queue_wait', 'batch_wait', 'inference', 'encode', 'send'] as const;
 export type Stage = (typeof STAGES)[number];
-
-export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'pool_exhausted', 'shutdown', 'inference_error', 'slow_client'];
-
-export const RESTART_REASONS: readonly RestartReason[] = ['stalled', 'exited', 'spawn_failed'];
-
-/** Why a request, connection or control message was refused: 401s plus the publisher's limits. */
-export type RefusalReason = 'unauthorized' | WsRefusal;
-export const REFUSAL_REASONS: readonly RefusalReason[] = [
-  'unauthorized',
-  'too_many_clients',
-  'too_many_subscriptions',
-  'message_too_large',
-  'bad_message',
-  'slow_reader',
-];
 
 /** 1 ms … 2 s: a 10 fps camera has a 100 ms budget, inference on CPU can take ~1 s. */
 export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2];

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfigText } from '../daemon/config/load.js';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { REPO_ROOT, SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { makeTempDir, writeConfig } from './helpers/daemon.js';
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyOverrides, resolveOverrides } from '../daemon/config/overrides.js';
 import { parseConfigText } from '../daemon/config/load.js';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 
 const fileCfg = parseConfigText('server: { host: 10.0.0.1, port: 9000 }\nstreams: [{ id: a, url: rtsp://h/x }]', {
   baseDir: '/x',

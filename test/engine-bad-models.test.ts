@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { SegdError, type SegdErrorCode } from '../daemon/errors.js';
+import { SegdError, type SegdErrorCode } from '../pipeline/core/errors.js';
 import { OnnxEngine, type ExecutionProviderName } from '../pipeline/engine/index.js';
 import {
   contractCard,

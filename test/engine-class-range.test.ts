@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from './helpers/bad-models.js';
 import { cpuEngineOptions } from './helpers/engine-options.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { defaultCardPath, readModelCard, validateModelCard } from '../pipeline/engine/index.js';
 import { makeModelDir, type ModelDir } from './helpers/bad-models.js';
 import { REPO_ROOT } from './helpers/paths.js';

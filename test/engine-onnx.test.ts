@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { pino } from 'pino';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import { REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH } from './helpers/paths.js';
 import { firstClipFrames } from './helpers/clip-frames.js';

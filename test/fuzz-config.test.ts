@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import { parseConfigText } from '../daemon/config/load.js';
 import { resolveToken } from '../daemon/config/token.js';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { makeTempDir } from './helpers/daemon.js';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { Prng, fuzzSeed } from './helpers/prng.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LatestQueue } from '../pipeline/latest-queue.js';
+import { LatestQueue } from '../pipeline/batching/latest-queue.js';
 
 describe('LatestQueue', () => {
   it('defaults to capacity 1: a push into a full queue evicts and returns the older item', () => {

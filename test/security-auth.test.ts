@@ -10,7 +10,7 @@ import { createRequestAuth, isLoopbackAddress } from '../daemon/auth.js';
 import { createHttpServer, type SegdHttpServer } from '../daemon/http-server.js';
 import { createMetrics, type SegdMetrics } from '../daemon/metrics.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
-import { redactUrl } from '../pipeline/sources/redact.js';
+import { redactUrl } from '../pipeline/core/redact.js';
 import { cleanEnv, makeTempDir, runCli, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from './helpers/daemon.js';
 import { E2eClient, metricValue } from './helpers/e2e-client.js';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff, FfmpegStderr, PtsMatcher, createLineRedactor } from '../pipeline/sources/index.js';
+import { Backoff } from '../pipeline/core/backoff.js';
+import { createLineRedactor } from '../pipeline/core/redact.js';
+import { FfmpegStderr, PtsMatcher } from '../pipeline/sources/index.js';
 import { memoryLogger } from './helpers/source-harness.js';
 
 describe('Backoff', () => {

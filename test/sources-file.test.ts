@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { SegdError } from '../daemon/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
-import type { StreamConfig } from '../pipeline/stream-config.js';
+import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 

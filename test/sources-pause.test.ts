@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, it } from 'node:test';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
-import type { StreamConfig } from '../pipeline/stream-config.js';
+import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import { SAMPLE_CLIP_VAL } from './helpers/paths.js';
 import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { FfmpegSource, type FfmpegSourceOptions } from '../pipeline/sources/index.js';
-import type { StreamConfig } from '../pipeline/stream-config.js';
+import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
 import { pidAlive, recordedSource, type RecordingObserver, streamConfig, waitFor } from './helpers/source-harness.js';
 

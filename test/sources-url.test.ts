@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SegdError } from '../daemon/errors.js';
-import { createLineRedactor, parseSourceUrl, redactUrl } from '../pipeline/sources/index.js';
+import { SegdError } from '../pipeline/core/errors.js';
+import { createLineRedactor, redactUrl } from '../pipeline/core/redact.js';
+import { parseSourceUrl } from '../pipeline/sources/index.js';
 
 function invalid(url: string, field = 'url'): SegdError {
   try {

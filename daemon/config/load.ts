@@ -6,9 +6,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { SegdError } from '../errors.js';
-import { parseSourceUrl, redactUrl } from '../../pipeline/sources/index.js';
-import type { StreamConfig } from '../../pipeline/stream-config.js';
+import { SegdError } from '../../pipeline/core/errors.js';
+import { redactUrl } from '../../pipeline/core/redact.js';
+import { parseSourceUrl } from '../../pipeline/sources/index.js';
+import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { configSchema, type SegdConfig } from './schema.js';
 import { formatAjvError } from './format-errors.js';
 

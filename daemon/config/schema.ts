@@ -5,10 +5,8 @@
  * instead that an all-defaults file yields every field of `SegdConfig`.
  */
 import type { SchemaObject } from 'ajv';
-import type { StreamConfig } from '../../pipeline/stream-config.js';
-
-export type ProviderName = 'tensorrt' | 'cuda' | 'cpu';
-export const PROVIDER_NAMES: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu'];
+import { PROVIDER_NAMES, type ExecutionProviderName } from '../../pipeline/core/reasons.js';
+import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -30,7 +28,7 @@ export interface SegdConfig {
     readonly path: string;
     /** null = the model path with its extension replaced by .json. */
     readonly card: string | null;
-    readonly providers: ProviderName[];
+    readonly providers: ExecutionProviderName[];
     readonly tensorrt: { readonly fp16: boolean; readonly engineCacheDir: string | null };
     readonly cpu: { readonly intraOpThreads: number; readonly interOpThreads: number };
     readonly warmupRuns: number;

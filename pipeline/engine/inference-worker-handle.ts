@@ -8,8 +8,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { SegdError } from '../../daemon/errors.js';
-import type { ExecutionProviderName } from './provider-options.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
 import { fromWire, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 /** Compiled beside this file in dist/; resolved from the module URL so it works wherever dist/ is installed. */

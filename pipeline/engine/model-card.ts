@@ -3,7 +3,7 @@
  * Extra keys are allowed and kept (the daemon forwards the card to clients as-is).
  */
 import { readFile } from 'node:fs/promises';
-import { SegdError } from '../../daemon/errors.js';
+import { SegdError } from '../core/errors.js';
 
 export const MODEL_CARD_FORMAT = 'segd-model-card/1';
 

@@ -10,8 +10,9 @@
  * Loads onnxruntime-node: import this only from the inference worker.
  */
 import { InferenceSession, listSupportedBackends } from 'onnxruntime-node';
-import { SegdError } from '../../daemon/errors.js';
-import { sessionOptionsFor, type ExecutionProviderName, type ProviderSettings } from './provider-options.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
+import { sessionOptionsFor, type ProviderSettings } from './provider-options.js';
 
 /** Where provider choices are reported: a pino Logger, or the worker's relay to one. */
 export interface EngineLog {

@@ -5,7 +5,7 @@ export interface StreamConfig {
   /**
    * Source URL. Schemes: file:// (or a plain path), rtsp://, rtsps://, http://, https:// (incl. HLS
    * .m3u8), v4l2:///dev/videoN. May carry credentials (rtsp://user:pass@host/...): redact before
-   * logging (pipeline/sources/redact.ts).
+   * logging (pipeline/core/redact.ts).
    */
   readonly url: string;
   /** file: restart from the beginning at EOF. Default true for files. */

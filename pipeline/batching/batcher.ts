@@ -16,10 +16,11 @@
  *   duration of an inference. The engine hands that buffer to its worker thread for the run.
  */
 import type { Logger } from 'pino';
-import type { DropReason, Frame } from './frame.js';
+import type { Frame } from '../core/frame.js';
+import type { DropReason } from '../core/reasons.js';
 import { LatestQueue } from './latest-queue.js';
-import type { BatchFrames, BatchTiming, MaskResult } from './mask-result.js';
-import type { StreamConfig } from './stream-config.js';
+import type { BatchFrames, BatchTiming, MaskResult } from '../core/mask-result.js';
+import type { StreamConfig } from '../core/stream-config.js';
 
 /** What the batcher needs from an engine (OnnxEngine implements it). */
 export interface BatchEngine {

@@ -23,13 +23,3 @@ export interface Frame {
   readonly data: Uint8Array;
   release(): void;
 }
-
-/** Why a frame did not make it to a publish. Bounded set: these are metric label values. */
-export type DropReason =
-  | 'queue_full' // newest-wins queue replaced an older frame
-  | 'pool_exhausted' // no free frame buffer in the source's pool
-  | 'shutdown' // daemon stopping
-  | 'inference_error' // the batch it was in failed
-  | 'slow_client'; // a WebSocket client was over its buffered-bytes limit (per client)
-
-export type StreamState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
