@@ -35,7 +35,7 @@ export default tseslint.config(
   layer('pipeline/core', [], 'imports nothing else of segd (it is the bottom layer)'),
   layer('pipeline/batching', ['core/'], 'may import pipeline/core only'),
   layer('pipeline/sources', ['core/', 'batching/'], 'may import pipeline/core and pipeline/batching only'),
-  layer('pipeline/engine', ['core/', '../models/model-card.schema.json'], 'may import pipeline/core (and the model card schema) only'),
+  layer('pipeline/engine', ['core/'], 'may import pipeline/core only'),
   layer('pipeline/publish', ['core/'], 'may import pipeline/core only'),
   {
     files: ['daemon/**/*.ts'],

@@ -40,7 +40,7 @@ describe('the installed package', { timeout: 240_000 }, () => {
   });
 
   it('ships the compiled code and the viewer assets, not the sources or the tests', () => {
-    for (const f of ['dist/daemon/cli.js', 'dist/daemon/viewer/index.html', 'dist/daemon/viewer/viewer.js', 'dist/daemon/viewer/viewer.css', 'dist/clients/ts/protocol-client.js', 'config/default.yaml', 'models/sctnet-s-camvid.onnx', 'models/sctnet-s-camvid.json']) {
+    for (const f of ['dist/daemon/cli.js', 'dist/daemon/viewer/index.html', 'dist/daemon/viewer/viewer.js', 'dist/daemon/viewer/viewer.css', 'dist/clients/ts/protocol-client.js', 'config/default.yaml', 'models/sctnet-s-camvid.onnx', 'models/sctnet-s-camvid.json', 'models/model-card.schema.json']) {
       assert.ok(files.includes(f), `${f} is not shipped`);
     }
     for (const f of files) assert.doesNotMatch(f, /^(daemon|pipeline|test|scripts|dist\/test|dist\/scripts)\/|\.ts$(?<!\.d\.ts$)/, `${f} should not ship`);
