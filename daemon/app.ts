@@ -227,7 +227,7 @@ function sourceObserver(status: StreamStatus, batcher: Batcher): SourceObserver 
       status.setState(state, reason);
     },
     onRestart(_id, reason): void {
-      sm.reconnected(reason);
+      sm.restarted(reason);
     },
     onDrop(_id, reason): void {
       status.dropped(reason);

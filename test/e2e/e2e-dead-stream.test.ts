@@ -6,7 +6,7 @@ import { startSilentServer, type SilentServer } from '../helpers/silent-server.j
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from '../helpers/daemon.js';
-import { E2eClient, metricValue, pollUntil, scrape } from '../helpers/e2e-client.js';
+import { E2eClient, metricSum, metricValue, pollUntil, scrape } from '../helpers/e2e-client.js';
 
 const PASSWORD = 'Zebra-Pw-4471';
 
@@ -40,7 +40,7 @@ describe('e2e: a dead stream among live ones', { timeout: 120000 }, () => {
     const c = client;
     // The dead stream is retried at least once (stall or I/O timeout → backoff → respawn) ...
     const reconnects = await pollUntil(async () => {
-      const v = metricValue(await scrape(d.httpUrl), 'segd_stream_reconnects_total', { stream: 'dead' }) ?? 0;
+      const v = metricSum(await scrape(d.httpUrl), 'segd_stream_restarts_total', { stream: 'dead' }) ?? 0;
       return v >= 1 ? v : undefined;
     }, 'a reconnect of the dead stream', 60000);
     assert.ok(reconnects >= 1);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from '../helpers/daemon.js';
-import { E2eClient, metricValue, scrape } from '../helpers/e2e-client.js';
+import { E2eClient, metricSum, metricValue, scrape } from '../helpers/e2e-client.js';
 
 const PROMTOOL = '/usr/bin/promtool';
 const havePromtool = spawnSync(PROMTOOL, ['--version']).status === 0;
@@ -45,7 +45,7 @@ describe('e2e: metrics', { timeout: 120000 }, () => {
         assert.ok((metricValue(text, name, { stream }) ?? 0) > 0, `${name}{stream="${stream}"}`);
       }
       assert.equal(metricValue(text, 'segd_stream_up', { stream }), 1);
-      assert.equal(metricValue(text, 'segd_stream_reconnects_total', { stream }), 0);
+      assert.equal(metricSum(text, 'segd_stream_restarts_total', { stream }), 0);
       assert.notEqual(metricValue(text, 'segd_frames_dropped_total', { stream, reason: 'queue_full' }), undefined);
     }
     assert.equal(metricValue(text, 'segd_ws_clients'), 1);

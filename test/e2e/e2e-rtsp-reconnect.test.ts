@@ -1,10 +1,10 @@
 // End to end: an RTSP stream from the real GStreamer server (with credentials). Kill the server:
 // the stream goes down; restart it on the same port: the stream comes back, masks flow again
-// with later seq numbers, and segd_stream_reconnects_total has increased.
+// with later seq numbers, and segd_stream_restarts_total has increased.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeTempDir, testConfig, type DaemonProcess, startReadyDaemon } from '../helpers/daemon.js';
-import { E2eClient, metricValue, pollUntil, scrape } from '../helpers/e2e-client.js';
+import { E2eClient, metricSum, metricValue, pollUntil, scrape } from '../helpers/e2e-client.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 
 const USER = 'cam';
@@ -34,8 +34,8 @@ describe('e2e: RTSP stream survives a server restart', { timeout: 150000 }, () =
     client = await E2eClient.connect(d.wsUrl);
     const c = client;
     await c.waitUntil(() => c.count('cam') >= 3, '3 masks from the RTSP stream', 60000);
-    const reconnectsBefore = metricValue(await scrape(d.httpUrl), 'segd_stream_reconnects_total', { stream: 'cam' });
-    assert.equal(reconnectsBefore, 0);
+    const restartsBefore = metricSum(await scrape(d.httpUrl), 'segd_stream_restarts_total', { stream: 'cam' });
+    assert.equal(restartsBefore, 0);
 
     const port = (server as RtspServer).port;
     await (server as RtspServer).stop();
@@ -50,7 +50,7 @@ describe('e2e: RTSP stream survives a server restart', { timeout: 150000 }, () =
     assert.ok((c.lastSeq.get('cam') ?? -1) > seqBeforeRestart, 'seq keeps increasing across the reconnect');
 
     const text = await scrape(d.httpUrl);
-    assert.ok((metricValue(text, 'segd_stream_reconnects_total', { stream: 'cam' }) ?? 0) >= 1);
+    assert.ok((metricSum(text, 'segd_stream_restarts_total', { stream: 'cam' }) ?? 0) >= 1);
     assert.equal(metricValue(text, 'segd_stream_up', { stream: 'cam' }), 1);
     assert.deepEqual(
       d.logs.filter((l) => JSON.stringify(l).includes(PASSWORD)),

@@ -29,7 +29,7 @@ describe('metrics', { timeout: 60_000 }, () => {
     cam1.dropped('queue_full');
     cam1.dropped('queue_full');
     cam1.setUp(true);
-    metrics.stream('cam2').reconnected();
+    metrics.stream('cam2').restarted('exited');
     metrics.setModelInfo({ model: 'old', architecture: 'sctnet-s', provider: 'cuda' });
     metrics.setModelInfo({ model: 'sctnet-s-camvid', architecture: 'sctnet-s', provider: 'cpu' });
 
@@ -60,7 +60,8 @@ describe('metrics', { timeout: 60_000 }, () => {
     assert.equal(sample(text, 'segd_frames_dropped_total{stream="cam2",reason="slow_client"}'), 0);
     assert.equal(sample(text, 'segd_stream_up{stream="cam1"}'), 1);
     assert.equal(sample(text, 'segd_stream_up{stream="cam2"}'), 0);
-    assert.equal(sample(text, 'segd_stream_reconnects_total{stream="cam2"}'), 1);
+    assert.equal(sample(text, 'segd_stream_restarts_total{stream="cam2",reason="exited"}'), 1);
+    assert.equal(sample(text, 'segd_stream_restarts_total{stream="cam2",reason="stalled"}'), 0, 'every reason exported from registration');
     assert.equal(sample(text, 'segd_ws_clients'), 1);
     assert.equal(sample(text, 'segd_model_info{model="sctnet-s-camvid",architecture="sctnet-s",provider="cpu"}'), 1);
     assert.doesNotMatch(text, /provider="cuda"/, 'the previous model info series is gone');
