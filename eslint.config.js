@@ -1,6 +1,25 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers, bottom up (README.md, "Layout"): pipeline/core ← pipeline/batching ← pipeline/sources,
+ * pipeline/engine, pipeline/publish ← daemon. An import may only point down. The pipeline folders
+ * are flat, so "leaves its folder" is an import source starting with `../`; `allowed` lists the
+ * folders below it may reach.
+ */
+function layer(folder, allowed, why) {
+  const exits = allowed.map((a) => a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+  return {
+    files: [`${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: exits === '' ? '^\\.\\./' : `^\\.\\./(?!(?:${exits}))`, message: `${folder} ${why}` }] },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'training/**', 'models/**', 'test-artifacts/**', 'daemon/viewer/**/*.js'] },
   js.configs.recommended,
@@ -11,6 +30,29 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+    },
+  },
+  layer('pipeline/core', [], 'imports nothing else of segd (it is the bottom layer)'),
+  layer('pipeline/batching', ['core/'], 'may import pipeline/core only'),
+  layer('pipeline/sources', ['core/', 'batching/'], 'may import pipeline/core and pipeline/batching only'),
+  layer('pipeline/engine', ['core/'], 'may import pipeline/core only'),
+  layer('pipeline/publish', ['core/'], 'may import pipeline/core only'),
+  {
+    files: ['daemon/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)(test|scripts|clients)/', message: 'daemon may import pipeline/ only, never tests, scripts or clients' }] },
+      ],
+    },
+  },
+  {
+    files: ['clients/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)(daemon|pipeline|test|scripts)/', message: 'clients stand alone (they also run in the browser): no daemon or pipeline imports' }] },
+      ],
     },
   },
   {

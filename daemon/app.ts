@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { Batcher } from '../pipeline/batcher.js';
+import { Batcher } from '../pipeline/batching/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
-import type { Frame } from '../pipeline/frame.js';
-import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/mask-result.js';
+import type { Frame } from '../pipeline/core/frame.js';
+import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
@@ -227,7 +227,7 @@ function sourceObserver(status: StreamStatus, batcher: Batcher): SourceObserver 
       status.setState(state, reason);
     },
     onRestart(_id, reason): void {
-      sm.reconnected(reason);
+      sm.restarted(reason);
     },
     onDrop(_id, reason): void {
       status.dropped(reason);

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SegdError } from './errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { applyOverrides, resolveOverrides } from './config/overrides.js';
 import { summarizeConfig } from './config/summary.js';

@@ -7,7 +7,7 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { StreamState } from '../pipeline/frame.js';
+import type { StreamState } from '../pipeline/core/reasons.js';
 import type { AuthFailure, RequestAuth } from './auth.js';
 
 export const WS_PATH = '/ws';

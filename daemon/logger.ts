@@ -3,7 +3,7 @@
  * Redaction is a safety net; sources already redact URLs before logging them.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { redactUrl } from '../pipeline/sources/index.js';
+import { redactUrl } from '../pipeline/core/redact.js';
 import type { LogLevel } from './config/schema.js';
 
 export type { Logger };

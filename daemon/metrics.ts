@@ -1,14 +1,21 @@
 /**
  * Prometheus metrics (prom-client), one Registry per daemon. Naming: `segd_` prefix, base units
  * (`_seconds`), counters end in `_total`. Labels are bounded: `stream` comes from the config, `reason`
- * from the DropReason union, `stage` from STAGES. Per-stream label children are bound when a stream
- * is registered, so the hot path calls methods on a handle and never builds label objects.
+ * from the tuples of pipeline/core/reasons.ts, `stage` from STAGES; every series of a tuple is
+ * exported from the start (at 0). Per-stream label children are bound when a stream is registered,
+ * so the hot path calls methods on a handle and never builds label objects.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DropReason } from '../pipeline/frame.js';
-import type { BatchTiming, MaskResult } from '../pipeline/mask-result.js';
-import type { PublisherHooks, WsRefusal } from '../pipeline/publish/ws-publisher.js';
-import type { RestartReason } from '../pipeline/sources/ffmpeg-source.js';
+import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
+import {
+  DROP_REASONS,
+  REFUSAL_REASONS,
+  RESTART_REASONS,
+  type DropReason,
+  type RefusalReason,
+  type RestartReason,
+} from '../pipeline/core/reasons.js';
+import type { PublisherHooks } from '../pipeline/publish/ws-publisher.js';
 
 /**
  * Pipeline stages, in order; for every frame that is sent they add up to capture→send:
@@ -17,21 +24,6 @@ import type { RestartReason } from '../pipeline/sources/ffmpeg-source.js';
  */
 export const STAGES = ['decode_to_queue', 'queue_wait', 'batch_wait', 'inference', 'encode', 'send'] as const;
 export type Stage = (typeof STAGES)[number];
-
-export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'pool_exhausted', 'shutdown', 'inference_error', 'slow_client'];
-
-export const RESTART_REASONS: readonly RestartReason[] = ['stalled', 'exited', 'spawn_failed'];
-
-/** Why a request, connection or control message was refused: 401s plus the publisher's limits. */
-export type RefusalReason = 'unauthorized' | WsRefusal;
-export const REFUSAL_REASONS: readonly RefusalReason[] = [
-  'unauthorized',
-  'too_many_clients',
-  'too_many_subscriptions',
-  'message_too_large',
-  'bad_message',
-  'slow_reader',
-];
 
 /** 1 ms … 2 s: a 10 fps camera has a 100 ms budget, inference on CPU can take ~1 s. */
 export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2];
@@ -62,7 +54,6 @@ interface PerStreamMetrics {
   inferred: Counter<string>;
   published: Counter<string>;
   dropped: Counter<string>;
-  reconnects: Counter<string>;
   restarts: Counter<string>;
   up: Gauge<string>;
 }
@@ -79,7 +70,6 @@ export class StreamMetrics {
   private readonly decoded: CounterChild;
   private readonly inferred: CounterChild;
   private readonly published: CounterChild;
-  private readonly reconnects: CounterChild;
   private readonly up: GaugeChild;
   private readonly drops: Readonly<Record<DropReason, CounterChild>>;
   private readonly restarts: Readonly<Record<RestartReason, CounterChild>>;
@@ -91,7 +81,6 @@ export class StreamMetrics {
     this.decoded = m.decoded.labels(streamId);
     this.inferred = m.inferred.labels(streamId);
     this.published = m.published.labels(streamId);
-    this.reconnects = m.reconnects.labels(streamId);
     this.up = m.up.labels(streamId);
     const drops = {} as Record<DropReason, CounterChild>;
     for (const reason of DROP_REASONS) drops[reason] = m.dropped.labels(streamId, reason);
@@ -100,7 +89,7 @@ export class StreamMetrics {
     for (const reason of RESTART_REASONS) restarts[reason] = m.restarts.labels(streamId, reason);
     this.restarts = restarts;
     // Export every series from the start (0), so rates and absent() behave before the first event.
-    for (const c of [this.decoded, this.inferred, this.published, this.reconnects, ...Object.values(drops), ...Object.values(restarts)]) c.inc(0);
+    for (const c of [this.decoded, this.inferred, this.published, ...Object.values(drops), ...Object.values(restarts)]) c.inc(0);
     this.up.set(0);
   }
 
@@ -119,10 +108,9 @@ export class StreamMetrics {
   setUp(up: boolean): void {
     this.up.set(up ? 1 : 0);
   }
-  /** A source restart; `reason` (why the previous child ended) also splits segd_stream_restarts_total. */
-  reconnected(reason?: RestartReason): void {
-    this.reconnects.inc();
-    if (reason !== undefined) this.restarts[reason].inc();
+  /** A source restart, by why the previous ffmpeg child ended. */
+  restarted(reason: RestartReason): void {
+    this.restarts[reason].inc();
   }
 }
 
@@ -174,10 +162,9 @@ export class SegdMetrics {
       inferred: new Counter({ name: 'segd_frames_inferred_total', help: 'Frames that went through inference.', labelNames: stream, registers }),
       published: new Counter({ name: 'segd_frames_published_total', help: 'Masks handed to the WebSocket publisher (sent to every subscribed client that was not over its buffer limit).', labelNames: stream, registers }),
       dropped: new Counter({ name: 'segd_frames_dropped_total', help: 'Frames dropped, by reason; slow_client counts once per client that skipped a frame.', labelNames: ['stream', 'reason'], registers }),
-      reconnects: new Counter({ name: 'segd_stream_reconnects_total', help: 'Source restarts after a failure or stall.', labelNames: stream, registers }),
       restarts: new Counter({
         name: 'segd_stream_restarts_total',
-        help: 'Source restarts by why the previous ffmpeg ended: stalled (no frame in time, killed by the watchdog), exited (ffmpeg quit: network error, corrupt input, killed), spawn_failed.',
+        help: `Source restarts after a failure or stall, by why the previous ffmpeg ended (${RESTART_REASONS.join(', ')}): stalled = no frame in time, killed by the watchdog; exited = ffmpeg quit (network error, corrupt input, killed).`,
         labelNames: ['stream', 'reason'],
         registers,
       }),
@@ -186,7 +173,7 @@ export class SegdMetrics {
     this.wsClients = new Gauge({ name: 'segd_ws_clients', help: 'Connected WebSocket clients.', registers });
     const refused = new Counter({
       name: 'segd_requests_refused_total',
-      help: 'HTTP requests, WebSocket connections and control messages refused, by reason (unauthorized, too_many_clients, too_many_subscriptions, message_too_large, bad_message, slow_reader).',
+      help: `HTTP requests, WebSocket connections and control messages refused, by reason (${REFUSAL_REASONS.join(', ')}).`,
       labelNames: ['reason'],
       registers,
     });
@@ -238,10 +225,6 @@ export class SegdMetrics {
     return s;
   }
 
-  observeStage(stage: Stage, secondsValue: number): void {
-    this.stageChildren[stage].observe(secondsValue);
-  }
-
   /** Per-frame stages known when the batch returns: decode_to_queue, queue_wait, batch_wait. */
   observeResultStages(r: MaskResult): void {
     this.stageChildren.decode_to_queue.observe(seconds(r.decodedAtNs, r.queuedAtNs));
@@ -255,16 +238,8 @@ export class SegdMetrics {
     this.stageChildren.inference.observe(seconds(t.inferStartNs, t.inferEndNs));
   }
 
-  observeCaptureToSend(secondsValue: number): void {
-    this.captureToSend.observe(secondsValue);
-  }
-
   refused(reason: RefusalReason): void {
     this.refusals[reason].inc();
-  }
-
-  setWsClients(count: number): void {
-    this.wsClients.set(count);
   }
 
   /** Replaces the model info series (the provider is known only after the engine loaded). */

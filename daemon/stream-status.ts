@@ -3,12 +3,12 @@
  * (WsPublisher), /readyz and the per-stream metrics. One record per configured stream, created
  * at start-up; hot-path updates are field increments on a record the caller already holds.
  */
-import type { DropReason, StreamState } from '../pipeline/frame.js';
-import type { StreamConfig } from '../pipeline/stream-config.js';
+import { DROP_REASONS, type DropReason, type StreamState } from '../pipeline/core/reasons.js';
+import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import type { StreamInfo } from '../pipeline/publish/ws-publisher.js';
-import { redactUrl } from '../pipeline/sources/index.js';
+import { redactUrl } from '../pipeline/core/redact.js';
 import type { StreamReadiness } from './http-server.js';
-import { DROP_REASONS, type SegdMetrics, type StreamMetrics } from './metrics.js';
+import type { SegdMetrics, StreamMetrics } from './metrics.js';
 
 export class StreamStatus {
   state: StreamState = 'stopped';

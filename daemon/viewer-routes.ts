@@ -1,8 +1,10 @@
 /**
  * The live viewer page's static files, served from fixed routes (exact paths, no file-system
- * lookups per request, so no path can reach any other file): the page (daemon/viewer/), and the
- * compiled protocol decoder it imports (dist/clients/ts/protocol-client.js — one decoder for Node
- * clients and the browser). Files are read once at start-up.
+ * lookups per request, so no path can reach any other file): the page (daemon/viewer/, copied into
+ * dist/daemon/viewer/ by the build), and the compiled protocol decoder it imports
+ * (dist/clients/ts/protocol-client.js — one decoder for Node clients and the browser). Both are
+ * resolved next to this compiled module, so the built package never reads the source tree. Files
+ * are read once at start-up.
  *
  * An access token in the page's URL (`/?token=…`) is carried into the URLs of the page's own
  * files and its WebSocket, so a daemon that requires one (server.token) serves the whole page.
@@ -12,8 +14,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 
-/** Where the page's files are: the source tree's daemon/viewer (this module runs from dist/daemon/). */
-export const VIEWER_DIR = fileURLToPath(new URL('../../daemon/viewer/', import.meta.url));
+/** Where the page's files are: dist/daemon/viewer/, beside this module (scripts/copy-assets.mjs puts them there). */
+export const VIEWER_DIR = fileURLToPath(new URL('./viewer/', import.meta.url));
 const PROTOCOL_CLIENT = fileURLToPath(new URL('../clients/ts/protocol-client.js', import.meta.url));
 
 /** In index.html: replaced by `?token=…` when the page was requested with one, else removed. */
@@ -67,8 +69,8 @@ function send(res: ServerResponse, f: StaticFile, body: Buffer | string): void {
 }
 
 /**
- * The viewer's routes for createHttpServer({ routes }). A missing file (e.g. an installation that
- * did not copy daemon/viewer) disables the page with one warning naming it; the daemon runs on.
+ * The viewer's routes for createHttpServer({ routes }). A missing file (a build that skipped
+ * scripts/copy-assets.mjs) disables the page with one warning naming it; the daemon runs on.
  */
 export function viewerRoutes(logger: Logger): ReadonlyMap<string, RequestListener> {
   const routes = new Map<string, RequestListener>();

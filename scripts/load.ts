@@ -192,7 +192,7 @@ async function main(): Promise<void> {
         recvP99Ms: percentile(latencies, 99),
         masksPerS: masks / dt,
         dropsPerS: (sum(text, 'segd_frames_dropped_total') - sum(prevText, 'segd_frames_dropped_total')) / dt,
-        restarts: sum(text, 'segd_stream_reconnects_total'),
+        restarts: sum(text, 'segd_stream_restarts_total'),
         warnLines,
       };
       samples.push(s);

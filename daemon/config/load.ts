@@ -6,11 +6,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { SegdError } from '../errors.js';
-import { parseSourceUrl, redactUrl } from '../../pipeline/sources/index.js';
-import type { StreamConfig } from '../../pipeline/stream-config.js';
+import { SegdError } from '../../pipeline/core/errors.js';
+import { redactUrl } from '../../pipeline/core/redact.js';
+import { parseSourceUrl } from '../../pipeline/sources/index.js';
+import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { configSchema, type SegdConfig } from './schema.js';
-import { formatAjvError } from './format-errors.js';
+import { formatAjvError } from '../../pipeline/core/schema-errors.js';
 
 let validator: ValidateFunction | null = null;
 
@@ -46,7 +47,7 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const raw = parseYaml(text, opts.source);
   const validate = getValidator();
   const problems: string[] = [];
-  if (!validate(raw)) problems.push(...(validate.errors ?? []).map(formatAjvError));
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => formatAjvError(e)));
   problems.push(...checkStreams(raw, opts.baseDir));
   if (problems.length > 0) {
     // Any value may be echoed (a URL pasted into the wrong field): redact every line.

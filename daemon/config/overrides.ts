@@ -2,7 +2,7 @@
  * Command-line flags and environment variables that override the config file.
  * Precedence: flag > environment > file. A bad value names the flag or variable it came from.
  */
-import { SegdError } from '../errors.js';
+import { SegdError } from '../../pipeline/core/errors.js';
 import type { SegdConfig } from './schema.js';
 
 export interface OverrideInputs {

@@ -1,164 +1,72 @@
 /**
- * The config file's shape: one JSON Schema (validated by ajv with defaults applied) and the
- * TypeScript type it produces. Not typed with ajv's `JSONSchemaType`: it cannot express
- * `default: {}` for nested objects or required nullable fields; test/config-defaults checks
- * instead that an all-defaults file yields every field of `SegdConfig`.
+ * The config file's shape: one JSON Schema, built with TypeBox, that ajv validates (every
+ * violation at once, defaults applied, load.ts) and that the TypeScript type is derived from.
+ * Every default lives here, once; config/default.yaml spells them out and a unit test
+ * (test/unit/config-defaults.test.ts) holds the two together.
  */
-import type { SchemaObject } from 'ajv';
-import type { StreamConfig } from '../../pipeline/stream-config.js';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
+import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
+import { StreamConfigSchema } from '../../pipeline/core/stream-config.js';
+import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES } from '../../pipeline/publish/protocol.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT } from '../../pipeline/publish/ws-publisher.js';
 
-export type ProviderName = 'tensorrt' | 'cuda' | 'cpu';
-export const PROVIDER_NAMES: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu'];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** A validated config with every default applied and every relative path made absolute. */
-export interface SegdConfig {
-  readonly server: {
-    readonly host: string;
-    readonly port: number;
-    /** Bearer token for HTTP and WebSocket (daemon/auth.ts); null = open. Resolved by config/token.ts. */
-    readonly token: string | null;
-    /** File holding the token (null once resolved). */
-    readonly tokenFile: string | null;
-  };
-  readonly log: { readonly level: LogLevel };
-  /** null = the bundled @ffmpeg-installer binary. */
-  readonly ffmpeg: { readonly path: string | null };
-  readonly model: {
-    readonly path: string;
-    /** null = the model path with its extension replaced by .json. */
-    readonly card: string | null;
-    readonly providers: ProviderName[];
-    readonly tensorrt: { readonly fp16: boolean; readonly engineCacheDir: string | null };
-    readonly cpu: { readonly intraOpThreads: number; readonly interOpThreads: number };
-    readonly warmupRuns: number;
-  };
-  readonly batching: { readonly maxBatch: number; readonly maxDelayMs: number; readonly perStreamCap: number };
-  readonly publish: {
-    readonly maxBufferedBytes: number;
-    readonly maxClients: number;
-    readonly maxSubscriptionsPerClient: number;
-    readonly maxMessageBytes: number;
-  };
-  readonly streams: StreamConfig[];
+/** A top-level mapping: may be left out (then every key takes its default); unknown keys are errors. */
+function Section<T extends TProperties>(properties: T) {
+  return Type.Object(properties, { additionalProperties: false, default: {} });
 }
 
-/** Ids end up in metric labels, log fields and the wire protocol: keep them plain. */
-export const STREAM_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
-
-const streamSchema: SchemaObject = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'url', 'loop', 'realtime', 'rtspTransport', 'expectedFps', 'maxFps', 'queueDepth'],
-  properties: {
-    id: { type: 'string', pattern: STREAM_ID_PATTERN },
-    url: { type: 'string', minLength: 1 },
-    loop: { type: 'boolean', default: true },
-    realtime: { type: 'boolean', default: true },
-    rtspTransport: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
-    expectedFps: { type: 'number', exclusiveMinimum: 0, maximum: 240, default: 10 },
-    maxFps: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 240, default: null },
-    queueDepth: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
-  },
-};
-
-export const configSchema: SchemaObject = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['server', 'log', 'ffmpeg', 'model', 'batching', 'publish', 'streams'],
-  properties: {
-    server: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['host', 'port', 'token', 'tokenFile'],
-      properties: {
-        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-        token: { type: 'string', nullable: true, minLength: 1, default: null },
-        tokenFile: { type: 'string', nullable: true, minLength: 1, default: null },
-      },
-    },
-    log: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['level'],
-      properties: { level: { type: 'string', enum: [...LOG_LEVELS], default: 'info' } },
-    },
-    ffmpeg: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['path'],
-      properties: { path: { type: 'string', nullable: true, minLength: 1, default: null } },
-    },
-    model: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['path', 'card', 'providers', 'tensorrt', 'cpu', 'warmupRuns'],
-      properties: {
-        path: { type: 'string', minLength: 1, default: 'models/sctnet-s-camvid.onnx' },
-        card: { type: 'string', nullable: true, minLength: 1, default: null },
-        providers: {
-          type: 'array',
-          items: { type: 'string', enum: [...PROVIDER_NAMES] },
-          minItems: 1,
-          uniqueItems: true,
-          default: [...PROVIDER_NAMES],
-        },
-        tensorrt: {
-          type: 'object',
-          default: {},
-          additionalProperties: false,
-          required: ['fp16', 'engineCacheDir'],
-          properties: {
-            fp16: { type: 'boolean', default: true },
-            engineCacheDir: { type: 'string', nullable: true, minLength: 1, default: null },
-          },
-        },
-        cpu: {
-          type: 'object',
-          default: {},
-          additionalProperties: false,
-          required: ['intraOpThreads', 'interOpThreads'],
-          properties: {
-            // 0 lets ONNX Runtime pick (one thread per core).
-            intraOpThreads: { type: 'integer', minimum: 0, maximum: 256, default: 2 },
-            interOpThreads: { type: 'integer', minimum: 0, maximum: 256, default: 1 },
-          },
-        },
-        warmupRuns: { type: 'integer', minimum: 0, maximum: 100, default: 2 },
-      },
-    },
-    batching: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['maxBatch', 'maxDelayMs', 'perStreamCap'],
-      properties: {
-        maxBatch: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
-        maxDelayMs: { type: 'number', minimum: 0, maximum: 1000, default: 15 },
-        perStreamCap: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
-      },
-    },
-    publish: {
-      type: 'object',
-      default: {},
-      additionalProperties: false,
-      required: ['maxBufferedBytes', 'maxClients', 'maxSubscriptionsPerClient', 'maxMessageBytes'],
-      properties: {
-        maxBufferedBytes: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 4194304 },
-        maxClients: { type: 'integer', minimum: 1, maximum: 10000, default: 64 },
-        maxSubscriptionsPerClient: { type: 'integer', minimum: 1, maximum: 64, default: 64 },
-        // Control messages are small JSON; 1 MiB is the size above which `ws` closes the connection unread.
-        maxMessageBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 65536 },
-      },
-    },
+export const configSchema = Type.Object(
+  {
+    server: Section({
+      host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+      /** Bearer token for HTTP and WebSocket (daemon/auth.ts); null = open. Resolved by config/token.ts. */
+      token: Nullable(Type.String({ minLength: 1, default: null })),
+      /** File holding the token (null once resolved). */
+      tokenFile: Nullable(Type.String({ minLength: 1, default: null })),
+    }),
+    log: Section({ level: StringEnum(LOG_LEVELS, { default: 'info' }) }),
+    /** null = the bundled @ffmpeg-installer binary. */
+    ffmpeg: Section({ path: Nullable(Type.String({ minLength: 1, default: null })) }),
+    model: Section({
+      path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid.onnx' }),
+      /** null = the model path with its extension replaced by .json. */
+      card: Nullable(Type.String({ minLength: 1, default: null })),
+      providers: Type.Array(StringEnum(PROVIDER_NAMES), { minItems: 1, uniqueItems: true, default: [...PROVIDER_NAMES] }),
+      /** Applied through ORT_TENSORRT_* environment variables (pipeline/engine/tensorrt-env.ts). */
+      tensorrt: Section({
+        fp16: Type.Boolean({ default: true }),
+        engineCacheDir: Nullable(Type.String({ minLength: 1, default: null })),
+      }),
+      cpu: Section({
+        // 0 lets ONNX Runtime pick (one thread per core).
+        intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 2 }),
+        interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
+      }),
+      warmupRuns: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
+    }),
+    batching: Section({
+      maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+      maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 15 }),
+      perStreamCap: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+    }),
+    // The publisher's own defaults (pipeline/publish), so a config that omits them behaves as the publisher alone.
+    publish: Section({
+      maxBufferedBytes: Type.Integer({ minimum: 1024, maximum: 1073741824, default: DEFAULT_MAX_BUFFERED_BYTES }),
+      maxClients: Type.Integer({ minimum: 1, maximum: 10000, default: DEFAULT_MAX_CLIENTS }),
+      maxSubscriptionsPerClient: Type.Integer({ minimum: 1, maximum: 64, default: DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT }),
+      // Control messages are small JSON; above MAX_INCOMING_MESSAGE_BYTES (1 MiB) `ws` closes the connection unread.
+      maxMessageBytes: Type.Integer({ minimum: 256, maximum: MAX_INCOMING_MESSAGE_BYTES, default: MAX_CONTROL_MESSAGE_BYTES }),
+    }),
     // Bounded: stream ids become metric label values.
-    streams: { type: 'array', items: streamSchema, minItems: 1, maxItems: 64 },
+    streams: Type.Array(StreamConfigSchema, { minItems: 1, maxItems: 64 }),
   },
-};
+  { additionalProperties: false },
+);
+
+/** A validated config with every default applied and every relative path made absolute (load.ts). */
+export type SegdConfig = Static<typeof configSchema>;

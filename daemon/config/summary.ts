@@ -1,5 +1,5 @@
 /** The human summary `segd check-config` prints for a valid file. URLs are redacted. */
-import { redactUrl } from '../../pipeline/sources/index.js';
+import { redactUrl } from '../../pipeline/core/redact.js';
 import type { SegdConfig } from './schema.js';
 
 export function summarizeConfig(cfg: SegdConfig): string[] {

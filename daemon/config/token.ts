@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MIN_TOKEN_LENGTH } from '../auth.js';
-import { SegdError } from '../errors.js';
+import { SegdError } from '../../pipeline/core/errors.js';
 import type { SegdConfig } from './schema.js';
 
 const TOKEN_CHARS = /^[\x21-\x7e]+$/; // printable ASCII, no spaces: it must survive a header and a query string

@@ -8,8 +8,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { SegdError } from '../../daemon/errors.js';
-import type { ExecutionProviderName } from './provider-options.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
+import { applyTensorrtEnv } from './tensorrt-env.js';
 import { fromWire, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 /** Compiled beside this file in dist/; resolved from the module URL so it works wherever dist/ is installed. */
@@ -65,6 +66,8 @@ export class InferenceWorkerHandle {
       () => this.clearStartHooks(),
       () => this.clearStartHooks(),
     );
+    // Process-wide and read by the TensorRT provider in the worker: set before it starts (tensorrt-env.ts).
+    if (init.providers.includes('tensorrt')) applyTensorrtEnv(init.settings.tensorrt);
     this.worker = new Worker(WORKER_URL, {
       workerData: init,
       // Inherit node's flags, except --input-type (a process started with `node --input-type=module

@@ -7,7 +7,7 @@
  * instead of sending ids that clients and the viewer cannot name.
  */
 import type { InferenceSession, OnnxValue } from 'onnxruntime-node';
-import { SegdError } from '../../daemon/errors.js';
+import { SegdError } from '../core/errors.js';
 import type { ModelCard } from './model-card.js';
 
 export const INPUT_NAME = 'frames';

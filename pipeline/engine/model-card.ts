@@ -1,11 +1,19 @@
 /**
- * The model card (docs/model-contract.md): read, validate, list every violation at once.
- * Extra keys are allowed and kept (the daemon forwards the card to clients as-is).
+ * The model card (docs/model-contract.md): read, validate against models/model-card.schema.json
+ * (the one contract that training/segd_train/export/card.py writes and its tests check), and
+ * list every violation at once. Extra keys are allowed and kept (the daemon forwards the card to
+ * clients as-is).
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { SegdError } from '../../daemon/errors.js';
+import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { SegdError } from '../core/errors.js';
+import { describeValue, fieldPath, formatAjvError } from '../core/schema-errors.js';
 
 export const MODEL_CARD_FORMAT = 'segd-model-card/1';
+
+/** models/ of the package (this module runs from dist/pipeline/engine/); models/ ships with the build. */
+export const MODEL_CARD_SCHEMA_PATH = new URL('../../../models/model-card.schema.json', import.meta.url);
 
 export interface ModelClass {
   readonly id: number;
@@ -13,7 +21,10 @@ export interface ModelClass {
   readonly color: readonly [number, number, number];
 }
 
-/** The card's JSON as validated. Field names mirror the file (snake_case where the file uses it). */
+/**
+ * The card as the daemon reads it (the required part of the schema; field names mirror the file,
+ * snake_case where it uses it). The schema is the contract: keep this in step with it.
+ */
 export interface ModelCard {
   readonly format: typeof MODEL_CARD_FORMAT;
   readonly name: string;
@@ -40,16 +51,30 @@ export function defaultCardPath(modelPath: string): string {
   return modelPath.replace(/\.onnx$/i, '') + '.json';
 }
 
-type Json = Record<string, unknown>;
+let validator: ValidateFunction | null = null;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+function getValidator(): ValidateFunction {
+  // allErrors: every violation in one pass; verbose: errors carry the offending value; union types
+  // (["number", "null"]) are plain JSON Schema, which Python's jsonschema reads too.
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(
+    JSON.parse(readFileSync(MODEL_CARD_SCHEMA_PATH, 'utf8')) as SchemaObject,
+  );
+  return validator;
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'missing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+/** The one rule JSON Schema cannot state: class ids are 0..K-1 in list order. */
+function classIdProblems(json: unknown, schemaErrors: readonly ErrorObject[]): string[] {
+  const classes = (json as { classes?: unknown }).classes;
+  if (!Array.isArray(classes)) return [];
+  const problems: string[] = [];
+  classes.forEach((c: unknown, i) => {
+    const id = typeof c === 'object' && c !== null ? (c as { id?: unknown }).id : undefined;
+    const at = `/classes/${i}/id`;
+    if (typeof id === 'number' && id !== i && !schemaErrors.some((e) => e.instancePath === at)) {
+      problems.push(`${fieldPath(at)}: expected ${i} (ids are 0..K-1 in order), got ${describeValue(id, 'json')}`);
+    }
+  });
+  return problems;
 }
 
 /**
@@ -57,94 +82,12 @@ function describe(v: unknown): string {
  * with one `details` line per violation (field path, what was expected, what was found).
  */
 export function validateModelCard(json: unknown, cardPath: string): ModelCard {
-  const problems: string[] = [];
-  const bad = (field: string, expected: string, got: unknown): void => {
-    problems.push(`${field}: expected ${expected}, got ${describe(got)}`);
-  };
-  const str = (o: Json, key: string, path: string): void => {
-    if (typeof o[key] !== 'string' || (o[key] as string).length === 0) bad(path, 'a non-empty string', o[key]);
-  };
-  const literal = (o: Json, key: string, path: string, want: string): void => {
-    if (o[key] !== want) bad(path, JSON.stringify(want), o[key]);
-  };
-  const posInt = (o: Json, key: string, path: string, min: number): void => {
-    const v = o[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(path, `an integer >= ${min}`, v);
-  };
-  const obj = (o: Json, key: string, path: string): Json | null => {
-    const v = o[key];
-    if (isObject(v)) return v;
-    bad(path, 'an object', v);
-    return null;
-  };
-
-  if (!isObject(json)) {
-    throw new SegdError('SEGD_MODEL_CARD_INVALID', `model card ${cardPath} is not a JSON object`, [
-      `(root): expected an object, got ${describe(json)}`,
-    ]);
-  }
-  literal(json, 'format', 'format', MODEL_CARD_FORMAT);
-  str(json, 'name', 'name');
-  str(json, 'architecture', 'architecture');
-
-  const onnx = obj(json, 'onnx', 'onnx');
-  if (onnx) {
-    str(onnx, 'file', 'onnx.file');
-    posInt(onnx, 'opset', 'onnx.opset', 17);
-    if (typeof onnx['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(onnx['sha256'])) {
-      bad('onnx.sha256', '64 lowercase hex digits', onnx['sha256']);
-    }
-  }
-
-  const input = obj(json, 'input', 'input');
-  if (input) {
-    literal(input, 'name', 'input.name', 'frames');
-    posInt(input, 'height', 'input.height', 1);
-    posInt(input, 'width', 'input.width', 1);
-    literal(input, 'layout', 'input.layout', 'NHWC');
-    literal(input, 'dtype', 'input.dtype', 'uint8');
-    literal(input, 'color', 'input.color', 'RGB');
-  }
-
-  const output = obj(json, 'output', 'output');
-  if (output) {
-    literal(output, 'name', 'output.name', 'mask');
-    literal(output, 'layout', 'output.layout', 'NHW');
-    literal(output, 'dtype', 'output.dtype', 'uint8');
-  }
-
-  const classes = json['classes'];
-  // uint8 mask: at most 256 class ids.
-  if (!Array.isArray(classes) || classes.length === 0 || classes.length > 256) {
-    bad('classes', 'an array of 1..256 classes', classes);
-  } else {
-    classes.forEach((c: unknown, i) => {
-      const at = `classes[${i}]`;
-      if (!isObject(c)) return bad(at, 'an object {id, name, color}', c);
-      if (c['id'] !== i) bad(`${at}.id`, `${i} (ids are 0..K-1 in order)`, c['id']);
-      str(c, 'name', `${at}.name`);
-      const color = c['color'];
-      const okColor =
-        Array.isArray(color) &&
-        color.length === 3 &&
-        color.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255);
-      if (!okColor) bad(`${at}.color`, '[r, g, b] integers 0-255', color);
-    });
-  }
-
-  const ignore = json['ignore_index'];
-  if (ignore !== undefined && ignore !== null && !(typeof ignore === 'number' && Number.isInteger(ignore) && ignore >= 0)) {
-    bad('ignore_index', 'an integer >= 0 (or absent)', ignore);
-  }
-
-  const metrics = obj(json, 'metrics', 'metrics');
-  if (metrics) {
-    const miou = metrics['miou'];
-    if (miou !== null && !(typeof miou === 'number' && miou >= 0 && miou <= 1)) {
-      bad('metrics.miou', 'a fraction in [0, 1] or null', miou);
-    }
-  }
-
+  const validate = getValidator();
+  const errors = validate(json) ? [] : (validate.errors ?? []);
+  const problems = [
+    ...errors.map((e) => formatAjvError(e, { vocabulary: 'json', scalarItemsOnArray: true })),
+    ...classIdProblems(json, errors),
+  ];
   if (problems.length > 0) {
     throw new SegdError(
       'SEGD_MODEL_CARD_INVALID',
@@ -152,7 +95,8 @@ export function validateModelCard(json: unknown, cardPath: string): ModelCard {
       problems,
     );
   }
-  return { ...json, ignore_index: (ignore as number | null | undefined) ?? null } as unknown as ModelCard;
+  const card = json as ModelCard;
+  return { ...card, ignore_index: card.ignore_index ?? null };
 }
 
 /** Reads and validates a card. Missing/unreadable/non-JSON cards are SEGD_MODEL_CARD_INVALID naming the path. */

@@ -23,10 +23,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { SegdError } from '../../daemon/errors.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
 import { InferenceWorkerHandle, type WorkerReady } from './inference-worker-handle.js';
 import { defaultCardPath, readModelCard, type ModelCard } from './model-card.js';
-import type { ExecutionProviderName, ProviderSettings } from './provider-options.js';
+import type { ProviderSettings } from './provider-options.js';
 import type { WorkerInit } from './worker-protocol.js';
 
 export interface RestartPolicy {

@@ -4,8 +4,7 @@
  * binding: only the inference worker loads ONNX Runtime (see inference-worker.ts).
  */
 import type { InferenceSession } from 'onnxruntime-node';
-
-export type ExecutionProviderName = 'tensorrt' | 'cuda' | 'cpu';
+import type { ExecutionProviderName } from '../core/reasons.js';
 
 export interface ProviderSettings {
   readonly tensorrt: { readonly fp16: boolean; readonly engineCacheDir: string | null };

@@ -2,16 +2,17 @@
  * Execution-provider selection: try the configured providers in order, skip the unusable ones
  * with one warn line each (provider + reason), log the chosen one at info.
  *
- * TensorRT options: onnxruntime-node 1.30's binding passes only `deviceId` to the TensorRT EP
- * (js/node/src/session_options_helper.cc), and the EP ignores its ORT_TENSORRT_* environment
- * variables when options come through that path. So `fp16` and `engineCacheDir` cannot be applied
- * from Node today; when TensorRT is chosen with either set, that is logged instead of pretended.
+ * TensorRT options reach the TensorRT EP as ORT_TENSORRT_* environment variables, set from the
+ * config on the main thread before this worker started (tensorrt-env.ts); the values this worker
+ * (and so the EP) sees are logged once when TensorRT is among the providers.
  *
  * Loads onnxruntime-node: import this only from the inference worker.
  */
 import { InferenceSession, listSupportedBackends } from 'onnxruntime-node';
-import { SegdError } from '../../daemon/errors.js';
-import { sessionOptionsFor, type ExecutionProviderName, type ProviderSettings } from './provider-options.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
+import { sessionOptionsFor, type ProviderSettings } from './provider-options.js';
+import { tensorrtEnvOf } from './tensorrt-env.js';
 
 /** Where provider choices are reported: a pino Logger, or the worker's relay to one. */
 export interface EngineLog {
@@ -48,6 +49,9 @@ export async function openSession(
 ): Promise<OpenedSession> {
   const supported = new Set(listSupportedBackends().map((b) => b.name));
   const skipped: SkippedProvider[] = [];
+  if (providers.includes('tensorrt')) {
+    logger.info({ env: tensorrtEnvOf(process.env) }, 'tensorrt options (ORT_TENSORRT_* as the inference worker sees them)');
+  }
 
   const modelInvalid = (err: unknown): SegdError =>
     new SegdError(
@@ -70,12 +74,6 @@ export async function openSession(
         { provider, skipped: skipped.map((s) => s.provider), intraOpThreads: settings.cpu.intraOpThreads },
         `execution provider ${provider} selected`,
       );
-      if (provider === 'tensorrt' && (settings.tensorrt.fp16 || settings.tensorrt.engineCacheDir !== null)) {
-        logger.warn(
-          { provider, fp16: settings.tensorrt.fp16, engineCacheDir: settings.tensorrt.engineCacheDir },
-          'tensorrt.fp16 / tensorrt.engineCacheDir not applied: onnxruntime-node 1.30 passes only deviceId to the TensorRT EP',
-        );
-      }
       return { session, provider, skipped };
     } catch (err) {
       // The CPU EP is always available, so its failure is the model's fault, not the provider's.

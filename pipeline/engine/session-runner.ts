@@ -4,10 +4,10 @@
  * only by inference-worker.ts, never by the daemon's main thread.
  */
 import { env, Tensor, type InferenceSession } from 'onnxruntime-node';
-import { SegdError } from '../../daemon/errors.js';
+import { SegdError } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
 import { checkOutput, checkSessionIo, INPUT_NAME, OUTPUT_NAME } from './io-contract.js';
 import type { ModelCard } from './model-card.js';
-import type { ExecutionProviderName } from './provider-options.js';
 import { openSession, type EngineLog } from './providers.js';
 import type { WorkerInit } from './worker-protocol.js';
 

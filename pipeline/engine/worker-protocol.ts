@@ -6,9 +6,10 @@
  * goes to the worker with a `run` and comes back with its `result` / `run-failed`, together with
  * the mask's own ArrayBuffer (fresh ORT output memory for every run).
  */
-import { SegdError, type SegdErrorCode } from '../../daemon/errors.js';
+import { SegdError, type SegdErrorCode } from '../core/errors.js';
+import type { ExecutionProviderName } from '../core/reasons.js';
 import type { ModelCard } from './model-card.js';
-import type { ExecutionProviderName, ProviderSettings } from './provider-options.js';
+import type { ProviderSettings } from './provider-options.js';
 
 /** workerData: everything the worker needs to open, check and warm up the session. */
 export interface WorkerInit {

@@ -1,34 +1,30 @@
 /**
- * JSON control messages (docs/protocol.md, "Control messages"): validation of what clients send,
- * and the error replies naming the field and what was expected. Pure functions: the publisher
- * decides what to do with a valid request.
+ * JSON control messages (docs/protocol.md, "Control messages"): validation of what clients send
+ * against the compiled schemas of control-schema.ts, and the error replies naming the field (the
+ * same `streams[1]` paths as config errors, core/schema-errors.ts) and what was expected. Pure
+ * functions: the publisher decides what to do with a valid request.
  */
+import type { ErrorObject } from 'ajv';
+import { fieldPath } from '../core/schema-errors.js';
+import {
+  REQUEST_SCHEMAS,
+  REQUEST_TYPES,
+  controlValidators,
+  type ClientRequest,
+  type ClientRequestType,
+} from './control-schema.js';
 import { ENCODINGS, MAX_CONTROL_MESSAGE_BYTES, PROTOCOL_VERSION, type MaskEncoding } from './protocol.js';
 
-export const MAX_STREAMS_PER_REQUEST = 256;
-
-export type ClientRequest =
-  | { readonly type: 'subscribe'; readonly streams: readonly string[] }
-  | { readonly type: 'unsubscribe'; readonly streams: readonly string[] }
-  | { readonly type: 'encoding'; readonly encoding: MaskEncoding }
-  | { readonly type: 'list_streams' }
-  | { readonly type: 'model_card' }
-  | PreviewRequest;
-
-/** `preview`: downscaled JPEGs of the frames (protocol message type 2), rate-limited per client and stream. */
-export interface PreviewRequest {
-  readonly type: 'preview';
-  readonly enabled: boolean;
-  readonly maxFps: number;
-  readonly width: number;
-}
-
-export const PREVIEW_DEFAULTS = { maxFps: 5, width: 240 } as const;
-export const PREVIEW_MAX_FPS = 30;
-export const PREVIEW_MIN_WIDTH = 16;
-export const PREVIEW_MAX_WIDTH = 4096;
-
-export type ClientRequestType = ClientRequest['type'];
+export {
+  MAX_STREAMS_PER_REQUEST,
+  PREVIEW_DEFAULTS,
+  PREVIEW_MAX_FPS,
+  PREVIEW_MAX_WIDTH,
+  PREVIEW_MIN_WIDTH,
+  type ClientRequest,
+  type ClientRequestType,
+  type PreviewRequest,
+} from './control-schema.js';
 
 export type ProtocolErrorCode =
   | 'not_text'
@@ -52,17 +48,6 @@ export interface ProtocolErrorReply {
   /** `type` of the offending request when it had a valid one. */
   readonly request: ClientRequestType | null;
 }
-
-/** Fields each request type allows; anything else is rejected (usually a typo). */
-const ALLOWED_FIELDS: Readonly<Record<ClientRequestType, readonly string[]>> = {
-  subscribe: ['type', 'streams'],
-  unsubscribe: ['type', 'streams'],
-  encoding: ['type', 'encoding'],
-  list_streams: ['type'],
-  model_card: ['type'],
-  preview: ['type', 'enabled', 'maxFps', 'width'],
-};
-const REQUEST_TYPES = Object.keys(ALLOWED_FIELDS) as ClientRequestType[];
 
 /** What the validator needs to know about the server's streams. */
 export interface StreamCatalog {
@@ -88,10 +73,6 @@ function show(value: unknown): string {
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Validates one incoming WebSocket message. Returns the request, or the `error` reply to send.
  * `data` is the raw message as `ws` delivers it; binary and oversized messages are refused before
@@ -113,85 +94,101 @@ export function parseControlMessage(
   } catch (err) {
     return errorReply('bad_json', null, 'a JSON object', `not JSON (${(err as Error).message})`);
   }
-  if (!isPlainObject(parsed)) return errorReply('bad_message', null, 'a JSON object', `got ${show(parsed)}`);
-  return validateRequest(parsed, streams);
+  const { envelope, requests } = controlValidators();
+  if (!envelope(parsed)) return envelopeError(firstError(envelope.errors, ['type']));
+  const type = (parsed as { type: ClientRequestType }).type;
+  const validate = requests[type];
+  if (!validate(parsed)) {
+    const fields = Object.keys(REQUEST_SCHEMAS[type].properties);
+    return requestError(type, firstError(validate.errors, fields), parsed as Record<string, unknown>, streams);
+  }
+  return request(parsed as ClientRequest, streams);
 }
 
-function validateRequest(msg: Record<string, unknown>, streams: StreamCatalog): ClientRequest | ProtocolErrorReply {
-  const typesText = `one of: ${REQUEST_TYPES.join(', ')}`;
-  const type = msg.type;
-  if (type === undefined) return errorReply('bad_type', 'type', `a string, ${typesText}`, 'missing');
-  if (typeof type !== 'string') return errorReply('bad_type', 'type', `a string, ${typesText}`, `got ${show(type)}`);
-  if (!(REQUEST_TYPES as readonly string[]).includes(type)) return errorReply('bad_type', 'type', typesText, `unknown type ${show(type)}`);
-  const reqType = type as ClientRequestType;
-
-  const allowed = ALLOWED_FIELDS[reqType];
-  for (const key of Object.keys(msg)) {
-    if (!allowed.includes(key)) {
-      return errorReply('bad_field', key, `only the fields ${allowed.join(', ')}`, `not allowed in a ${reqType} message`, reqType);
-    }
-  }
-
-  switch (reqType) {
+/** A valid request as a fresh object (fields in protocol order), once its stream ids are known to the server. */
+function request(req: ClientRequest, streams: StreamCatalog): ClientRequest | ProtocolErrorReply {
+  switch (req.type) {
     case 'subscribe':
-    case 'unsubscribe': {
-      const ids = validateStreamIds(msg.streams, reqType, streams);
-      return Array.isArray(ids) ? { type: reqType, streams: ids } : ids;
-    }
-    case 'encoding': {
-      const enc = msg.encoding;
-      if (typeof enc !== 'string' || !(ENCODINGS as readonly string[]).includes(enc)) {
-        const problem = enc === undefined ? 'missing' : `got ${show(enc)}`;
-        return errorReply('bad_field', 'encoding', `one of: ${ENCODINGS.join(', ')}`, problem, reqType);
-      }
-      return { type: 'encoding', encoding: enc as MaskEncoding };
-    }
+    case 'unsubscribe':
+      return unknownStream(req.streams, req.streams.length, req.type, streams) ?? { type: req.type, streams: req.streams };
+    case 'encoding':
+      return { type: 'encoding', encoding: req.encoding };
     case 'list_streams':
-      return { type: 'list_streams' };
     case 'model_card':
-      return { type: 'model_card' };
+      return { type: req.type };
     case 'preview':
-      return validatePreview(msg);
+      return { type: 'preview', enabled: req.enabled, maxFps: req.maxFps, width: req.width };
   }
 }
 
-function validatePreview(msg: Record<string, unknown>): PreviewRequest | ProtocolErrorReply {
-  const { enabled, maxFps = PREVIEW_DEFAULTS.maxFps, width = PREVIEW_DEFAULTS.width } = msg;
-  if (typeof enabled !== 'boolean') {
-    return errorReply('bad_field', 'enabled', 'true or false', enabled === undefined ? 'missing' : `got ${show(enabled)}`, 'preview');
-  }
-  if (typeof maxFps !== 'number' || !(maxFps > 0 && maxFps <= PREVIEW_MAX_FPS)) {
-    return errorReply('bad_field', 'maxFps', `a number > 0 and <= ${PREVIEW_MAX_FPS}`, `got ${show(maxFps)}`, 'preview');
-  }
-  if (typeof width !== 'number' || !Number.isInteger(width) || width < PREVIEW_MIN_WIDTH || width > PREVIEW_MAX_WIDTH) {
-    return errorReply('bad_field', 'width', `an integer ${PREVIEW_MIN_WIDTH} … ${PREVIEW_MAX_WIDTH}`, `got ${show(width)}`, 'preview');
-  }
-  return { type: 'preview', enabled, maxFps, width };
+/**
+ * The violation to report when there are several (ajv runs with allErrors): the one the protocol
+ * has always named first - the message's shape, then an unknown field, then the fields in their
+ * documented order (`fields`), a field as a whole before its items, items in order.
+ */
+function firstError(errors: readonly ErrorObject[] | null | undefined, fields: readonly string[]): ErrorObject {
+  const rank = (e: ErrorObject): readonly [number, number, number] => {
+    if (e.instancePath === '' && e.keyword === 'type') return [0, 0, 0];
+    if (e.keyword === 'additionalProperties') return [1, 0, 0];
+    const required = e.keyword === 'required';
+    const path = e.instancePath.split('/');
+    const field = required ? String((e.params as { missingProperty?: unknown }).missingProperty) : (path[1] ?? '');
+    const at = fields.indexOf(field);
+    return [2, at < 0 ? fields.length : at, required ? 0 : path.length];
+  };
+  const before = (a: readonly number[], b: readonly number[]): boolean => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number);
+    return false; // equal: keep the one ajv reported first
+  };
+  let best: ErrorObject | undefined;
+  for (const e of errors ?? []) if (best === undefined || before(rank(e), rank(best))) best = e;
+  if (best === undefined) throw new Error('control-messages: validation failed without an error');
+  return best;
 }
 
-function validateStreamIds(
-  value: unknown,
-  reqType: 'subscribe' | 'unsubscribe',
-  streams: StreamCatalog,
-): string[] | ProtocolErrorReply {
-  const expected = `an array of 1 to ${MAX_STREAMS_PER_REQUEST} stream ids (strings)`;
-  if (value === undefined) return errorReply('bad_field', 'streams', expected, 'missing', reqType);
-  if (!Array.isArray(value)) return errorReply('bad_field', 'streams', expected, `got ${show(value)}`, reqType);
-  if (value.length === 0 || value.length > MAX_STREAMS_PER_REQUEST) {
-    return errorReply('bad_field', 'streams', expected, `array of ${value.length}`, reqType);
+/** Problems with the message as a whole or with its `type`. */
+function envelopeError(e: ErrorObject): ProtocolErrorReply {
+  const typesText = `one of: ${REQUEST_TYPES.join(', ')}`;
+  if (e.instancePath === '' && e.keyword === 'type') return errorReply('bad_message', null, 'a JSON object', `got ${show(e.data)}`);
+  if (e.keyword === 'required') return errorReply('bad_type', 'type', `a string, ${typesText}`, 'missing');
+  if (e.keyword === 'enum') return errorReply('bad_type', 'type', typesText, `unknown type ${show(e.data)}`);
+  return errorReply('bad_type', 'type', `a string, ${typesText}`, `got ${show(e.data)}`);
+}
+
+/** A field of a request that is missing, not allowed, or wrong; the field's schema says what it expects. */
+function requestError(type: ClientRequestType, e: ErrorObject, msg: Record<string, unknown>, streams: StreamCatalog): ProtocolErrorReply {
+  const p = e.params as Record<string, unknown>;
+  if (e.keyword === 'additionalProperties') {
+    const allowed = Object.keys(REQUEST_SCHEMAS[type].properties);
+    return errorReply('bad_field', String(p['additionalProperty']), `only the fields ${allowed.join(', ')}`, `not allowed in a ${type} message`, type);
   }
-  const ids: string[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const id: unknown = value[i];
-    if (typeof id !== 'string') return errorReply('bad_field', `streams[${i}]`, 'a stream id (string)', `got ${show(id)}`, reqType);
-    if (!streams.has(id)) {
+  if (e.keyword === 'required') {
+    const name = String(p['missingProperty']);
+    const schema = (REQUEST_SCHEMAS[type].properties as Record<string, { expected?: string }>)[name];
+    return errorReply('bad_field', fieldPath(e.instancePath, name), schema?.expected ?? 'a value', 'missing', type);
+  }
+  // An earlier item naming an unknown stream is reported before a later item of the wrong type.
+  const item = /^\/streams\/(\d+)$/.exec(e.instancePath);
+  if (item && Array.isArray(msg['streams']) && (type === 'subscribe' || type === 'unsubscribe')) {
+    const before = unknownStream(msg['streams'] as unknown[], Number(item[1]), type, streams);
+    if (before) return before;
+  }
+  const expected = String((e.parentSchema as { expected?: unknown } | undefined)?.expected ?? e.message ?? e.keyword);
+  const problem = e.keyword === 'minItems' || e.keyword === 'maxItems' ? `array of ${(e.data as unknown[]).length}` : `got ${show(e.data)}`;
+  return errorReply('bad_field', fieldPath(e.instancePath), expected, problem, type);
+}
+
+/** The first of `ids[0 … end)` the server does not have, as an `unknown_stream` reply; null when all are known. */
+function unknownStream(ids: readonly unknown[], end: number, type: 'subscribe' | 'unsubscribe', streams: StreamCatalog): ProtocolErrorReply | null {
+  for (let i = 0; i < end; i++) {
+    const id = ids[i];
+    if (typeof id === 'string' && !streams.has(id)) {
       const known = streams.ids();
-      const expectedIds = known.length === 0 ? 'a stream id (the server has none)' : `one of: ${known.join(', ')}`;
-      return errorReply('unknown_stream', `streams[${i}]`, expectedIds, `unknown stream id ${show(id)}`, reqType);
+      const expected = known.length === 0 ? 'a stream id (the server has none)' : `one of: ${known.join(', ')}`;
+      return errorReply('unknown_stream', `streams[${i}]`, expected, `unknown stream id ${show(id)}`, type);
     }
-    ids.push(id);
   }
-  return ids;
+  return null;
 }
 
 // ---- server → client replies (JSON text) ----

@@ -2,7 +2,7 @@
  * The wire messages of one frame, built lazily: each encoding is computed at most once per frame
  * and shared by every client that asked for it; encodings nobody asked for cost nothing.
  */
-import type { MaskResult } from '../mask-result.js';
+import type { MaskResult } from '../core/mask-result.js';
 import type { MaskEncoders } from './mask-encoders.js';
 import { ENCODINGS, ENCODING_CODE, encodeMaskHeader, maskHeaderLength, type MaskEncoding } from './protocol.js';
 

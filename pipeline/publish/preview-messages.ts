@@ -5,7 +5,7 @@
  * watches never encodes a JPEG. The RGB view is only valid during the publish call (it is the
  * engine's batch input buffer), hence everything here is synchronous.
  */
-import type { MaskResult } from '../mask-result.js';
+import type { MaskResult } from '../core/mask-result.js';
 import type { WireMessage } from './frame-messages.js';
 import { JpegEncoder } from './jpeg-encoder.js';
 import { MESSAGE_TYPE_PREVIEW_JPEG, PREVIEW_ENCODING_JPEG, encodeMaskHeader, maskHeaderLength } from './protocol.js';

@@ -8,8 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { DropReason, StreamState } from '../frame.js';
-import type { MaskResult } from '../mask-result.js';
+import type { DropReason, StreamState, WsRefusal } from '../core/reasons.js';
+import type { MaskResult } from '../core/mask-result.js';
 import {
   errorReply,
   helloReply,
@@ -33,12 +33,6 @@ export const DEFAULT_MAX_CLIENTS = 64;
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT = 64;
 /** WebSocket close code 1013 "try again later": sent to a client over publish.maxClients. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
-
-/**
- * What the publisher refuses (bounded: a metric label). `slow_reader`: a client whose unsent
- * control replies pile up (it sends requests but never reads) is cut off, so no buffer grows unbounded.
- */
-export type WsRefusal = 'too_many_clients' | 'too_many_subscriptions' | 'message_too_large' | 'bad_message' | 'slow_reader';
 
 // ws copies send options, so one pair serves every send.
 const HEADER_FRAGMENT = { binary: true, fin: false } as const;

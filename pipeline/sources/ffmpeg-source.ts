@@ -23,10 +23,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { DropReason, Frame, StreamState } from '../frame.js';
-import { LatestQueue } from '../latest-queue.js';
-import type { StreamConfig } from '../stream-config.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import type { Frame } from '../core/frame.js';
+import type { DropReason, RestartReason, StreamState } from '../core/reasons.js';
+import { LatestQueue } from '../batching/latest-queue.js';
+import type { StreamConfig } from '../core/stream-config.js';
+import { Backoff, type BackoffOptions } from '../core/backoff.js';
 import { buildFfmpegArgs } from './ffmpeg-args.js';
 import { FfmpegStderr } from './ffmpeg-stderr.js';
 import { FrameCutter } from './frame-cutter.js';
@@ -34,11 +35,8 @@ import { FramePool, type PoolSlot } from './frame-pool.js';
 import { PooledFrame } from './pooled-frame.js';
 import { drainPipeSync, pipeFd } from './pipe-drain.js';
 import { PtsMatcher } from './pts-matcher.js';
-import { createLineRedactor } from './redact.js';
+import { createLineRedactor } from '../core/redact.js';
 import { parseSourceUrl, type ParsedSource } from './source-url.js';
-
-/** Why a child was restarted. Bounded: usable as a metric label. */
-export type RestartReason = 'stalled' | 'exited' | 'spawn_failed';
 
 export interface SourceObserver {
   /** A decoded frame; the callee owns it and must call frame.release() exactly once. */

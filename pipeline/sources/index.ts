@@ -1,17 +1,14 @@
 /** ffmpeg-backed stream sources: the public surface used by the daemon. */
 export { FfmpegSource } from './ffmpeg-source.js';
-export type { FfmpegSourceOptions, RestartReason, SourceObserver, SourceStats } from './ffmpeg-source.js';
-export { parseSourceUrl, redactUrl } from './source-url.js';
+export type { FfmpegSourceOptions, SourceObserver, SourceStats } from './ffmpeg-source.js';
+export { parseSourceUrl } from './source-url.js';
 export type { ParsedSource, SourceKind } from './source-url.js';
-export { createLineRedactor } from './redact.js';
 export { buildFfmpegArgs, videoFilter } from './ffmpeg-args.js';
 export type { FfmpegArgsOptions } from './ffmpeg-args.js';
 export { FramePool } from './frame-pool.js';
 export type { PoolSlot } from './frame-pool.js';
 export { FrameCutter } from './frame-cutter.js';
 export type { CutterSink } from './frame-cutter.js';
-export { Backoff } from './backoff.js';
-export type { BackoffOptions, JitterMode } from './backoff.js';
 export { PtsMatcher } from './pts-matcher.js';
 export { FfmpegStderr } from './ffmpeg-stderr.js';
 export { PooledFrame } from './pooled-frame.js';

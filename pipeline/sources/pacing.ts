@@ -10,7 +10,7 @@
  *   (`realtime: true`) cannot be slowed down; a late frame is worth less than a fresh one, so a
  *   full queue evicts its oldest frame and counts the drop (`queue_full`).
  */
-import type { StreamConfig } from '../stream-config.js';
+import type { StreamConfig } from '../core/stream-config.js';
 import { parseSourceUrl } from './source-url.js';
 
 export type Pacing = 'backpressure' | 'newest_wins';

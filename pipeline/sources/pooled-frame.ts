@@ -1,7 +1,7 @@
 /**
  * The Frame handed to consumers: a view of one pool slot, released exactly once.
  */
-import type { Frame } from '../frame.js';
+import type { Frame } from '../core/frame.js';
 import type { FramePool, PoolSlot } from './frame-pool.js';
 
 export class PooledFrame implements Frame {

@@ -4,10 +4,8 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SegdError } from '../../daemon/errors.js';
-import { redactUrl } from './redact.js';
-
-export { redactUrl } from './redact.js';
+import { SegdError } from '../core/errors.js';
+import { redactUrl } from '../core/redact.js';
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'v4l2';
 

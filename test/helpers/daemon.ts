@@ -65,9 +65,12 @@ export interface CliResult extends ExitInfo {
 }
 
 /** Runs `node dist/daemon/cli.js ...args` to completion (for short commands: check-config, --help). */
-export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cliPath?: string; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: opts.env ?? cleanEnv() });
+    const child = spawn(process.execPath, [opts.cliPath ?? CLI_PATH, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? cleanEnv() });
     live.add(child);
     let stdout = '';
     let stderr = '';
@@ -116,11 +119,14 @@ export interface DaemonProcess {
 export interface SpawnOptions {
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Default: this checkout's dist/daemon/cli.js, run from the repository root. */
+  readonly cliPath?: string;
+  readonly cwd?: string;
 }
 
 /** Spawns the CLI with `args`; resolves once it logged "listening" (rejects if it exits first). */
 export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60000): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, ...opts.args], { cwd: REPO_ROOT, env: opts.env ?? cleanEnv() });
+  const child = spawn(process.execPath, [opts.cliPath ?? CLI_PATH, ...opts.args], { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? cleanEnv() });
   live.add(child);
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();

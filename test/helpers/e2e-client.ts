@@ -133,6 +133,16 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return undefined;
 }
 
+/** The sum of every series of `name` whose labels include `labels` (e.g. all reasons of one stream); undefined when none matches. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    const only = metricValue(line, name, labels);
+    if (only !== undefined) sum = (sum ?? 0) + only;
+  }
+  return sum;
+}
+
 export async function scrape(httpUrl: string): Promise<string> {
   const res = await fetch(`${httpUrl}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics: HTTP ${res.status}`);

@@ -16,7 +16,7 @@ import {
 } from '../../clients/ts/protocol-client.js';
 import { createHttpServer, type ReadyState, type SegdHttpServer } from '../../daemon/http-server.js';
 import { createMetrics, type SegdMetrics } from '../../daemon/metrics.js';
-import type { MaskResult } from '../../pipeline/mask-result.js';
+import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import { WsPublisher, type StreamInfo, type WsPublisherOptions } from '../../pipeline/publish/ws-publisher.js';
 import { decodePng } from './png-decode.js';
 import { CAMVID_DIR } from './paths.js';

@@ -4,9 +4,10 @@
  */
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { DropReason, Frame, StreamState } from '../../pipeline/frame.js';
-import { FfmpegSource, type FfmpegSourceOptions, type RestartReason, type SourceObserver } from '../../pipeline/sources/index.js';
-import type { StreamConfig } from '../../pipeline/stream-config.js';
+import type { Frame } from '../../pipeline/core/frame.js';
+import type { DropReason, RestartReason, StreamState } from '../../pipeline/core/reasons.js';
+import { FfmpegSource, type FfmpegSourceOptions, type SourceObserver } from '../../pipeline/sources/index.js';
+import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { FFMPEG_PATH } from './paths.js';
 
 export interface SeenFrame {

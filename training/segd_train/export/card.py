@@ -1,4 +1,8 @@
-"""The model card (`segd-model-card/1`, docs/model-contract.md) written beside the ONNX."""
+"""The model card (`segd-model-card/1`, docs/model-contract.md) written beside the ONNX.
+
+The contract is models/model-card.schema.json, which the daemon validates every card against;
+tests/test_card_schema.py checks that what this module writes matches it field for field.
+"""
 from __future__ import annotations
 
 import hashlib

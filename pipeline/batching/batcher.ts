@@ -1,0 +1,391 @@
+/**
+ * Cross-stream dynamic batcher: frames from every stream → one engine.
+ *
+ * - Per-stream newest-wins queues (depth from the stream's config): a full queue evicts its
+ *   oldest frame (`queue_full`). Nothing else buffers frames, so memory is bounded.
+ * - Backpressure for streams that ask for it (`onQueueSpace`, see sources/pacing.ts): the
+ *   stream is told when its queue becomes full and when a batch has taken a frame from it, so
+ *   its producer can stop instead of having frames evicted. Told only on those two edges, with
+ *   a callback bound at construction (no lookups per frame).
+ * - One batch in flight: the engine is the bottleneck, a second batch would only wait.
+ * - A batch goes when a full batch is waiting, or `maxDelayMs` after the oldest waiting frame.
+ * - Fairness: at most `perStreamCap` frames of one stream per batch, and each batch starts
+ *   with the stream after the last one served (round-robin), so no stream starves.
+ * - The input tensor (maxBatch*H*W*3) is the engine's own buffer, allocated once: frames are
+ *   copied into it in place and released at once, so a source's frame pool is never held for the
+ *   duration of an inference. The engine hands that buffer to its worker thread for the run.
+ */
+import type { Logger } from 'pino';
+import type { Frame } from '../core/frame.js';
+import type { DropReason } from '../core/reasons.js';
+import { LatestQueue } from './latest-queue.js';
+import type { BatchFrames, BatchTiming, MaskResult } from '../core/mask-result.js';
+import type { StreamConfig } from '../core/stream-config.js';
+
+/** What the batcher needs from an engine (OnnxEngine implements it). */
+export interface BatchEngine {
+  readonly inputHeight: number;
+  readonly inputWidth: number;
+  /** The largest n `run` accepts. */
+  readonly maxBatch: number;
+  /** The engine's input buffer (maxBatch*H*W*3, NHWC); valid until the next `run`. */
+  acquireInput(): Uint8Array;
+  /** Resolves to n*H*W class ids for the first n frames of the input buffer. */
+  run(n: number): Promise<Uint8Array>;
+}
+
+export interface BatcherStream extends Pick<StreamConfig, 'id' | 'queueDepth'> {
+  /**
+   * Backpressure: called with false when this stream's queue has just become full, and with
+   * true once a batch has taken a frame from it (after the batch is in flight, so an offer made
+   * inside the callback is safe). The producer should stop offering while full; a frame offered
+   * anyway still evicts the oldest (`queue_full`), so the queue stays bounded. Absent: newest-wins.
+   */
+  readonly onQueueSpace?: ((hasRoom: boolean) => void) | undefined;
+}
+
+export interface BatcherOptions {
+  readonly engine: BatchEngine;
+  /** The streams that will offer frames; `queueDepth` sizes each one's queue. */
+  readonly streams: readonly BatcherStream[];
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  /** At most this many frames of one stream per batch. */
+  readonly perStreamCap: number;
+  readonly logger: Logger;
+  /**
+   * Every inferred batch, in order. Results are fresh objects the consumer may keep; `frames`
+   * (the input pixels of each result) only for the duration of the call.
+   */
+  readonly onBatch: (results: MaskResult[], timing: BatchTiming, frames: BatchFrames) => void;
+  /** Every frame that will not be inferred, with why (the frame is already released). */
+  readonly onDrop: (streamId: string, reason: DropReason) => void;
+}
+
+interface Waiting {
+  readonly frame: Frame;
+  readonly queuedAtNs: bigint;
+}
+
+/** Per-position facts of the batch in flight; preallocated and reused (one batch at a time). */
+interface Slot {
+  streamId: string;
+  seq: number;
+  ptsMs: number | null;
+  captureTimeMs: number;
+  decodedAtNs: bigint;
+  queuedAtNs: bigint;
+  dequeuedAtNs: bigint;
+  width: number;
+  height: number;
+}
+
+const NO_PIXELS = new Uint8Array(0);
+
+/** BatchFrames over the engine's input buffer; one instance, re-pointed per batch. */
+class InputFrames implements BatchFrames {
+  buffer: Uint8Array = NO_PIXELS;
+  count = 0;
+  constructor(private readonly frameBytes: number) {}
+  rgb(index: number): Uint8Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new RangeError(`BatchFrames.rgb: index ${index}; expected 0…${this.count - 1} (and only during onBatch)`);
+    }
+    return this.buffer.subarray(index * this.frameBytes, (index + 1) * this.frameBytes);
+  }
+}
+
+export class Batcher {
+  private readonly engine: BatchEngine;
+  private readonly logger: Logger;
+  private readonly onBatch: BatcherOptions['onBatch'];
+  private readonly onDrop: BatcherOptions['onDrop'];
+  private readonly maxBatch: number;
+  private readonly maxDelayMs: number;
+  private readonly cap: number;
+  /** Frames that make a batch "full": maxBatch, unless the caps make that unreachable. */
+  private readonly fullAt: number;
+  private readonly frameBytes: number;
+  private readonly maskBytes: number;
+  private readonly ids: readonly string[];
+  private readonly index: ReadonlyMap<string, number>;
+  private readonly queues: readonly LatestQueue<Waiting>[];
+  private readonly slots: readonly Slot[];
+  /** Per stream: its onQueueSpace callback, or undefined for newest-wins. */
+  private readonly space: readonly (((hasRoom: boolean) => void) | undefined)[];
+  /** Per stream: 1 = told "full", 2 = a frame was taken since, "room" not told yet, 0 = neither. */
+  private readonly spaceState: Uint8Array;
+  /** Streams with spaceState 2 (so dispatch scans only when there is something to tell). */
+  private roomPending = 0;
+  private readonly frames: InputFrames;
+
+  private rr = 0;
+  private waiting = 0;
+  private waitingSinceNs: bigint | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private draining: Promise<void> | null = null;
+
+  constructor(opts: BatcherOptions) {
+    const { maxBatch, maxDelayMs, perStreamCap, streams } = opts;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`Batcher: maxBatch must be an integer >= 1, got ${maxBatch}`);
+    if (!Number.isInteger(perStreamCap) || perStreamCap < 1) throw new RangeError(`Batcher: perStreamCap must be an integer >= 1, got ${perStreamCap}`);
+    if (!(maxDelayMs >= 0)) throw new RangeError(`Batcher: maxDelayMs must be >= 0, got ${maxDelayMs}`);
+    if (streams.length === 0) throw new RangeError('Batcher: at least one stream is required');
+    const ids = streams.map((s) => s.id);
+    if (new Set(ids).size !== ids.length) throw new RangeError(`Batcher: duplicate stream ids in [${ids.join(', ')}]`);
+    if (maxBatch > opts.engine.maxBatch) {
+      throw new RangeError(`Batcher: maxBatch ${maxBatch} exceeds the engine's maxBatch ${opts.engine.maxBatch}`);
+    }
+
+    this.engine = opts.engine;
+    this.logger = opts.logger;
+    this.onBatch = opts.onBatch;
+    this.onDrop = opts.onDrop;
+    this.maxBatch = maxBatch;
+    this.maxDelayMs = maxDelayMs;
+    this.cap = perStreamCap;
+    this.fullAt = Math.min(maxBatch, perStreamCap * streams.length);
+    this.maskBytes = opts.engine.inputHeight * opts.engine.inputWidth;
+    this.frameBytes = this.maskBytes * 3;
+    this.frames = new InputFrames(this.frameBytes);
+    this.ids = ids;
+    this.index = new Map(ids.map((id, i) => [id, i]));
+    this.queues = streams.map((s) => new LatestQueue<Waiting>(s.queueDepth));
+    this.space = streams.map((s) => s.onQueueSpace);
+    this.spaceState = new Uint8Array(streams.length);
+    this.slots = Array.from({ length: maxBatch }, () => ({
+      streamId: '',
+      seq: 0,
+      ptsMs: null,
+      captureTimeMs: 0,
+      decodedAtNs: 0n,
+      queuedAtNs: 0n,
+      dequeuedAtNs: 0n,
+      width: 0,
+      height: 0,
+    }));
+  }
+
+  /** Frames waiting in all queues (not counting the batch in flight). */
+  get queued(): number {
+    return this.waiting;
+  }
+
+  /** Frames waiting in one stream's queue. */
+  queuedFor(streamId: string): number {
+    const i = this.index.get(streamId);
+    return i === undefined ? 0 : (this.queues[i]?.length ?? 0);
+  }
+
+  /**
+   * Takes ownership of `frame`: it is either batched or dropped, and released either way.
+   * A frame of an unknown stream or of the wrong size is a wiring bug: released, then thrown.
+   */
+  offer(frame: Frame): void {
+    const id = frame.streamId;
+    if (this.draining) {
+      frame.release();
+      this.onDrop(id, 'shutdown');
+      return;
+    }
+    const i = this.index.get(id);
+    const queue = i === undefined ? undefined : this.queues[i];
+    if (queue === undefined || frame.data.length !== this.frameBytes) {
+      frame.release();
+      throw new Error(
+        queue === undefined
+          ? `Batcher.offer: unknown stream '${id}' (known: ${this.ids.join(', ')})`
+          : `Batcher.offer: frame of stream '${id}' has ${frame.data.length} bytes, expected ${this.frameBytes} (${this.engine.inputWidth}x${this.engine.inputHeight} RGB)`,
+      );
+    }
+    const now = process.hrtime.bigint();
+    const evicted = queue.push({ frame, queuedAtNs: now });
+    if (evicted) {
+      evicted.frame.release();
+      this.onDrop(id, 'queue_full');
+    } else {
+      this.waiting++;
+    }
+    this.waitingSinceNs ??= now;
+    // Before schedule(): a dispatch there may take this frame and owe the stream a "room".
+    if (queue.length === queue.capacity) this.tellFull(i as number);
+    this.schedule();
+  }
+
+  /**
+   * Shutdown: refuse new frames (dropped as `shutdown`), release queued frames (`shutdown`),
+   * let the batch in flight finish and deliver. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      this.clearTimer();
+      this.queues.forEach((q, i) => {
+        const id = this.ids[i] ?? '';
+        q.clear((w) => {
+          w.frame.release();
+          this.onDrop(id, 'shutdown');
+        });
+      });
+      this.waiting = 0;
+      this.waitingSinceNs = null;
+      if (this.inFlight) await this.inFlight;
+    })();
+    return this.draining;
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.waiting === 0 || this.draining) return; // completion re-schedules
+    if (this.readyCount() >= this.fullAt) return this.dispatch('full');
+    const waitedMs = Number(process.hrtime.bigint() - (this.waitingSinceNs ?? 0n)) / 1e6;
+    if (waitedMs >= this.maxDelayMs) return this.dispatch('deadline');
+    this.timer ??= setTimeout(this.onDeadline, Math.ceil(this.maxDelayMs - waitedMs));
+  }
+
+  private readonly onDeadline = (): void => {
+    this.timer = null;
+    if (!this.inFlight && this.waiting > 0 && !this.draining) this.dispatch('deadline');
+  };
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Frames a batch could take now, honouring the per-stream cap (stops counting at fullAt). */
+  private readyCount(): number {
+    let n = 0;
+    for (const q of this.queues) {
+      n += Math.min(this.cap, q.length);
+      if (n >= this.fullAt) break;
+    }
+    return n;
+  }
+
+  private dispatch(trigger: BatchTiming['trigger']): void {
+    this.clearTimer();
+    const n = this.take();
+    if (n === 0) return;
+    this.inFlight = this.runBatch(n, trigger).finally(() => {
+      this.inFlight = null;
+      this.schedule();
+    });
+    // Now, not inside take(): a producer offering from its callback finds the batch in flight.
+    if (this.roomPending > 0) this.tellRoom();
+  }
+
+  private tellFull(i: number): void {
+    const cb = this.space[i];
+    if (cb === undefined || this.spaceState[i] === 1) return;
+    const untold = this.spaceState[i] === 2; // full again before "room" was told: no news for it
+    this.spaceState[i] = 1;
+    if (untold) this.roomPending--;
+    else cb(false);
+  }
+
+  private tellRoom(): void {
+    this.roomPending = 0;
+    for (let i = 0; i < this.space.length; i++) {
+      if (this.spaceState[i] !== 2) continue;
+      this.spaceState[i] = 0;
+      (this.space[i] as (hasRoom: boolean) => void)(true);
+    }
+  }
+
+  /** Moves up to maxBatch frames into the engine's input buffer (round-robin, capped), releasing each. */
+  private take(): number {
+    const input = this.engine.acquireInput(); // no run in flight here: the buffer is ours
+    const streams = this.queues.length;
+    const now = process.hrtime.bigint();
+    let n = 0;
+    let last = -1;
+    for (let k = 0; k < streams && n < this.maxBatch; k++) {
+      const i = (this.rr + k) % streams;
+      const q = this.queues[i] as LatestQueue<Waiting>;
+      for (let c = 0; c < this.cap && n < this.maxBatch; c++) {
+        const w = q.shift();
+        if (!w) break;
+        if (this.spaceState[i] === 1) {
+          this.spaceState[i] = 2;
+          this.roomPending++;
+        }
+        const f = w.frame;
+        input.set(f.data, n * this.frameBytes);
+        const s = this.slots[n] as Slot;
+        s.streamId = f.streamId;
+        s.seq = f.seq;
+        s.ptsMs = f.ptsMs;
+        s.captureTimeMs = f.captureTimeMs;
+        s.decodedAtNs = f.decodedAtNs;
+        s.queuedAtNs = w.queuedAtNs;
+        s.dequeuedAtNs = now;
+        s.width = f.width;
+        s.height = f.height;
+        f.release();
+        n++;
+        last = i;
+      }
+    }
+    if (last >= 0) this.rr = (last + 1) % streams;
+    this.waiting -= n;
+    // Frames left behind keep their own waiting time for the next deadline.
+    let oldest: bigint | null = null;
+    if (this.waiting > 0) {
+      for (const q of this.queues) {
+        const head = q.peek();
+        if (head && (oldest === null || head.queuedAtNs < oldest)) oldest = head.queuedAtNs;
+      }
+    }
+    this.waitingSinceNs = oldest;
+    return n;
+  }
+
+  /** Never rejects: failures are counted per frame and logged. */
+  private async runBatch(n: number, trigger: BatchTiming['trigger']): Promise<void> {
+    const inferStartNs = process.hrtime.bigint();
+    let masks: Uint8Array;
+    try {
+      masks = await this.engine.run(n);
+    } catch (err) {
+      const streams: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const id = (this.slots[i] as Slot).streamId;
+        streams.push(id);
+        this.onDrop(id, 'inference_error');
+      }
+      this.logger.error({ err, size: n, streams }, 'inference failed; batch dropped');
+      return;
+    }
+    const inferEndNs = process.hrtime.bigint();
+    const results: MaskResult[] = new Array<MaskResult>(n);
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[i] as Slot;
+      results[i] = {
+        streamId: s.streamId,
+        seq: s.seq,
+        ptsMs: s.ptsMs,
+        captureTimeMs: s.captureTimeMs,
+        decodedAtNs: s.decodedAtNs,
+        queuedAtNs: s.queuedAtNs,
+        dequeuedAtNs: s.dequeuedAtNs,
+        inferStartNs,
+        inferEndNs,
+        width: s.width,
+        height: s.height,
+        mask: masks.subarray(i * this.maskBytes, (i + 1) * this.maskBytes),
+      };
+    }
+    // The run is over, so the input buffer (back from the worker) holds exactly these frames.
+    this.frames.buffer = this.engine.acquireInput();
+    this.frames.count = n;
+    try {
+      this.onBatch(results, { size: n, trigger, inferStartNs, inferEndNs }, this.frames);
+    } catch (err) {
+      // A consumer bug must not stop batching for every stream.
+      this.logger.error({ err, size: n }, 'onBatch callback threw');
+    } finally {
+      this.frames.buffer = NO_PIXELS;
+      this.frames.count = 0;
+    }
+  }
+}

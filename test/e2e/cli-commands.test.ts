@@ -1,0 +1,104 @@
+// The segd command line, run as a real child process: help, version, check-config and the exit
+// codes of `run` when it must not start (bad config, bad overrides).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { cleanEnv, makeTempDir, runCli, writeConfig } from '../helpers/daemon.js';
+
+const SEVERAL_ERRORS = [
+  'server: { port: 123456 }',
+  'log: { level: loud }',
+  'streams:',
+  `  - { id: cam1, url: ${JSON.stringify(SAMPLE_CLIP_VAL)}, realtime: sometimes }`,
+  '  - { id: cam1, url: "nope://x" }',
+].join('\n');
+
+describe('segd CLI', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let good: string;
+  let bad: string;
+  before(() => {
+    tmp = makeTempDir('segd-cli-');
+    good = writeConfig(tmp.dir, `streams:\n  - { id: cam1, url: ${JSON.stringify(SAMPLE_CLIP_VAL)} }\n`, 'good.yaml');
+    bad = writeConfig(tmp.dir, SEVERAL_ERRORS, 'bad.yaml');
+  });
+  after(() => tmp.cleanup());
+
+  it('--help and -h print usage and exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runCli([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: segd <command>/);
+      assert.match(r.stdout, /check-config/);
+      assert.match(r.stdout, /SEGD_PORT/);
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${pkg.version}\n`);
+  });
+
+  it('no command, an unknown command or an unknown flag: usage on stderr, exit 2', async () => {
+    for (const args of [[], ['serve'], ['run', '--colour']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /Usage: segd/);
+    }
+  });
+
+  it('check-config on a valid file prints OK and a summary', async () => {
+    const r = await runCli(['check-config', good]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.startsWith(`OK ${good}\n`), r.stdout);
+    assert.match(r.stdout, /server: 127\.0\.0\.1:8080/);
+    assert.match(r.stdout, /cam1: .*camvid-0016E5-val\.mp4 \(loop true, realtime true/);
+  });
+
+  it('check-config never prints credentials', async () => {
+    const r = await runCli(['check-config', join(REPO_ROOT, 'config', 'segd.example.yaml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /gate: rtsp:\/\//);
+    assert.ok(!r.stdout.includes('secret'), r.stdout);
+  });
+
+  it('check-config on a file with several errors prints every one and exits 2', async () => {
+    const r = await runCli(['check-config', bad]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /SEGD_CONFIG_INVALID/);
+    assert.ok(r.stderr.includes(bad), r.stderr);
+    for (const field of ['server.port', 'log.level', 'streams[0].realtime', 'streams[1].id', 'streams[1].url']) {
+      assert.ok(r.stderr.includes(`${field}: `), `${field} not named in:\n${r.stderr}`);
+    }
+    assert.match(r.stderr, /5 problems/);
+  });
+
+  it('check-config on a missing file exits 2 naming it', async () => {
+    const missing = join(tmp.dir, 'missing.yaml');
+    const r = await runCli(['check-config', missing]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /SEGD_CONFIG_UNREADABLE/);
+    assert.ok(r.stderr.includes(missing), r.stderr);
+  });
+
+  it('run with an invalid config exits 2 with every violation, before starting anything', async () => {
+    const r = await runCli(['run', '--config', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /5 problems/);
+    assert.equal(r.stdout, '', 'no daemon log line: nothing was started');
+  });
+
+  it('SEGD_CONFIG selects the file; a bad SEGD_PORT is named and exits 2', async () => {
+    const viaEnv = await runCli(['run'], { env: cleanEnv({ SEGD_CONFIG: bad }) });
+    assert.equal(viaEnv.code, 2, viaEnv.stderr);
+    assert.ok(viaEnv.stderr.includes(bad), viaEnv.stderr);
+
+    const badPort = await runCli(['run', '--config', good], { env: cleanEnv({ SEGD_PORT: 'eighty' }) });
+    assert.equal(badPort.code, 2, badPort.stderr);
+    assert.match(badPort.stderr, /SEGD_PORT: expected an integer port 0-65535, got "eighty"/);
+  });
+});

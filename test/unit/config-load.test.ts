@@ -1,0 +1,201 @@
+// Config loading: YAML + ajv validation (every violation at once), defaults, unknown keys,
+// stream URL checks, relative path resolution, and the shipped config files.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadConfigFile, parseConfigText } from '../../daemon/config/load.js';
+import { SegdError } from '../../pipeline/core/errors.js';
+import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { makeTempDir, writeConfig } from '../helpers/daemon.js';
+
+function configError(fn: () => unknown): SegdError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof SegdError, `expected a SegdError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config loading', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  before(() => (tmp = makeTempDir('segd-config-')));
+  after(() => tmp.cleanup());
+
+  it('applies every default to a file that only lists streams', () => {
+    const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${SAMPLE_CLIP_VAL}\n`, 'minimal.yaml');
+    const cfg = loadConfigFile(path);
+    assert.deepEqual(cfg, {
+      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null },
+      log: { level: 'info' },
+      ffmpeg: { path: null },
+      model: {
+        // Relative to the config file's directory.
+        path: join(tmp.dir, 'models', 'sctnet-s-camvid.onnx'),
+        card: null,
+        providers: ['tensorrt', 'cuda', 'cpu'],
+        tensorrt: { fp16: true, engineCacheDir: null },
+        cpu: { intraOpThreads: 2, interOpThreads: 1 },
+        warmupRuns: 2,
+      },
+      batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
+      publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
+      streams: [
+        {
+          id: 'cam1',
+          url: SAMPLE_CLIP_VAL,
+          loop: true,
+          realtime: true,
+          rtspTransport: 'tcp',
+          expectedFps: 10,
+          maxFps: null,
+          queueDepth: 1,
+        },
+      ],
+    });
+  });
+
+  it('resolves relative model, card, cache, ffmpeg and file paths against the config directory', () => {
+    const text = [
+      'ffmpeg: { path: bin/ffmpeg }',
+      'model: { path: m/x.onnx, card: m/x-card.json, tensorrt: { engineCacheDir: cache/trt } }',
+      'streams:',
+      `  - { id: a, url: ${JSON.stringify(SAMPLE_CLIP_VAL)} }`,
+      `  - { id: b, url: rtsp://10.0.0.5/s1 }`,
+    ].join('\n');
+    const cfg = parseConfigText(text, { baseDir: '/etc/segd', source: 'inline' });
+    assert.equal(cfg.ffmpeg.path, '/etc/segd/bin/ffmpeg');
+    assert.equal(cfg.model.path, '/etc/segd/m/x.onnx');
+    assert.equal(cfg.model.card, '/etc/segd/m/x-card.json');
+    assert.equal(cfg.model.tensorrt.engineCacheDir, '/etc/segd/cache/trt');
+    assert.equal(cfg.streams[1]?.url, 'rtsp://10.0.0.5/s1');
+    // A bare command name stays a PATH lookup.
+    const bare = parseConfigText(`ffmpeg: { path: ffmpeg }\nstreams: [{ id: a, url: rtsp://h/x }]`, { baseDir: '/x', source: 'inline' });
+    assert.equal(bare.ffmpeg.path, 'ffmpeg');
+  });
+
+  it('lists every violation of a file with several errors at once, each naming its field', () => {
+    const text = [
+      'server: { host: 127.0.0.1, port: "eighty", protocol: http }',
+      'log: { level: verbose }',
+      'batching: { maxBatch: 0 }',
+      'modle: { path: x.onnx }',
+      'streams:',
+      '  - { id: cam1, url: rtsp://10.0.0.5/a }',
+      '  - { url: rtsp://10.0.0.5/b }',
+      '  - { id: cam3, url: "ftp://admin:hunter2@10.0.0.5/c" }',
+      '  - { id: cam1, url: rtsp://10.0.0.5/d, queueDepth: 100 }',
+      '  - { id: "bad id!", url: rtsp://10.0.0.5/e }',
+    ].join('\n');
+    const err = configError(() => parseConfigText(text, { baseDir: tmp.dir, source: 'several.yaml' }));
+    assert.equal(err.code, 'SEGD_CONFIG_INVALID');
+    const expectFields = [
+      'server.port: expected an integer',
+      'server.protocol: unknown key',
+      'log.level: expected one of',
+      'batching.maxBatch: expected a number >= 1',
+      'modle: unknown key',
+      'streams[1].id: required key is missing',
+      'streams[2].url: ',
+      'streams[3].queueDepth: expected a number <= 16',
+      'streams[3].id: expected a unique id, "cam1" is already used by streams[0]',
+      'streams[4].id: expected a string matching',
+    ];
+    for (const f of expectFields) {
+      assert.ok(
+        err.details.some((d) => d.startsWith(f)),
+        `missing a violation starting with "${f}" in:\n${err.details.join('\n')}`,
+      );
+    }
+    assert.equal(err.details.length, expectFields.length, err.details.join('\n'));
+    // The message carries every violation too (that is what the CLI prints).
+    for (const d of err.details) assert.ok(err.message.includes(d));
+    // Credentials in a bad URL are never echoed.
+    assert.ok(!err.message.includes('hunter2'), err.message);
+  });
+
+  it('says what was expected and what was found', () => {
+    const err = configError(() =>
+      parseConfigText('server: { port: "eighty" }\nlog: { level: verbose }\nstreams: [{ id: a, url: rtsp://h/x }]', {
+        baseDir: tmp.dir,
+        source: 'x.yaml',
+      }),
+    );
+    assert.ok(err.details.includes('server.port: expected an integer, got "eighty"'), err.details.join('\n'));
+    assert.ok(
+      err.details.includes('log.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "verbose"'),
+      err.details.join('\n'),
+    );
+  });
+
+  it('rejects an unknown key and lists the allowed ones', () => {
+    const err = configError(() => parseConfigText('streams: [{ id: a, url: rtsp://h/x, lopo: true }]', { baseDir: tmp.dir, source: 'x' }));
+    assert.equal(err.details.length, 1);
+    assert.match(err.details[0] ?? '', /^streams\[0\]\.lopo: unknown key \(expected one of: id, url, loop, realtime,/);
+  });
+
+  it('names the stream whose URL the sources reject, with the credentials redacted', () => {
+    const text = 'streams:\n  - { id: a, url: rtsp://h/x }\n  - { id: b, url: rtsp://h/y }\n  - { id: c, url: "gopher://bob:s3cret@h/z" }\n';
+    const err = configError(() => parseConfigText(text, { baseDir: tmp.dir, source: 'x' }));
+    assert.equal(err.details.length, 1, err.details.join('\n'));
+    assert.match(err.details[0] ?? '', /^streams\[2\]\.url: /);
+    assert.ok(!(err.details[0] ?? '').includes('s3cret'), err.details[0]);
+  });
+
+  it('rejects a file stream whose file does not exist, naming the resolved path', () => {
+    const err = configError(() => parseConfigText('streams: [{ id: a, url: videos/nope.mp4 }]', { baseDir: tmp.dir, source: 'x' }));
+    assert.deepEqual(err.details, [`streams[0].url: expected an existing video file, ${join(tmp.dir, 'videos', 'nope.mp4')} does not exist`]);
+  });
+
+  it('requires at least one stream', () => {
+    const err = configError(() => parseConfigText('streams: []', { baseDir: tmp.dir, source: 'x' }));
+    assert.deepEqual(err.details, ['streams: expected at least 1 item(s), got 0']);
+    const missing = configError(() => parseConfigText('server: { port: 1 }', { baseDir: tmp.dir, source: 'x' }));
+    assert.deepEqual(missing.details, ['streams: required key is missing']);
+  });
+
+  it('reports a missing file and a non-YAML file as SEGD_CONFIG_UNREADABLE, naming the file', () => {
+    const missing = join(tmp.dir, 'absent.yaml');
+    const e1 = configError(() => loadConfigFile(missing));
+    assert.equal(e1.code, 'SEGD_CONFIG_UNREADABLE');
+    assert.ok(e1.message.includes(missing) && e1.message.includes('ENOENT'), e1.message);
+
+    const bad = writeConfig(tmp.dir, 'server:\n  port: 1\n port: 2\n', 'bad.yaml');
+    const e2 = configError(() => loadConfigFile(bad));
+    assert.equal(e2.code, 'SEGD_CONFIG_UNREADABLE');
+    assert.ok(e2.message.includes(bad) && /line 3/.test(e2.message), e2.message);
+
+    const dup = writeConfig(tmp.dir, 'log: { level: info }\nlog: { level: debug }\nstreams: []\n', 'dup.yaml');
+    assert.match(configError(() => loadConfigFile(dup)).message, /unique/);
+  });
+
+  it('reports a document that is not a mapping', () => {
+    const err = configError(() => parseConfigText('- a\n- b\n', { baseDir: tmp.dir, source: 'x' }));
+    assert.deepEqual(err.details, ['(top level): expected a mapping, got a list']);
+  });
+});
+
+describe('shipped config files', () => {
+  it('config/default.yaml: the bundled model and the bundled sample clip, both inside the repository', () => {
+    const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'default.yaml'));
+    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx'));
+    assert.equal(cfg.streams.length, 1);
+    assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4'));
+    assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
+    assert.equal(cfg.streams[0]?.loop, true);
+    assert.equal(cfg.streams[0]?.realtime, true);
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null });
+  });
+
+  it('config/segd.example.yaml (the /etc/segd/segd.yaml template) is valid', () => {
+    const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'segd.example.yaml'));
+    assert.deepEqual(
+      cfg.streams.map((s) => s.id),
+      ['gate', 'yard', 'dock'],
+    );
+    // The TensorRT cache lives under systemd's CacheDirectory=segd.
+    assert.ok(cfg.model.tensorrt.engineCacheDir?.startsWith('/var/cache/segd/'));
+  });
+});

@@ -1,0 +1,164 @@
+// Fuzzing the config loader: random mutations of a valid YAML file (bytes flipped, cut, inserted,
+// lines duplicated or dropped, values swapped for other types, YAML syntax injected: anchors,
+// aliases, tags, flow collections) must each give either a valid config or a SegdError with code
+// SEGD_CONFIG_INVALID / SEGD_CONFIG_UNREADABLE whose message names the file — never a crash or
+// another kind of exception. Also the bearer-token resolution (env, files, config).
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, before, after } from 'node:test';
+import { parseConfigText } from '../../daemon/config/load.js';
+import { resolveToken } from '../../daemon/config/token.js';
+import { SegdError } from '../../pipeline/core/errors.js';
+import { makeTempDir } from '../helpers/daemon.js';
+import { SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { Prng, fuzzSeed } from '../helpers/prng.js';
+
+const VALID = `server:
+  host: 127.0.0.1
+  port: 8080
+log:
+  level: info
+model:
+  path: models/sctnet-s-camvid.onnx
+  providers: [tensorrt, cuda, cpu]
+  cpu:
+    intraOpThreads: 2
+batching:
+  maxBatch: 2
+  maxDelayMs: 15
+publish:
+  maxBufferedBytes: 4194304
+  maxClients: 8
+streams:
+  - id: cam1
+    url: ${SAMPLE_CLIP_VAL}
+    loop: true
+  - id: cam2
+    url: rtsp://user:pw@10.0.0.5:554/s1
+    rtspTransport: udp
+    expectedFps: 25
+`;
+
+const INJECTIONS = [
+  '&a ', '*a', '!!binary ', '!!js/function ', '{', '}', '[', ']', ': ', '- ', '? ', '|', '>', '#', '"', "'", '\t', '\n', '%YAML 1.2\n',
+  '---\n', '...\n', '<<: *a\n', 'null', '~', '1e999', '-1', '0x10', 'NaN', '.inf', 'true', '\u0000', '\ufeff', '\ud83d\ude00',
+];
+
+function mutate(text: string, r: Prng): string {
+  let out = text;
+  const n = 1 + r.int(4);
+  for (let k = 0; k < n; k++) {
+    const at = r.int(out.length + 1);
+    const lines = out.split('\n');
+    switch (r.int(7)) {
+      case 0: // flip a byte
+        out = out.slice(0, at) + String.fromCharCode(r.int(128)) + out.slice(at + 1);
+        break;
+      case 1: // cut a span
+        out = out.slice(0, at) + out.slice(at + r.int(40));
+        break;
+      case 2: // inject YAML syntax
+        out = out.slice(0, at) + r.pick(INJECTIONS) + out.slice(at);
+        break;
+      case 3: { // duplicate a line (duplicate keys, duplicate stream ids)
+        const i = r.int(lines.length);
+        lines.splice(i, 0, lines[i] ?? '');
+        out = lines.join('\n');
+        break;
+      }
+      case 4: // drop a line
+        lines.splice(r.int(lines.length), 1);
+        out = lines.join('\n');
+        break;
+      case 5: { // replace a value with another type
+        const i = r.int(lines.length);
+        const line = lines[i] ?? '';
+        const colon = line.indexOf(': ');
+        if (colon > 0) lines[i] = `${line.slice(0, colon + 2)}${r.pick(['[]', '{}', '-5', '99999999999', '""', 'null', 'yes', '[1, [2, [3]]]', "'x'", 'ftp://a@b/c', '/nonexistent.mp4'])}`;
+        out = lines.join('\n');
+        break;
+      }
+      default: // truncate
+        out = out.slice(0, at);
+    }
+  }
+  return out;
+}
+
+describe('fuzz: config loader', () => {
+  it('random mutations of a valid file: a config or SEGD_CONFIG_INVALID/UNREADABLE, nothing else', { timeout: 120_000 }, (t) => {
+    const seed = fuzzSeed(424242);
+    t.diagnostic(`seed ${seed} (SEGD_FUZZ_SEED)`);
+    const r = new Prng(seed);
+    const opts = { baseDir: '/etc/segd', source: '/etc/segd/fuzz.yaml' };
+    assert.ok(parseConfigText(VALID, opts), 'the seed file is valid');
+    const outcomes = { valid: 0, SEGD_CONFIG_INVALID: 0, SEGD_CONFIG_UNREADABLE: 0 };
+    const N = 2000;
+    for (let i = 0; i < N; i++) {
+      const text = mutate(VALID, r);
+      try {
+        parseConfigText(text, opts);
+        outcomes.valid++;
+      } catch (err) {
+        if (!(err instanceof SegdError) || (err.code !== 'SEGD_CONFIG_INVALID' && err.code !== 'SEGD_CONFIG_UNREADABLE')) {
+          assert.fail(`mutation ${i} threw ${String(err)}\n--- input ---\n${text}`);
+        }
+        assert.ok(err.message.includes(opts.source), `mutation ${i}: the message names the file: ${err.message}`);
+        assert.ok(!err.message.includes('user:pw@'), `mutation ${i}: credentials redacted: ${err.message}`);
+        outcomes[err.code]++;
+      }
+    }
+    t.diagnostic(JSON.stringify(outcomes));
+    // Not vacuous: the mutations reach both failure kinds and sometimes stay valid.
+    assert.ok(outcomes.valid > 0 && outcomes.SEGD_CONFIG_INVALID > 0 && outcomes.SEGD_CONFIG_UNREADABLE > 0, JSON.stringify(outcomes));
+  });
+
+  it('an alias bomb is refused as SEGD_CONFIG_UNREADABLE, quickly', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const text = `${levels.join('\n')}\nstreams: *i\n`;
+    assert.throws(
+      () => parseConfigText(text, { baseDir: '/tmp', source: 'bomb.yaml' }),
+      (err: unknown) => err instanceof SegdError && err.code === 'SEGD_CONFIG_UNREADABLE',
+    );
+  });
+});
+
+describe('bearer token resolution', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  before(() => (tmp = makeTempDir('segd-token-')));
+  after(() => tmp.cleanup());
+
+  const base = (server: Record<string, unknown> = {}): ReturnType<typeof parseConfigText> =>
+    parseConfigText(JSON.stringify({ server, streams: [{ id: 'c', url: SAMPLE_CLIP_VAL }] }), { baseDir: tmp.dir, source: 't.yaml' });
+  const TOKEN = 'abcdefghijklmnop-1234';
+
+  it('none configured → null (open)', () => {
+    assert.equal(resolveToken(base(), {}).server.token, null);
+  });
+
+  it('config token, token file (relative to the config, trailing newline ignored), env file, env — env wins', () => {
+    writeFileSync(join(tmp.dir, 'tok'), `${TOKEN}-file\n`);
+    writeFileSync(join(tmp.dir, 'tok2'), `${TOKEN}-envfile`);
+    assert.equal(resolveToken(base({ token: TOKEN }), {}).server.token, TOKEN);
+    assert.equal(resolveToken(base({ tokenFile: 'tok' }), {}).server.token, `${TOKEN}-file`);
+    assert.equal(resolveToken(base({ tokenFile: 'tok' }), { SEGD_TOKEN_FILE: join(tmp.dir, 'tok2') }).server.token, `${TOKEN}-envfile`);
+    assert.equal(resolveToken(base({ token: TOKEN }), { SEGD_TOKEN: `${TOKEN}-env`, SEGD_TOKEN_FILE: join(tmp.dir, 'tok2') }).server.token, `${TOKEN}-env`);
+  });
+
+  it('bad tokens are SEGD_CONFIG_INVALID naming their source, without echoing the token', () => {
+    const invalid = (fn: () => unknown, source: string): void =>
+      assert.throws(fn, (err: unknown) => {
+        assert.ok(err instanceof SegdError && err.code === 'SEGD_CONFIG_INVALID', String(err));
+        assert.ok(err.message.includes(source), err.message);
+        assert.ok(!err.message.includes('short-one'), 'the token is not echoed');
+        return true;
+      });
+    invalid(() => resolveToken(base({ token: 'short-one' }), {}), 'server.token');
+    invalid(() => resolveToken(base(), { SEGD_TOKEN: 'short-one' }), 'SEGD_TOKEN');
+    invalid(() => resolveToken(base(), { SEGD_TOKEN: `${TOKEN} with spaces` }), 'SEGD_TOKEN');
+    invalid(() => resolveToken(base({ tokenFile: 'absent' }), {}), 'server.tokenFile');
+    invalid(() => resolveToken(base({ token: TOKEN, tokenFile: 'tok' }), {}), 'server.tokenFile');
+  });
+});
