@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from jsonschema import Draft7Validator
 
 from segd_train.data.paths import REPO_ROOT
 from segd_train.export.card import sha256_file
@@ -49,6 +50,8 @@ def test_int8_keeps_the_model_contract_and_card(int8_model):
     assert q["source"] == fp32.name and q["calibration"] == {"dataset": "camvid-11", "split": "train", "frames": 8}
     assert 0.97 <= q["val_pixel_agreement_with_fp32"] <= 1.0
     assert "quantised to int8" in card["training"]["summary"]
+    schema = json.loads((REPO_ROOT / "models" / "model-card.schema.json").read_text())
+    assert list(Draft7Validator(schema).iter_errors(card)) == []     # the contract the daemon checks with ajv
 
 
 def test_calibration_frames_spread_over_train_and_refuse_too_many():
