@@ -1,16 +1,18 @@
 /**
- * The supervision shape of stream sources: the transition table
- * (every pair of states tried, legal ones listed here on purpose, so a change to the table has to
+ * The supervision shape shared by stream sources and the inference engine: the transition tables
+ * (every pair of states tried, legal ones listed here on purpose, so a change to a table has to
  * change this test too), and the Supervisor itself (refuses what its table does not list, spaces
  * retries by its Backoff, gives up after maxAttempts, forgets failures on success).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StreamState } from '../pipeline/frame.js';
+import { WORKER_TRANSITIONS, type WorkerState } from '../pipeline/engine/worker-supervisor.js';
 import { SOURCE_TRANSITIONS } from '../pipeline/sources/source-states.js';
 import { IllegalTransitionError, Supervisor, type TransitionTable } from '../pipeline/sources/supervisor.js';
 
 const STREAM_STATES: readonly StreamState[] = ['stopped', 'connecting', 'streaming', 'stalled', 'backoff'];
+const WORKER_STATES: readonly WorkerState[] = ['running', 'backoff', 'starting', 'failed', 'closed'];
 
 /** Tries every from → to pair on a fresh Supervisor; returns the pairs it allowed, as "from>to". */
 function legalPairs<S extends string>(table: TransitionTable<S>, states: readonly S[]): string[] {
@@ -71,6 +73,28 @@ describe('transition tables', () => {
     );
     assert.deepEqual([...reachable(SOURCE_TRANSITIONS, 'stopped')].sort(), [...STREAM_STATES].sort());
     for (const s of STREAM_STATES) assert.ok(SOURCE_TRANSITIONS[s].includes('stopped'), `close() from ${s}`);
+  });
+
+  it('the inference worker: exactly these moves, every state reachable from running, closed from every state but itself', () => {
+    assert.deepEqual(
+      legalPairs(WORKER_TRANSITIONS, WORKER_STATES),
+      [
+        'backoff>closed',
+        'backoff>failed',
+        'backoff>starting',
+        'failed>closed',
+        'running>backoff',
+        'running>closed',
+        'running>failed',
+        'starting>backoff',
+        'starting>closed',
+        'starting>failed',
+        'starting>running',
+      ].sort(),
+    );
+    assert.deepEqual([...reachable(WORKER_TRANSITIONS, 'running')].sort(), [...WORKER_STATES].sort());
+    for (const s of WORKER_STATES) if (s !== 'closed') assert.ok(WORKER_TRANSITIONS[s].includes('closed'), `close() from ${s}`);
+    assert.deepEqual(WORKER_TRANSITIONS.closed, [], 'closed is final');
   });
 });
 
