@@ -14,6 +14,7 @@ import { Batcher } from '../pipeline/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/frame.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/mask-result.js';
+import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
@@ -65,9 +66,7 @@ class LateUpgradeTarget implements UpgradeTarget {
   target: WsPublisher | null = null;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.target) return this.target.handleUpgrade(req, socket, head);
-    // end() only half-closes: once the 503 is flushed, let go of the socket instead of waiting on the client.
-    socket.once('finish', () => socket.destroy());
-    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUpgrade(socket, 503);
   }
   close(): Promise<void> {
     return this.target ? this.target.close(1001) : Promise.resolve();
