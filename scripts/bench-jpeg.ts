@@ -1,9 +1,10 @@
 /**
  * `node dist/scripts/bench-jpeg.js` (a micro-benchmark, not a test): the preview JPEG encoders
  * compared on real video frames at the preview sizes, same settings for all (quality 75, 4:4:4,
- * baseline): the hand-written pipeline/publish/jpeg-encoder.ts, jpeg-js (pure JS; wants RGBA, so
- * the RGB→RGBA copy into a reused buffer is counted) and sharp (libvips + mozjpeg/libjpeg-turbo;
- * asynchronous: each encode is awaited, so its wall time includes the hop to libuv's thread pool).
+ * baseline): the hand-written encoder the daemon used to have (scripts/hand-written-jpeg.ts),
+ * jpeg-js (pure JS; wants RGBA, so the RGB→RGBA copy into a reused buffer is counted) and sharp
+ * through the daemon's own JpegEncoder (libvips + mozjpeg's libjpeg-turbo; asynchronous: each
+ * encode is awaited, so its wall time includes the hop to libuv's thread pool).
  *
  * Frames: the first --frames frames of every clip in the shared videos folder, decoded by the
  * project's ffmpeg at 480×360; 240×180 is the preview path's own box downscale of them.
@@ -20,10 +21,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jpeg from 'jpeg-js';
-import sharp from 'sharp';
 import { JpegEncoder } from '../pipeline/publish/jpeg-encoder.js';
 import { RgbDownscaler } from '../pipeline/publish/rgb-downscale.js';
 import { FFMPEG_PATH, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH, VIDEOS_DIR } from '../test/helpers/paths.js';
+import { HandWrittenJpegEncoder } from './hand-written-jpeg.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,10 +55,10 @@ interface Encoder {
 }
 
 function encoders(): Encoder[] {
-  const handWritten = new JpegEncoder(QUALITY);
+  const handWritten = new HandWrittenJpegEncoder(QUALITY);
+  // sharp's libvips operation cache is off (jpeg-encoder.ts), so repeated frames are not free.
+  const viaSharp = new JpegEncoder(QUALITY);
   let rgba = new Uint8Array(0);
-  // libvips caches operations by their arguments: off, or repeated frames would be free.
-  sharp.cache(false);
   return [
     { name: 'hand-written', encode: (img) => handWritten.encode(img.rgb, img.width, img.height) },
     {
@@ -74,13 +75,7 @@ function encoders(): Encoder[] {
         return jpeg.encode({ data: rgba.subarray(0, n * 4), width: img.width, height: img.height }, QUALITY).data;
       },
     },
-    {
-      name: 'sharp',
-      encode: (img) =>
-        sharp(img.rgb, { raw: { width: img.width, height: img.height, channels: 3 } })
-          .jpeg({ quality: QUALITY, chromaSubsampling: '4:4:4', progressive: false })
-          .toBuffer(),
-    },
+    { name: 'sharp', encode: (img) => viaSharp.encode(img.rgb, img.width, img.height) },
   ];
 }
 

@@ -55,6 +55,13 @@ export class ClientSession {
   answeredPing = true;
   /** Preview JPEGs asked for; null = none (the default). */
   preview: PreviewSetting | null = null;
+  /**
+   * Sends waiting behind a preview JPEG still being encoded (the fan-out keeps this client's
+   * messages in order); null when nothing waits, the usual case: frames then go out at once.
+   */
+  backlog: Promise<void> | null = null;
+  /** Masks in `backlog`. */
+  backlogged = 0;
 
   /** `log` carries the client's id. */
   constructor(

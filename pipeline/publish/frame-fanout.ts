@@ -3,12 +3,15 @@
  * its stream. Each encoding in use is computed once and shared; every client gets header + payload
  * as two fragments of one message (the mask itself is never copied). A client whose socket holds
  * more than `maxBufferedBytes` unsent bytes skips the frame (counted `slow_client`); nothing waits
- * for it. Clients that asked for previews get the frame's JPEG right before its mask.
+ * for it. Clients that asked for previews get the frame's JPEG right before its mask: the JPEG
+ * is encoded off the event loop, and that client's messages wait for it, in order (other clients
+ * are not held up). A client whose waiting masks reach MAX_BACKLOG skips frames like a slow client.
  */
+import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { MaskResult } from '../mask-result.js';
 import type { ClientSession } from './client-session.js';
-import { FrameMessages } from './frame-messages.js';
+import { FrameMessages, type WireMessage } from './frame-messages.js';
 import { MaskEncoders } from './mask-encoders.js';
 import { PreviewMessages } from './preview-messages.js';
 import { MAX_STREAM_ID_BYTES } from './protocol.js';
@@ -18,7 +21,11 @@ import type { PublisherHooks } from './publisher-types.js';
 const HEADER_FRAGMENT = { binary: true, fin: false } as const;
 const PAYLOAD_FRAGMENT = { binary: true, fin: true } as const;
 
+/** Masks one client may have waiting behind its preview encodes (a few ms each) before it skips frames. */
+export const MAX_BACKLOG = 16;
+
 export interface FrameFanoutOptions {
+  readonly logger: Logger;
   readonly modelIdBytes: Buffer;
   readonly maxBufferedBytes: number;
   readonly deflateLevel: number;
@@ -54,12 +61,20 @@ class SendTracker {
   };
 }
 
+/** Header and payload as two fragments of one message, issued back to back (nothing can interleave: both are sync). */
+function sendMessage(ws: WebSocket, m: WireMessage, tracker: SendTracker | null): void {
+  ws.send(m.header, HEADER_FRAGMENT);
+  if (tracker) ws.send(m.payload, PAYLOAD_FRAGMENT, tracker.done);
+  else ws.send(m.payload, PAYLOAD_FRAGMENT);
+}
+
 export class FrameFanout {
   private readonly sessions: ReadonlySet<ClientSession>;
   private readonly streamIdBytes = new Map<string, Buffer>();
   private readonly messages: FrameMessages;
   private readonly previews: PreviewMessages;
   private readonly maxBufferedBytes: number;
+  private readonly log: Logger;
   // Hooks chosen once: a hook nobody set costs one null check per frame.
   private readonly onFrameSent: PublisherHooks['onFrameSent'] | null;
   private readonly onDrop: PublisherHooks['onDrop'] | null;
@@ -69,6 +84,7 @@ export class FrameFanout {
   constructor(sessions: ReadonlySet<ClientSession>, opts: FrameFanoutOptions) {
     this.sessions = sessions;
     this.maxBufferedBytes = opts.maxBufferedBytes;
+    this.log = opts.logger;
     this.onFrameSent = opts.hooks.onFrameSent ?? null;
     this.onDrop = opts.hooks.onDrop ?? null;
     this.messages = new FrameMessages(new MaskEncoders(opts.deflateLevel), opts.modelIdBytes, opts.hooks.onEncoded ?? null);
@@ -97,28 +113,41 @@ export class FrameFanout {
       if (!c.all && !c.streams.has(result.streamId)) continue;
       const ws = c.ws;
       if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > this.maxBufferedBytes) {
+      if (ws.bufferedAmount > this.maxBufferedBytes || c.backlogged >= MAX_BACKLOG) {
         if (tracker) tracker.skippedSlow++;
         if (this.onDrop) this.onDrop(result.streamId, 'slow_client');
         continue;
       }
-      if (previewing && c.preview !== null && c.preview.rate.allow(result.streamId, nowMs)) {
-        const p = this.previews.get(c.preview.width);
-        ws.send(p.header, HEADER_FRAGMENT);
-        ws.send(p.payload, PAYLOAD_FRAGMENT);
-      }
       const m = this.messages.get(c.encoding);
-      // Two fragments of one message, issued back to back (nothing can interleave: both are sync).
-      ws.send(m.header, HEADER_FRAGMENT);
       if (tracker) {
         tracker.add();
         tracker.clients++;
-        ws.send(m.payload, PAYLOAD_FRAGMENT, tracker.done);
-      } else {
-        ws.send(m.payload, PAYLOAD_FRAGMENT);
       }
+      const preview = previewing && c.preview !== null && c.preview.rate.allow(result.streamId, nowMs) ? this.previews.get(c.preview.width) : null;
+      if (preview === null && c.backlog === null) sendMessage(ws, m, tracker);
+      else this.sendAfter(c, preview, m, tracker);
     }
     if (tracker) tracker.done();
+  }
+
+  /** Sends `m` (after `preview`, when there is one) once everything this client has waiting is out. */
+  private sendAfter(c: ClientSession, preview: Promise<WireMessage> | null, m: WireMessage, tracker: SendTracker | null): void {
+    c.backlogged++;
+    const link: Promise<void> = (c.backlog ?? Promise.resolve())
+      .then(() => preview)
+      .then(
+        (p) => {
+          if (p !== null && c.ws.readyState === WebSocket.OPEN) sendMessage(c.ws, p, null);
+        },
+        (err: unknown) => this.log.error({ err, client: c.id }, 'preview JPEG failed; the mask goes without it'),
+      )
+      .then(() => {
+        c.backlogged--;
+        if (c.backlog === link) c.backlog = null;
+        if (c.ws.readyState === WebSocket.OPEN) sendMessage(c.ws, m, tracker);
+        else tracker?.done();
+      });
+    c.backlog = link;
   }
 
   private idBytes(streamId: string): Buffer {

@@ -98,6 +98,7 @@ export class WsPublisher {
       createSession: (id, ws, log) => new ClientSession(id, ws, log, ctx),
     });
     this.fanout = new FrameFanout(this.admission.sessions, {
+      logger: opts.logger,
       modelIdBytes,
       maxBufferedBytes: maxBuffered,
       deflateLevel: opts.deflateLevel ?? DEFAULT_DEFLATE_LEVEL,
