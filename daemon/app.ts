@@ -14,9 +14,11 @@ import { Batcher } from '../pipeline/batching/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/core/frame.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
+import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
+import type { SegdError } from '../pipeline/core/errors.js';
 import type { SegdConfig } from './config/schema.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
 import { createLogger } from './logger.js';
@@ -30,6 +32,12 @@ export interface Daemon {
   readonly metrics: SegdMetrics;
   /** Execution provider in use ('tensorrt' | 'cuda' | 'cpu'). */
   readonly provider: string;
+  /**
+   * Resolves (never rejects) once the daemon cannot do its job any more: the inference engine
+   * gave up (restarts kept failing, or a run hung). Nothing can be inferred then; the owner stops
+   * the daemon and exits non-zero, so systemd (Restart=on-failure) restarts it.
+   */
+  readonly failed: Promise<SegdError>;
   /**
    * Graceful stop: sources stopped, the batch in flight finished and published, WebSocket
    * clients closed with 1001, model released. Idempotent. The 5 s hard deadline is the caller's
@@ -58,9 +66,7 @@ class LateUpgradeTarget implements UpgradeTarget {
   target: WsPublisher | null = null;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.target) return this.target.handleUpgrade(req, socket, head);
-    // end() only half-closes: once the 503 is flushed, let go of the socket instead of waiting on the client.
-    socket.once('finish', () => socket.destroy());
-    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUpgrade(socket, 503);
   }
   close(): Promise<void> {
     return this.target ? this.target.close(1001) : Promise.resolve();
@@ -75,6 +81,8 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
   let engine: OnnxEngine | null = null;
   let batcher: Batcher | null = null;
   const sources: FfmpegSource[] = [];
+  let engineFailed!: (err: SegdError) => void;
+  const failed = new Promise<SegdError>((resolve) => (engineFailed = resolve));
 
   const http: SegdHttpServer = createHttpServer({
     metrics,
@@ -125,15 +133,8 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       maxBatch: config.batching.maxBatch,
       warmupRuns: m.warmupRuns,
       logger,
-      // The engine restarts a dead inference worker itself; this fires only when it has given
-      // up (restarts keep failing, or a run hung). Nothing can be inferred any more: surface it as
-      // a crash, so the process-level handler (shutdown.ts) logs it, stops gracefully and exits 1,
-      // and systemd (Restart=on-failure) restarts the daemon.
-      onFailed: (err) => {
-        setImmediate(() => {
-          throw err;
-        });
-      },
+      // The engine restarts a dead inference worker itself; this fires only once it has given up.
+      onFailed: engineFailed,
     });
     const eng = engine;
     metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
@@ -208,7 +209,7 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     for (const s of sources) s.start();
     logger.info({ streams: sources.length, provider: eng.provider, model: eng.card.name }, 'ready');
 
-    return { address, metrics, provider: eng.provider, stop };
+    return { address, metrics, provider: eng.provider, failed, stop };
   } catch (err) {
     await stop().catch((e: unknown) => logger.error({ err: e }, 'cleanup after a failed start failed'));
     throw err;

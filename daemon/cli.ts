@@ -134,7 +134,12 @@ async function run(args: ParsedArgs): Promise<void> {
     process.exit(EXIT_START_FAILED);
   }
   const d = daemon;
-  installShutdown({ logger, stop: () => d.stop() });
+  const shutdown = installShutdown({ logger, stop: () => d.stop() });
+  // The engine gave up: stop gracefully and exit 1, so systemd (Restart=on-failure) restarts us.
+  void d.failed.then((err) => {
+    logger.fatal({ err }, `inference engine failed; stopping: ${err.message}`);
+    shutdown.begin('engine_failed', EXIT_CRASH);
+  });
 }
 
 async function main(argv: string[]): Promise<number | null> {

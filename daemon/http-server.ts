@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { StreamState } from '../pipeline/core/reasons.js';
+import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import type { AuthFailure, RequestAuth } from './auth.js';
 
 export const WS_PATH = '/ws';
@@ -158,22 +159,14 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
     const denied = refusal(req, pathOf(req));
     if (denied !== null) {
-      const body = JSON.stringify(denied);
-      socket.once('finish', () => socket.destroy());
-      socket.end(
-        `HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: Bearer realm="segd"\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      refuseUpgrade(socket, 401, denied, { 'WWW-Authenticate': 'Bearer realm="segd"' });
       return;
     }
     if (pathOf(req) === WS_PATH && opts.publisher) {
       opts.publisher.handleUpgrade(req, socket, head);
       return;
     }
-    const body = JSON.stringify({ error: 'not_found', message: `no WebSocket endpoint at ${shown(pathOf(req))}; expected ${WS_PATH}` });
-    socket.once('finish', () => socket.destroy());
-    socket.end(
-      `HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    refuseUpgrade(socket, 404, { error: 'not_found', message: `no WebSocket endpoint at ${shown(pathOf(req))}; expected ${WS_PATH}` });
   });
 
   let closing: Promise<void> | null = null;

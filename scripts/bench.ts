@@ -10,8 +10,8 @@
  *     masks/s received by a WebSocket client, and the ratio to (1);
  *  3. the daemon with N streams paced at the clip's native rate: p50/p99 capture→receive latency.
  *
- * The client runs in a child process (this script with --client), so its receive is timed by a
- * loop of its own, not the daemon's. Latency =
+ * The client (clients/ts SegdClient, raw masks) runs in a child process (this script with
+ * --client), so its receive is timed by a loop of its own, not the daemon's. Latency =
  * client receive time − the mask header's captureTimeMs (same machine, same clock), so it covers
  * decode hand-over, queue, batching, inference, encode and send.
  *
@@ -29,12 +29,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import WebSocket from 'ws';
+import { SegdClient } from '../clients/ts/segd-client.js';
 import { startDaemon } from '../daemon/app.js';
 import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { defaultCardPath, readModelCard, sessionOptionsFor } from '../pipeline/engine/index.js';
-import { decodeMaskHeader } from '../pipeline/publish/protocol.js';
 import { parseSourceUrl } from '../pipeline/sources/index.js';
 
 const { values: flags } = parseArgs({
@@ -71,25 +70,16 @@ interface ClientReport {
 
 /** Child-process role: count masks and their capture→receive latency inside the window. */
 async function runClient(url: string, warmupS: number, seconds: number): Promise<void> {
-  const ws = new WebSocket(url);
+  const client = await SegdClient.connect(url, { encoding: 'raw' });
   const latencyMs: number[] = [];
-  let start = Number.POSITIVE_INFINITY;
-  let end = Number.POSITIVE_INFINITY;
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) return;
+  const start = Date.now() + warmupS * 1000;
+  const end = start + seconds * 1000;
+  client.onMask = (mask) => {
     const now = Date.now();
-    if (now < start || now >= end) return;
-    const header = decodeMaskHeader(data as Buffer);
-    latencyMs.push(now - header.captureTimeMs);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  start = Date.now() + warmupS * 1000;
-  end = start + seconds * 1000;
+    if (now >= start && now < end) latencyMs.push(now - mask.captureTimeMs);
+  };
   await new Promise((resolve) => setTimeout(resolve, end - Date.now()));
-  ws.close();
+  await client.close();
   const report: ClientReport = { masks: latencyMs.length, seconds, latencyMs };
   process.stdout.write(JSON.stringify(report) + '\n');
 }

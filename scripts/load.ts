@@ -7,6 +7,9 @@
  * warn/error log lines. Writes OUT.csv (one row per sample) and OUT.md (the table and a comparison
  * of the first and last quarter of the run: flat means no growth).
  *
+ * The daemon is started and watched with the test helpers (test/helpers/daemon.ts: the built CLI,
+ * its JSON log lines, /readyz), and the clients are the reference client (clients/ts SegdClient).
+ *
  * Runtime stream add/remove is not supported by the daemon (streams come from the config at start),
  * so the churn phase (--churn N) churns what can come and go at run time: WebSocket clients. N
  * clients connect, subscribe and disconnect one after another; memory is sampled before and after.
@@ -14,18 +17,14 @@
  * Flags: --streams N (8) --minutes M (30) --interval S (10) --out PATH (load-report)
  *        --config FILE (config/default.yaml: model and batching settings) --churn N (0)
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { stringify } from 'yaml';
+import { SegdClient } from '../clients/ts/segd-client.js';
 import { loadConfigFile } from '../daemon/config/load.js';
-import { decodeMaskHeader } from '../pipeline/publish/protocol.js';
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { makeTempDir, startDaemonProcess, writeConfig, type DaemonProcess } from '../test/helpers/daemon.js';
+import { scrape as scrapeMetrics } from '../test/helpers/e2e-client.js';
+import { REPO_ROOT as REPO } from '../test/helpers/paths.js';
 const USAGE = `usage: npm run load -- [--streams N (8)] [--minutes M (30)] [--interval S (10)] [--out PATH (load-report)]
                      [--config FILE (config/default.yaml)] [--churn N (0)]`;
 let parsed;
@@ -117,59 +116,39 @@ async function main(): Promise<void> {
   const clips = base.streams.filter((s) => s.url.startsWith('/') || s.url.startsWith('file:')).map((s) => s.url);
   const clip = clips[0];
   if (clip === undefined) throw new Error(`${flags.config}: needs a file stream to copy`);
-  const tmp = mkdtempSync(join(tmpdir(), 'segd-load-'));
-  const cfgPath = join(tmp, 'load.yaml');
-  writeFileSync(
-    cfgPath,
-    stringify({
-      ...base,
-      server: { ...base.server, host: '127.0.0.1', port: 0 },
-      log: { level: 'info' },
-      streams: Array.from({ length: STREAMS }, (_, i) => ({ ...base.streams[0], id: `load${i}`, url: clip, loop: true, realtime: true })),
-    }),
-  );
+  const tmp = makeTempDir('segd-load-');
+  const config = {
+    ...base,
+    server: { ...base.server, host: '127.0.0.1', port: 0 },
+    log: { level: 'info' },
+    streams: Array.from({ length: STREAMS }, (_, i) => ({ ...base.streams[0], id: `load${i}`, url: clip, loop: true, realtime: true })),
+  };
+  const cfgPath = writeConfig(tmp.dir, config, 'load.yaml');
 
-  const child = spawn(process.execPath, [join(REPO, 'dist', 'daemon', 'cli.js'), 'run', '--config', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let port = 0;
-  let warnLines = 0;
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (line.includes('"level":"warn"') || line.includes('"level":"error"') || line.includes('"level":"fatal"')) warnLines++;
-      if (port === 0 && line.includes('"msg":"listening"')) port = (JSON.parse(line) as { port: number }).port;
-    }
-  });
-  const stop = (): void => {
-    child.kill('SIGTERM');
-    rmSync(tmp, { recursive: true, force: true });
+  let daemon: DaemonProcess | null = null;
+  const stop = async (): Promise<void> => {
+    await daemon?.stop();
+    tmp.cleanup();
   };
   process.once('SIGINT', () => {
-    stop();
-    process.exit(130);
+    void stop().finally(() => process.exit(130));
   });
   try {
-    while (port === 0) {
-      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}) before listening`);
-      await sleep(100);
-    }
-    const http = `http://127.0.0.1:${port}`;
-    while ((await fetch(`${http}/readyz`).catch(() => null))?.status !== 200) await sleep(250);
-    const scrape = async (): Promise<string> => (await fetch(`${http}/metrics`)).text();
+    daemon = await startDaemonProcess({ args: ['run', '--config', cfgPath] });
+    // Model load and warm-up: however long it takes (the daemon's own log says why it is slow).
+    await daemon.waitForReady(3_600_000);
+    const logs = daemon.logs;
+    const warnLines = (): number => logs.filter((r) => r.level === 'warn' || r.level === 'error' || r.level === 'fatal').length;
+    const scrape = (): Promise<string> => scrapeMetrics((daemon as DaemonProcess).httpUrl);
 
     // The measuring client: every stream, raw; latency = receive time − the header's capture time.
     const latencies: number[] = [];
     let masks = 0;
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return;
+    const client = await SegdClient.connect(daemon.wsUrl, { encoding: 'raw' });
+    client.onMask = (m) => {
       masks++;
-      latencies.push(Date.now() - decodeMaskHeader(data).captureTimeMs);
-    });
-    await new Promise((r) => ws.once('open', r));
+      latencies.push(Date.now() - m.captureTimeMs);
+    };
 
     const samples: Sample[] = [];
     const t0 = Date.now();
@@ -193,7 +172,7 @@ async function main(): Promise<void> {
         masksPerS: masks / dt,
         dropsPerS: (sum(text, 'segd_frames_dropped_total') - sum(prevText, 'segd_frames_dropped_total')) / dt,
         restarts: sum(text, 'segd_stream_restarts_total'),
-        warnLines,
+        warnLines: warnLines(),
       };
       samples.push(s);
       process.stderr.write(`${JSON.stringify(s)}\n`);
@@ -202,12 +181,12 @@ async function main(): Promise<void> {
       prevText = text;
       prevAt = now;
     }
-    ws.close();
+    await client.close();
 
-    const churn = CHURN > 0 ? await churnClients(port, CHURN, scrape) : null;
+    const churn = CHURN > 0 ? await churnClients(daemon.wsUrl, CHURN, scrape) : null;
     writeReport(samples, churn);
   } finally {
-    stop();
+    await stop();
   }
 }
 
@@ -217,25 +196,16 @@ interface ChurnResult {
   after: { rssMiB: number; heapMiB: number };
 }
 
-async function churnClients(port: number, cycles: number, scrape: () => Promise<string>): Promise<ChurnResult> {
+async function churnClients(wsUrl: string, cycles: number, scrape: () => Promise<string>): Promise<ChurnResult> {
   const mem = async (): Promise<{ rssMiB: number; heapMiB: number }> => {
     const text = await scrape();
     return { rssMiB: sum(text, 'process_resident_memory_bytes') / 2 ** 20, heapMiB: sum(text, 'nodejs_heap_size_used_bytes') / 2 ** 20 };
   };
   const before = await mem();
   for (let i = 0; i < cycles; i++) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-    await new Promise<void>((resolveOne, reject) => {
-      ws.once('error', reject);
-      // hello → subscribe → the subscription reply → close (masks that arrive meanwhile are taken too).
-      ws.on('message', (d: Buffer, isBinary: boolean) => {
-        if (isBinary) return;
-        const type = (JSON.parse(d.toString('utf8')) as { type?: string }).type;
-        if (type === 'hello') ws.send(JSON.stringify({ type: 'subscribe', streams: [`load${i % STREAMS}`] }));
-        else ws.close();
-      });
-      ws.once('close', () => resolveOne());
-    });
+    // connect (hello) → subscribe (and the model card: the client is ready after its reply) → close.
+    const client = await SegdClient.connect(wsUrl, { encoding: 'raw', streams: [`load${i % STREAMS}`] });
+    await client.close();
     if ((i + 1) % 100 === 0) process.stderr.write(`churn: ${i + 1}/${cycles}\n`);
   }
   await sleep(5000); // let the daemon's heap settle (GC) before the second reading

@@ -11,10 +11,21 @@ import type { Logger } from 'pino';
 import { SegdError } from '../core/errors.js';
 import type { ExecutionProviderName } from '../core/reasons.js';
 import { applyTensorrtEnv } from './tensorrt-env.js';
-import { fromWire, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
+import { fromWire, type FromWorker, type ToWorker, type WorkerData, type WorkerInit } from './worker-protocol.js';
+
+/**
+ * The script a worker thread runs, and what it gets as `workerData` besides the WorkerInit.
+ * Production runs inference-worker.js with nothing extra; a test may run a wrapper around it
+ * (test/helpers/faulty-inference-worker.ts), so no fault hook lives in the production worker.
+ */
+export interface WorkerScript {
+  readonly url: URL;
+  /** workerData.extra: structured-cloned (a SharedArrayBuffer stays shared). Unread by the production worker. */
+  readonly extra?: unknown;
+}
 
 /** Compiled beside this file in dist/; resolved from the module URL so it works wherever dist/ is installed. */
-const WORKER_URL = new URL('./inference-worker.js', import.meta.url);
+export const INFERENCE_WORKER: WorkerScript = { url: new URL('./inference-worker.js', import.meta.url) };
 
 /** How long a graceful close (release the session, exit) may take before the worker is terminated. */
 const CLOSE_GRACE_MS = 5000;
@@ -56,7 +67,7 @@ export class InferenceWorkerHandle {
    */
   readonly ready: Promise<WorkerReady>;
 
-  constructor(init: WorkerInit, logger: Logger) {
+  constructor(init: WorkerInit, logger: Logger, script: WorkerScript = INFERENCE_WORKER) {
     this.logger = logger;
     this.ready = new Promise<WorkerReady>((resolve, reject) => {
       this.onReady = resolve;
@@ -68,8 +79,9 @@ export class InferenceWorkerHandle {
     );
     // Process-wide and read by the TensorRT provider in the worker: set before it starts (tensorrt-env.ts).
     if (init.providers.includes('tensorrt')) applyTensorrtEnv(init.settings.tensorrt);
-    this.worker = new Worker(WORKER_URL, {
-      workerData: init,
+    const workerData: WorkerData = { init, extra: script.extra };
+    this.worker = new Worker(script.url, {
+      workerData,
       // Inherit node's flags, except --input-type (a process started with `node --input-type=module
       // -e …`), which a worker loaded from a file refuses to start with.
       execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
@@ -99,11 +111,6 @@ export class InferenceWorkerHandle {
       this.pending = { id, resolve };
       this.send({ type: 'run', id, n, input }, [input]);
     });
-  }
-
-  /** Test-only: arm a fault for the next run (see worker-protocol.ts). */
-  injectFault(action: 'exit' | 'hang'): void {
-    this.send({ type: 'fault', action });
   }
 
   /** Graceful: the worker releases its session and exits; terminated if that takes too long. Idempotent. */

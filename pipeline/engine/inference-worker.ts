@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SessionRunner } from './session-runner.js';
-import { toWire, type FromWorker, type LogLevel, type ToWorker, type WorkerInit } from './worker-protocol.js';
+import { toWire, type FromWorker, type LogLevel, type ToWorker, type WorkerData } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts must run as a worker thread (OnnxEngine starts it)');
@@ -23,12 +23,10 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 const log = (level: LogLevel) => (obj: object, msg: string): void => post({ type: 'log', level, obj, msg });
 const relay = { info: log('info'), warn: log('warn') };
 
-let armedFault: 'exit' | 'hang' | null = null;
-
 async function main(): Promise<void> {
   let runner: SessionRunner;
   try {
-    runner = await SessionRunner.open(workerData as WorkerInit, relay);
+    runner = await SessionRunner.open((workerData as WorkerData).init, relay);
   } catch (err) {
     post({ type: 'failed', error: toWire(err) });
     port?.close(); // nothing else keeps this thread alive: it exits
@@ -43,16 +41,11 @@ async function main(): Promise<void> {
         return void onRun(runner, msg.id, msg.n, msg.input);
       case 'close':
         return void runner.release().finally(() => port.close());
-      case 'fault':
-        armedFault = msg.action;
-        return;
     }
   });
 }
 
 async function onRun(runner: SessionRunner, id: number, n: number, input: ArrayBuffer): Promise<void> {
-  if (armedFault === 'exit') process.exit(70); // ends this thread only; the engine sees 'exit'
-  if (armedFault === 'hang') for (;;); // a JS spin: what the engine's run watchdog must catch
   try {
     const mask = await runner.run(input, n);
     post({ type: 'result', id, mask, input }, [mask.buffer as ArrayBuffer, input]);

@@ -12,12 +12,12 @@
  * comes back with the mask. One run at a time.
  *
  * Failure policy: if the worker dies (uncaught error, exit), the run in flight rejects with
- * SEGD_INFERENCE_FAILED, the death is logged, and the engine starts a new worker with the provider
- * it chose, after an exponential backoff. Runs asked for meanwhile wait for it. After
+ * SEGD_INFERENCE_FAILED and the restart supervisor (worker-supervisor.ts) starts a new worker with
+ * the provider chosen at start, after a backoff; runs asked for meanwhile wait for it. After
  * `restart.maxAttempts` restarts without a successful run in between, or when a run gets no answer
  * within the run timeout (a thread stuck in native code cannot be reclaimed in-process), the
  * engine gives up: it logs, calls `onFailed` once, and every run rejects from then on. The daemon
- * turns `onFailed` into a non-zero exit so systemd restarts the whole process. No hang is silent.
+ * wires `onFailed` to its shutdown (exit 1, so systemd restarts the process). No hang is silent.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -25,20 +25,13 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { SegdError } from '../core/errors.js';
 import type { ExecutionProviderName } from '../core/reasons.js';
-import { InferenceWorkerHandle, type WorkerReady } from './inference-worker-handle.js';
+import { INFERENCE_WORKER, InferenceWorkerHandle, type WorkerReady, type WorkerScript } from './inference-worker-handle.js';
 import { defaultCardPath, readModelCard, type ModelCard } from './model-card.js';
 import type { ProviderSettings } from './provider-options.js';
 import type { WorkerInit } from './worker-protocol.js';
+import { DEFAULT_RESTART_POLICY, WorkerSupervisor, type RestartPolicy } from './worker-supervisor.js';
 
-export interface RestartPolicy {
-  /** Delay before the first restart; doubles per further attempt up to maxDelayMs. */
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-  /** Restarts allowed without a successful run in between; one more failure and the engine gives up. */
-  readonly maxAttempts: number;
-}
-
-export const DEFAULT_RESTART_POLICY: RestartPolicy = { baseDelayMs: 500, maxDelayMs: 10_000, maxAttempts: 5 };
+export { DEFAULT_RESTART_POLICY, type RestartPolicy } from './worker-supervisor.js';
 
 export interface OnnxEngineOptions extends ProviderSettings {
   readonly modelPath: string;
@@ -56,6 +49,11 @@ export interface OnnxEngineOptions extends ProviderSettings {
   readonly runTimeoutMs?: number;
   /** Called once when the engine gives up for good (see the failure policy above). */
   readonly onFailed?: (err: SegdError) => void;
+  /**
+   * The worker thread's script; default inference-worker.js. Tests run a wrapper that injects
+   * faults (test/helpers/worker-faults.ts). Read only when a worker starts.
+   */
+  readonly workerScript?: WorkerScript;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -82,20 +80,9 @@ export class OnnxEngine {
   readonly frameBytes: number;
   readonly maskBytes: number;
 
-  private readonly logger: Logger;
   private readonly opts: OnnxEngineOptions;
-  private readonly restartPolicy: RestartPolicy;
+  private readonly workers: WorkerSupervisor;
   private runTimeoutMs: number;
-  /** The ready worker; null while restarting, after a failure and after close. */
-  private worker: InferenceWorkerHandle | null = null;
-  /** A restart in progress: resolves to the next ready worker, rejects if the engine fails or closes. */
-  private restarting: Promise<InferenceWorkerHandle> | null = null;
-  /** The worker a restart is starting (terminated by close()). */
-  private startingWorker: InferenceWorkerHandle | null = null;
-  private wakeBackoff: (() => void) | null = null;
-  /** Restarts since the last successful run. */
-  private attempts = 0;
-  private failure: SegdError | null = null;
   private closing: Promise<void> | null = null;
   /** Ours while no run is in flight; the worker's during a run (then `inputView` is DETACHED). */
   private input: ArrayBuffer;
@@ -104,7 +91,6 @@ export class OnnxEngine {
 
   private constructor(opts: OnnxEngineOptions, cardPath: string, card: ModelCard, worker: InferenceWorkerHandle, ready: WorkerReady) {
     this.opts = opts;
-    this.logger = opts.logger;
     this.modelPath = opts.modelPath;
     this.cardPath = cardPath;
     this.card = card;
@@ -114,11 +100,20 @@ export class OnnxEngine {
     this.maxBatch = opts.maxBatch;
     this.maskBytes = this.inputHeight * this.inputWidth;
     this.frameBytes = this.maskBytes * 3;
-    this.restartPolicy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
     this.runTimeoutMs = this.timeoutFor(ready);
     this.input = new ArrayBuffer(this.maxBatch * this.frameBytes);
     this.inputView = new Uint8Array(this.input);
-    this.adopt(worker);
+    const script = opts.workerScript ?? INFERENCE_WORKER;
+    this.workers = new WorkerSupervisor(worker, {
+      modelPath: opts.modelPath,
+      provider: ready.provider,
+      restart: { ...DEFAULT_RESTART_POLICY, ...opts.restart },
+      logger: opts.logger,
+      // Same provider as chosen at start: a restart must not silently change it.
+      startWorker: () => new InferenceWorkerHandle(workerInit(opts, card, [ready.provider]), opts.logger, script),
+      onRestarted: (r) => (this.runTimeoutMs = this.timeoutFor(r)),
+      onFailed: (err) => opts.onFailed?.(err),
+    });
   }
 
   static async create(opts: OnnxEngineOptions): Promise<OnnxEngine> {
@@ -141,7 +136,7 @@ export class OnnxEngine {
 
     // Provider selection, the contract check and warm-up happen in the worker; its errors come
     // back with the same code, message and details, after the thread has exited.
-    const worker = new InferenceWorkerHandle(workerInit(opts, card, opts.providers), logger);
+    const worker = new InferenceWorkerHandle(workerInit(opts, card, opts.providers), logger, opts.workerScript);
     const ready = await worker.ready;
     const engine = new OnnxEngine(opts, cardPath, card, worker, ready);
     const totalMs = msSince(t0);
@@ -179,9 +174,8 @@ export class OnnxEngine {
    */
   run(n: number): Promise<Uint8Array> {
     if (this.closing) return Promise.reject(new SegdError('SEGD_INFERENCE_FAILED', `engine for ${this.modelPath} is closed`));
-    if (this.failure) {
-      return Promise.reject(new SegdError('SEGD_INFERENCE_FAILED', `engine for ${this.modelPath} has failed: ${this.failure.message}`));
-    }
+    const failure = this.workers.failed;
+    if (failure) return Promise.reject(new SegdError('SEGD_INFERENCE_FAILED', `engine for ${this.modelPath} has failed: ${failure.message}`));
     if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
       return Promise.reject(new RangeError(`OnnxEngine.run: expected an integer 1 <= n <= ${this.maxBatch}, got n=${n}`));
     }
@@ -194,7 +188,7 @@ export class OnnxEngine {
   }
 
   private async runOnWorker(n: number): Promise<Uint8Array> {
-    const worker = this.worker ?? (await this.available());
+    const worker = this.workers.worker ?? (await this.workers.available());
     const input = this.input;
     this.inputView = DETACHED;
     let timer: NodeJS.Timeout | undefined;
@@ -208,14 +202,14 @@ export class OnnxEngine {
         'SEGD_INFERENCE_FAILED',
         `inference worker gave no answer for a batch of ${n} within ${this.runTimeoutMs} ms; a thread stuck in ONNX Runtime cannot be reclaimed in-process`,
       );
-      this.fail(err);
+      this.workers.fail(err);
       throw err;
     }
     if (outcome.input) {
       this.input = outcome.input;
       this.inputView = new Uint8Array(this.input);
     } else {
-      this.replaceInput(); // the worker died holding it; its restart is handled by onWorkerExit
+      this.replaceInput(); // the worker died holding it; the supervisor restarts it
     }
     if (!outcome.ok) {
       if (outcome.input) throw outcome.error;
@@ -223,15 +217,8 @@ export class OnnxEngine {
         cause: outcome.error,
       });
     }
-    this.attempts = 0;
+    this.workers.succeeded();
     return outcome.mask;
-  }
-
-  /** The ready worker, waiting for a restart in progress; rejects if the engine failed or closed. */
-  private available(): Promise<InferenceWorkerHandle> {
-    if (this.worker) return Promise.resolve(this.worker);
-    if (this.restarting) return this.restarting;
-    return Promise.reject(this.failure ?? new SegdError('SEGD_INFERENCE_FAILED', `engine for ${this.modelPath} is closed`));
   }
 
   private replaceInput(): void {
@@ -243,119 +230,15 @@ export class OnnxEngine {
     return this.opts.runTimeoutMs ?? Math.max(30_000, Math.ceil(50 * ready.slowestWarmupMs));
   }
 
-  private adopt(worker: InferenceWorkerHandle): void {
-    this.worker = worker;
-    void worker.exited.then((why) => this.onWorkerExit(worker, why));
-  }
-
-  private onWorkerExit(worker: InferenceWorkerHandle, why: SegdError): void {
-    if (worker !== this.worker || this.closing || this.failure) return; // an orderly close or a known failure
-    this.worker = null;
-    this.logger.error({ err: why, model: this.modelPath }, `inference worker died: ${why.message}; restarting it`);
-    this.startRestart();
-  }
-
-  private startRestart(): void {
-    const restarting = this.restartLoop();
-    this.restarting = restarting;
-    restarting.then(
-      (w) => {
-        this.restarting = null;
-        this.adopt(w);
-      },
-      (err: unknown) => {
-        this.restarting = null;
-        if (err instanceof SegdError) this.fail(err);
-      },
-    );
-  }
-
-  private async restartLoop(): Promise<InferenceWorkerHandle> {
-    const { baseDelayMs, maxDelayMs, maxAttempts } = this.restartPolicy;
-    let lastError: Error | null = null;
-    for (;;) {
-      if (this.attempts >= maxAttempts) {
-        const why = lastError ? `; last error: ${lastError.message}` : '';
-        throw new SegdError(
-          'SEGD_INFERENCE_FAILED',
-          `inference worker for ${this.modelPath} gave up after ${maxAttempts} restarts without a successful run${why}`,
-        );
-      }
-      this.attempts++;
-      const delayMs = Math.min(maxDelayMs, baseDelayMs * 2 ** (this.attempts - 1));
-      await this.backoff(delayMs);
-      if (this.closing) throw this.closedError();
-      this.logger.warn({ attempt: this.attempts, maxAttempts, delayMs, provider: this.provider }, 'restarting the inference worker');
-      // Same provider as chosen at start: a restart must not silently change it.
-      const worker = new InferenceWorkerHandle(workerInit(this.opts, this.card, [this.provider]), this.logger);
-      this.startingWorker = worker;
-      try {
-        const ready = await worker.ready;
-        if (this.closing) {
-          await worker.close();
-          throw this.closedError();
-        }
-        this.runTimeoutMs = this.timeoutFor(ready);
-        this.logger.info({ attempt: this.attempts, provider: ready.provider, warmupMs: Math.round(ready.warmupMs) }, 'inference worker restarted');
-        return worker;
-      } catch (err) {
-        if (this.closing) throw this.closedError();
-        lastError = err as Error;
-        this.logger.error({ err, attempt: this.attempts, maxAttempts }, 'inference worker restart failed');
-      } finally {
-        this.startingWorker = null;
-      }
-    }
-  }
-
-  /** Sleeps `ms`; close() cuts it short. */
-  private backoff(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeBackoff = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => {
-      this.wakeBackoff = null;
-    });
-  }
-
-  private closedError(): SegdError {
-    return new SegdError('SEGD_INFERENCE_FAILED', `engine for ${this.modelPath} is closed`);
-  }
-
-  /** Gives up for good: logs, stops the worker, tells the owner once. */
-  private fail(err: SegdError): void {
-    if (this.failure || this.closing) return;
-    this.failure = err;
-    this.logger.error({ err, model: this.modelPath }, `inference engine failed: ${err.message}`);
-    const w = this.worker;
-    this.worker = null;
-    // Not awaited: a thread stuck in native code only ends with the process.
-    void w?.terminate();
-    this.opts.onFailed?.(err);
-  }
-
-  /** Test hook: the worker exits (`exit`) or spins forever (`hang`) on the next run. */
-  injectWorkerFault(action: 'exit' | 'hang'): void {
-    if (!this.worker) throw new Error('OnnxEngine.injectWorkerFault: no worker is running');
-    this.worker.injectFault(action);
-  }
-
   /**
    * Lets a run in progress finish, then releases the session and ends the worker (a restart in
    * progress is abandoned). Idempotent; run() after close() rejects with SEGD_INFERENCE_FAILED.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.wakeBackoff?.();
-      void this.startingWorker?.terminate();
+      this.workers.beginClose();
       await this.inFlight?.catch(() => undefined);
-      await this.restarting?.catch(() => undefined);
-      const w = this.worker;
-      this.worker = null;
-      await w?.close();
+      await this.workers.close();
     })();
     return this.closing;
   }

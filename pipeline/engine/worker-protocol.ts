@@ -23,6 +23,12 @@ export interface WorkerInit {
   readonly warmupRuns: number;
 }
 
+/** workerData of every inference worker: the init, and what a test's wrapper script may need (`extra`). */
+export interface WorkerData {
+  readonly init: WorkerInit;
+  readonly extra?: unknown;
+}
+
 /** An Error as structured clone carries it: SegdErrors keep code, message and details. */
 export interface WireError {
   readonly name: string;
@@ -35,9 +41,7 @@ export type LogLevel = 'info' | 'warn' | 'error';
 
 export type ToWorker =
   | { readonly type: 'run'; readonly id: number; readonly n: number; readonly input: ArrayBuffer }
-  | { readonly type: 'close' }
-  /** Test-only fault injection, armed for the next `run`: exit the worker, or spin forever. */
-  | { readonly type: 'fault'; readonly action: 'exit' | 'hang' };
+  | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'log'; readonly level: LogLevel; readonly obj: object; readonly msg: string }

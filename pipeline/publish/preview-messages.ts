@@ -3,7 +3,8 @@
  * and JPEG-encoded at most once per frame and width, shared by every client that asked for that
  * width. Built only when some client's rate limit lets a preview through, so a daemon nobody
  * watches never encodes a JPEG. The RGB view is only valid during the publish call (it is the
- * engine's batch input buffer), hence everything here is synchronous.
+ * engine's batch input buffer) and the encode runs on another thread, so the downscale happens
+ * at once and the encoder gets its own copy of the pixels.
  */
 import type { MaskResult } from '../core/mask-result.js';
 import type { WireMessage } from './frame-messages.js';
@@ -14,13 +15,14 @@ import { RgbDownscaler } from './rgb-downscale.js';
 /** Distinct (source size, width) scalers kept; clients choose widths, so the cache is bounded. */
 const MAX_SCALERS = 8;
 
+/** Per preview produced: seconds from the request to the finished JPEG (downscale, copy, encode on the thread pool), bytes. */
 export type PreviewObserver = (seconds: number, bytes: number) => void;
 
 export class PreviewMessages {
   private readonly encoder: JpegEncoder;
   private readonly scalers = new Map<string, RgbDownscaler>();
   /** This frame's messages by width. */
-  private readonly built = new Map<number, WireMessage>();
+  private readonly built = new Map<number, Promise<WireMessage>>();
   private result: MaskResult | null = null;
   private rgb: Uint8Array = new Uint8Array(0);
   private streamIdBytes: Uint8Array = new Uint8Array(0);
@@ -41,8 +43,8 @@ export class PreviewMessages {
     this.built.clear();
   }
 
-  /** The preview at `width` (capped at the frame's width), built on first use for this frame. */
-  get(width: number): WireMessage {
+  /** The preview at `width` (capped at the frame's width), started on first use for this frame. */
+  get(width: number): Promise<WireMessage> {
     const r = this.result;
     if (r === null) throw new Error('PreviewMessages.get before reset');
     const w = Math.min(width, r.width);
@@ -51,23 +53,27 @@ export class PreviewMessages {
 
     const t0 = this.onEncoded ? process.hrtime.bigint() : 0n;
     const scaler = this.scaler(r.width, r.height, w);
-    const pixels = w === r.width ? this.rgb : scaler.scale(this.rgb);
-    const payload = this.encoder.encode(pixels, scaler.width, scaler.height);
-    const header = Buffer.allocUnsafe(maskHeaderLength(this.streamIdBytes.byteLength, this.modelIdBytes.byteLength));
-    encodeMaskHeader(header, 0, {
-      messageType: MESSAGE_TYPE_PREVIEW_JPEG,
-      encoding: PREVIEW_ENCODING_JPEG,
-      streamId: this.streamIdBytes,
-      modelId: this.modelIdBytes,
-      seq: r.seq,
-      ptsMs: r.ptsMs,
-      captureTimeMs: r.captureTimeMs,
-      width: scaler.width,
-      height: scaler.height,
-      payloadLength: payload.byteLength,
+    // A copy: the frame's buffer and the scaler's output are reused before the encode is done.
+    const pixels = (w === r.width ? this.rgb : scaler.scale(this.rgb)).slice();
+    const { width: pw, height: ph } = scaler;
+    const streamId = this.streamIdBytes;
+    const msg = this.encoder.encode(pixels, pw, ph).then((payload): WireMessage => {
+      const header = Buffer.allocUnsafe(maskHeaderLength(streamId.byteLength, this.modelIdBytes.byteLength));
+      encodeMaskHeader(header, 0, {
+        messageType: MESSAGE_TYPE_PREVIEW_JPEG,
+        encoding: PREVIEW_ENCODING_JPEG,
+        streamId,
+        modelId: this.modelIdBytes,
+        seq: r.seq,
+        ptsMs: r.ptsMs,
+        captureTimeMs: r.captureTimeMs,
+        width: pw,
+        height: ph,
+        payloadLength: payload.byteLength,
+      });
+      if (this.onEncoded) this.onEncoded(Number(process.hrtime.bigint() - t0) / 1e9, payload.byteLength);
+      return { header, payload };
     });
-    if (this.onEncoded) this.onEncoded(Number(process.hrtime.bigint() - t0) / 1e9, payload.byteLength);
-    const msg: WireMessage = { header, payload };
     this.built.set(w, msg);
     return msg;
   }

@@ -16,6 +16,7 @@ import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type
 import { REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH } from '../helpers/paths.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
+import { WorkerFaults } from '../helpers/worker-faults.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
@@ -267,13 +268,14 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
   it('a worker that dies mid-batch: that batch is dropped as inference_error, batching resumes on the restarted worker', async () => {
     const bytes = failsOnBrightPixelsModel(H, W);
     const modelPath = await dir.writeModel('crashes', bytes, contractCard(bytes, H, W, { classes: cardClasses(200) }));
-    const crashing = await OnnxEngine.create(cpuEngineOptions(modelPath, { logger, restart: { baseDelayMs: 20 } }));
+    const faults = new WorkerFaults();
+    const crashing = await OnnxEngine.create(cpuEngineOptions(modelPath, { logger, restart: { baseDelayMs: 20 }, workerScript: faults.script }));
     try {
       const sink = new Sink();
       const frames = new FrameFactory();
       const b = batcher(sink, ['a', 'b'], { use: crashing });
       const dark = new Uint8Array(FRAME_BYTES).map((_, i) => (i * 5) % 197);
-      crashing.injectWorkerFault('exit'); // the worker exits when the next batch arrives
+      faults.arm('exit'); // the worker exits when the next batch arrives
       b.offer(frames.make('a', 1, dark));
       b.offer(frames.make('b', 1, dark)); // batch 1: in flight when the worker dies
       b.offer(frames.make('a', 2, dark));

@@ -2,8 +2,8 @@
  * OnnxEngine's inference worker: ONNX Runtime stays off the daemon's main thread, and a worker
  * that dies or hangs never leaves a run pending: the run rejects with SEGD_INFERENCE_FAILED, then
  * the engine restarts the worker (backoff), or gives up loudly (onFailed) when restarts keep
- * failing or a run gets no answer. Faults are injected inside the real worker (test hook: exit
- * or spin on the next run). The model is a hand-encoded contract-valid graph (mask = max(R, G, B)
+ * failing or a run gets no answer. Faults are injected by a test-only wrapper around the real
+ * worker (helpers/worker-faults.ts: exit or spin on the next run). The model is a hand-encoded contract-valid graph (mask = max(R, G, B)
  * for bytes < 200) small enough that restarts take milliseconds; real ONNX Runtime runs it.
  */
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import { SegdError } from '../../pipeline/core/errors.js';
 import { OnnxEngine, type RestartPolicy } from '../../pipeline/engine/index.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from '../helpers/bad-models.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { WorkerFaults } from '../helpers/worker-faults.js';
 
 const H = 36;
 const W = 48;
@@ -66,8 +67,9 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
 
   async function create(
     opts: { path?: string; restart?: Partial<RestartPolicy>; runTimeoutMs?: number; onFailed?: (err: SegdError) => void } = {},
-  ): Promise<{ engine: OnnxEngine; logs: LogLine[] }> {
+  ): Promise<{ engine: OnnxEngine; logs: LogLine[]; faults: WorkerFaults }> {
     const logs: LogLine[] = [];
+    const faults = new WorkerFaults();
     const engine = await OnnxEngine.create({
       modelPath: opts.path ?? modelPath,
       providers: ['cpu'],
@@ -79,9 +81,10 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
       ...(opts.restart ? { restart: opts.restart } : {}),
       ...(opts.runTimeoutMs !== undefined ? { runTimeoutMs: opts.runTimeoutMs } : {}),
       ...(opts.onFailed ? { onFailed: opts.onFailed } : {}),
+      workerScript: faults.script,
     });
     engines.push(engine);
-    return { engine, logs };
+    return { engine, logs, faults };
   }
 
   it('the daemon and the engine modules do not load ONNX Runtime on the main thread; the worker does', () => {
@@ -110,12 +113,12 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
   });
 
   it('a worker that dies during a run: the run rejects with SEGD_INFERENCE_FAILED, the worker restarts, later runs work', async () => {
-    const { engine, logs } = await create({ restart: { baseDelayMs: 20 } });
+    const { engine, logs, faults } = await create({ restart: { baseDelayMs: 20 } });
     const a = frameAndMask(1);
     const b = frameAndMask(2);
     assert.ok(Buffer.from(await infer(engine, a.frame)).equals(Buffer.from(a.mask)));
 
-    engine.injectWorkerFault('exit');
+    faults.arm('exit');
     await assert.rejects(infer(engine, a.frame), isInferenceFailed(/inference worker exited with code 70/));
     assert.equal(logs.filter((l) => l.level === 50 && /^inference worker died/.test(l.msg)).length, 1);
 
@@ -126,7 +129,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
     assert.equal(engine.provider, 'cpu');
 
     // A second crash later is recovered from too (a successful run reset the attempt count).
-    engine.injectWorkerFault('exit');
+    faults.arm('exit');
     await assert.rejects(infer(engine, b.frame), isInferenceFailed(/exited with code 70/));
     assert.ok(Buffer.from(await infer(engine, a.frame)).equals(Buffer.from(a.mask)));
     assert.equal(logs.filter((l) => l.msg === 'inference worker restarted' && l.attempt === 1).length, 2);
@@ -139,7 +142,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
     const failures: SegdError[] = [];
     let gaveUp!: () => void;
     const gaveUpP = new Promise<void>((resolve) => (gaveUp = resolve));
-    const { engine, logs } = await create({
+    const { engine, logs, faults } = await create({
       path,
       restart: { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 2 },
       onFailed: (err) => {
@@ -148,7 +151,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
       },
     });
     await rm(path); // every restart now fails to load the model
-    engine.injectWorkerFault('exit');
+    faults.arm('exit');
     await assert.rejects(infer(engine, frameAndMask(1).frame), isInferenceFailed(/exited with code 70/));
     await gaveUpP;
     assert.equal(failures.length, 1);
@@ -165,8 +168,8 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
 
   it('a run that never answers: rejected after runTimeoutMs, the worker is terminated, the engine fails', async () => {
     const failures: SegdError[] = [];
-    const { engine } = await create({ runTimeoutMs: 1500, onFailed: (err) => failures.push(err) });
-    engine.injectWorkerFault('hang');
+    const { engine, faults } = await create({ runTimeoutMs: 1500, onFailed: (err) => failures.push(err) });
+    faults.arm('hang');
     await assert.rejects(infer(engine, frameAndMask(1).frame), isInferenceFailed(/gave no answer for a batch of 1 within 1500 ms/));
     assert.equal(failures.length, 1);
     await assert.rejects(infer(engine, frameAndMask(1).frame), isInferenceFailed(/has failed/));
@@ -174,8 +177,8 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
   });
 
   it('close() during a restart backoff abandons the restart; a waiting run rejects', async () => {
-    const { engine } = await create({ restart: { baseDelayMs: 60_000 } });
-    engine.injectWorkerFault('exit');
+    const { engine, faults } = await create({ restart: { baseDelayMs: 60_000 } });
+    faults.arm('exit');
     await assert.rejects(infer(engine, frameAndMask(1).frame), isInferenceFailed(/exited with code 70/));
     const waiting = infer(engine, frameAndMask(2).frame); // waits for a restart 60 s away
     await engine.close(); // the test's timeout is the hang guard

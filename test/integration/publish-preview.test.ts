@@ -1,5 +1,5 @@
 /**
- * Preview JPEGs (protocol message type 2): the hand-written encoder's files decode in ffmpeg to the
+ * Preview JPEGs (protocol message type 2): the encoder's (sharp) files decode in ffmpeg to the
  * source picture (PSNR), the box downscaler averages exactly, `preview` requests are validated, and
  * the publisher sends a preview right before the mask of the same frame, only to clients that
  * asked, within their rate limit, encoded once per frame and width however many clients want it.
@@ -78,13 +78,13 @@ async function recorder(url: string): Promise<{ ws: WebSocket; log: (BinaryMessa
 }
 
 describe('preview JPEGs', { timeout: 60_000 }, () => {
-  it('the encoder produces baseline JPEGs that ffmpeg decodes close to the source', () => {
+  it('the encoder produces baseline JPEGs that ffmpeg decodes close to the source', async () => {
     const frame = sampleFrame();
     const enc = new JpegEncoder(75);
     for (const width of [W, 240, 237]) {
       const scaler = new RgbDownscaler(W, H, width);
       const pixels = width === W ? frame : scaler.scale(frame);
-      const jpeg = enc.encode(pixels, scaler.width, scaler.height);
+      const jpeg = await enc.encode(pixels, scaler.width, scaler.height);
       assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'SOI');
       assert.deepEqual([...jpeg.subarray(-2)], [0xff, 0xd9], 'EOI');
       const { rgb, stderr } = ffmpegDecode(jpeg);
@@ -95,8 +95,8 @@ describe('preview JPEGs', { timeout: 60_000 }, () => {
       assert.ok(jpeg.length < pixels.length / 8, `${width}px: ${jpeg.length} bytes`);
     }
     // Quality is a real knob: lower quality, smaller file, lower fidelity.
-    const low = new JpegEncoder(20).encode(frame, W, H);
-    const high = new JpegEncoder(95).encode(frame, W, H);
+    const low = await new JpegEncoder(20).encode(frame, W, H);
+    const high = await new JpegEncoder(95).encode(frame, W, H);
     assert.ok(low.length < high.length);
     assert.ok(psnr(ffmpegDecode(low).rgb, frame) < psnr(ffmpegDecode(high).rgb, frame));
     assert.throws(() => new JpegEncoder(0), /quality 0; expected an integer 1…100/);
