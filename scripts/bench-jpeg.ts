@@ -1,8 +1,7 @@
 /**
  * `node dist/scripts/bench-jpeg.js` (a micro-benchmark, not a test): the preview JPEG encoders
  * compared on real video frames at the preview sizes, same settings for all (quality 75, 4:4:4,
- * baseline): the hand-written encoder the daemon used to have (scripts/hand-written-jpeg.ts),
- * jpeg-js (pure JS; wants RGBA, so the RGB→RGBA copy into a reused buffer is counted) and sharp
+ * baseline): jpeg-js (pure JS; wants RGBA, so the RGB→RGBA copy into a reused buffer is counted) and sharp
  * through the daemon's own JpegEncoder (libvips + mozjpeg's libjpeg-turbo; asynchronous: each
  * encode is awaited, so its wall time includes the hop to libuv's thread pool).
  *
@@ -24,7 +23,6 @@ import jpeg from 'jpeg-js';
 import { JpegEncoder } from '../pipeline/publish/jpeg-encoder.js';
 import { RgbDownscaler } from '../pipeline/publish/rgb-downscale.js';
 import { FFMPEG_PATH, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH, VIDEOS_DIR } from '../test/helpers/paths.js';
-import { HandWrittenJpegEncoder } from './hand-written-jpeg.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -55,12 +53,10 @@ interface Encoder {
 }
 
 function encoders(): Encoder[] {
-  const handWritten = new HandWrittenJpegEncoder(QUALITY);
   // sharp's libvips operation cache is off (jpeg-encoder.ts), so repeated frames are not free.
   const viaSharp = new JpegEncoder(QUALITY);
   let rgba = new Uint8Array(0);
   return [
-    { name: 'hand-written', encode: (img) => handWritten.encode(img.rgb, img.width, img.height) },
     {
       name: 'jpeg-js',
       encode: (img) => {

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
 import {
@@ -228,4 +229,18 @@ export async function startPublishServer(
     },
     close: () => http.close(),
   };
+}
+
+/** A publish server that closes when the test `t` ends, pass or fail. */
+export async function publishServerFor(t: TestContext, opts: Parameters<typeof startPublishServer>[0] = {}): Promise<PublishServer> {
+  const srv = await startPublishServer(opts);
+  t.after(() => srv.close());
+  return srv;
+}
+
+/** A client of `srv` that closes when the test `t` ends. */
+export async function clientFor(t: TestContext, srv: PublishServer): Promise<TestClient> {
+  const c = await TestClient.connect(srv.wsUrl);
+  t.after(() => c.close());
+  return c;
 }

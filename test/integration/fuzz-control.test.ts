@@ -10,7 +10,7 @@ import type { ServerMessage } from '../../clients/ts/protocol-client.js';
 import type { WsPublisherOptions } from '../../pipeline/publish/ws-publisher.js';
 import { metricValue } from '../helpers/e2e-client.js';
 import { Prng, fuzzSeed } from '../helpers/prng.js';
-import { TestClient, maskResult, startPublishServer, streamInfo, type PublishServer } from '../helpers/publish-harness.js';
+import { clientFor, maskResult, publishServerFor, streamInfo, type PublishServer } from '../helpers/publish-harness.js';
 
 const W = 16;
 const H = 8;
@@ -21,16 +21,8 @@ const ERROR_CODES = ['not_text', 'too_large', 'bad_json', 'bad_message', 'bad_ty
 const REPLY_TYPES = ['error', 'subscription', 'streams', 'model_card'];
 const guard = { timeout: 120_000 };
 
-async function setup(t: TestContext, publisher: Partial<WsPublisherOptions> = {}): Promise<PublishServer> {
-  const srv = await startPublishServer({ streams: STREAMS.map((s) => streamInfo(s, W, H)), publisher: { maxMessageBytes: MAX_MESSAGE_BYTES, ...publisher } });
-  t.after(() => srv.close());
-  return srv;
-}
-
-async function client(t: TestContext, srv: PublishServer): Promise<TestClient> {
-  const c = await TestClient.connect(srv.wsUrl);
-  t.after(() => c.close());
-  return c;
+function setup(t: TestContext, publisher: Partial<WsPublisherOptions> = {}): Promise<PublishServer> {
+  return publishServerFor(t, { streams: STREAMS.map((s) => streamInfo(s, W, H)), publisher: { maxMessageBytes: MAX_MESSAGE_BYTES, ...publisher } });
 }
 
 async function refused(srv: PublishServer, reason: string): Promise<number> {
@@ -88,8 +80,8 @@ describe('fuzz: WebSocket control protocol', () => {
     t.diagnostic(`seed ${seed} (SEGD_FUZZ_SEED)`);
     const r = new Prng(seed);
     const srv = await setup(t);
-    const watcher = await client(t, srv);
-    const fuzzer = await client(t, srv);
+    const watcher = await clientFor(t, srv);
+    const fuzzer = await clientFor(t, srv);
 
     let seq = 0;
     const pump = setInterval(() => {
@@ -128,9 +120,9 @@ describe('fuzz: WebSocket control protocol', () => {
 
   it('publish.maxClients: one more client is told too_many_clients and closed with 1013', guard, async (t) => {
     const srv = await setup(t, { maxClients: 2 });
-    const a = await client(t, srv);
-    await client(t, srv);
-    const extra = await client(t, srv).catch((e: unknown) => e);
+    const a = await clientFor(t, srv);
+    await clientFor(t, srv);
+    const extra = await clientFor(t, srv).catch((e: unknown) => e);
     // TestClient.connect expects hello first: the refused one gets the error instead.
     assert.ok(extra instanceof Error, 'the third client gets no hello');
     assert.equal(await refused(srv, 'too_many_clients'), 1);
@@ -147,12 +139,12 @@ describe('fuzz: WebSocket control protocol', () => {
     // A slot frees when a client leaves.
     await a.close();
     await pollClients(srv, 1);
-    await client(t, srv);
+    await clientFor(t, srv);
   });
 
   it('publish.maxSubscriptionsPerClient: a subscribe over the limit is refused as a whole', guard, async (t) => {
     const srv = await setup(t, { maxSubscriptionsPerClient: 2 });
-    const c = await client(t, srv);
+    const c = await clientFor(t, srv);
     const ok = await c.request({ type: 'subscribe', streams: ['cam1', 'cam2'] });
     assert.deepEqual(ok.type === 'subscription' ? ok.streams : null, ['cam1', 'cam2']);
     const no = await c.request({ type: 'subscribe', streams: ['cam3'] });
@@ -167,8 +159,8 @@ describe('fuzz: WebSocket control protocol', () => {
 
   it('a message over 1 MiB closes that connection (1009), counted; others unaffected', guard, async (t) => {
     const srv = await setup(t);
-    const other = await client(t, srv);
-    const big = await client(t, srv);
+    const other = await clientFor(t, srv);
+    const big = await clientFor(t, srv);
     big.send('x'.repeat(1024 * 1024 + 1));
     assert.equal((await big.closed).code, 1009);
     assert.equal(await refused(srv, 'message_too_large'), 1);
@@ -179,7 +171,7 @@ describe('fuzz: WebSocket control protocol', () => {
     // A 64 KiB model card makes each reply large; the client reads nothing, so unsent replies pile up.
     const card = { name: 'test-model', filler: 'f'.repeat(64 * 1024) };
     const srv = await setup(t, { maxBufferedBytes: 64 * 1024, modelCard: card });
-    const other = await client(t, srv);
+    const other = await clientFor(t, srv);
     const sock = await rawWsClient(srv.port);
     t.after(() => sock.destroy());
     sock.pause(); // never read

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { WebSocket } from 'ws';
 import type { MaskEncoding } from '../../pipeline/publish/protocol.js';
@@ -9,24 +9,13 @@ import {
   TestClient,
   loadCamvidMasks,
   maskResult,
-  startPublishServer,
-  type PublishServer,
+  clientFor,
+  publishServerFor,
 } from '../helpers/publish-harness.js';
 
 const { masks, width: W, height: H } = loadCamvidMasks(4);
 const mask = (i: number): Uint8Array => masks[i % masks.length] as Uint8Array;
 
-async function setup(t: TestContext, opts: Parameters<typeof startPublishServer>[0] = {}): Promise<PublishServer> {
-  const srv = await startPublishServer(opts);
-  t.after(() => srv.close());
-  return srv;
-}
-
-async function client(t: TestContext, srv: PublishServer): Promise<TestClient> {
-  const c = await TestClient.connect(srv.wsUrl);
-  t.after(() => c.close());
-  return c;
-}
 
 function decodePayload(encoding: MaskEncoding, payload: Uint8Array): Buffer {
   switch (encoding) {
@@ -44,8 +33,8 @@ const guard = { timeout: 60_000 };
 
 describe('WsPublisher over real sockets', () => {
   it('says hello, then sends every stream raw to a client that sent nothing', guard, async (t) => {
-    const srv = await setup(t);
-    const c = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const c = await clientFor(t, srv);
     assert.equal(c.hello.protocol, 1);
     assert.equal(c.hello.model, 'test-model');
     assert.deepEqual(c.hello.streams, ['cam1', 'cam2']);
@@ -62,10 +51,10 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('filters by subscription; unsubscribe and the default client are independent', guard, async (t) => {
-    const srv = await setup(t);
-    const only2 = await client(t, srv);
-    const all = await client(t, srv);
-    const not1 = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const only2 = await clientFor(t, srv);
+    const all = await clientFor(t, srv);
+    const not1 = await clientFor(t, srv);
     assert.deepEqual(await only2.request({ type: 'subscribe', streams: ['cam2'] }), {
       type: 'subscription', all: false, streams: ['cam2'], encoding: 'raw',
     });
@@ -97,10 +86,10 @@ describe('WsPublisher over real sockets', () => {
 
   it('delivers the exact mask in all three encodings, encoding once per frame per encoding in use', guard, async (t) => {
     const encodedCalls: MaskEncoding[] = [];
-    const srv = await setup(t, { publisher: { hooks: { onEncoded: (e) => encodedCalls.push(e) } } });
+    const srv = await publishServerFor(t, { publisher: { hooks: { onEncoded: (e) => encodedCalls.push(e) } } });
     const clients: [MaskEncoding, TestClient][] = [];
     for (const enc of ['raw', 'deflate', 'png', 'png', 'deflate'] as const) {
-      const c = await client(t, srv);
+      const c = await clientFor(t, srv);
       const r = await c.request({ type: 'encoding', encoding: enc });
       assert.deepEqual(r, { type: 'subscription', all: true, streams: ['cam1', 'cam2'], encoding: enc });
       clients.push([enc, c]);
@@ -120,8 +109,8 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('answers list_streams and model_card', guard, async (t) => {
-    const srv = await setup(t);
-    const c = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const c = await clientFor(t, srv);
     const s = await c.request({ type: 'list_streams' });
     assert.equal(s.type, 'streams');
     if (s.type === 'streams') assert.deepEqual(s.streams.map((x) => [x.id, x.state, x.width]), [['cam1', 'streaming', 480], ['cam2', 'streaming', 480]]);
@@ -129,9 +118,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('answers each bad control message with an error naming the field; that connection and another client carry on', guard, async (t) => {
-    const srv = await setup(t);
-    const bad = await client(t, srv);
-    const other = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const bad = await clientFor(t, srv);
+    const other = await clientFor(t, srv);
     const cases: [string | Buffer, string, string | null][] = [
       ['{"type":"subscribe","streams":["cam1","nope"]}', 'unknown_stream', 'streams[1]'],
       ['{"type":"subscribe","streams":[1]}', 'bad_field', 'streams[0]'],
@@ -165,9 +154,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('closes a client sending more than 1 MiB (1009) without disturbing the others', guard, async (t) => {
-    const srv = await setup(t);
-    const hog = await client(t, srv);
-    const other = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const hog = await clientFor(t, srv);
+    const other = await clientFor(t, srv);
     hog.send('x'.repeat(2 * 1024 * 1024));
     assert.equal((await hog.closed).code, 1009);
     srv.publisher.publish(maskResult('cam1', 1, mask(0), W, H));
@@ -176,9 +165,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('skips frames for a client that does not read (slow_client) while another receives every frame', guard, async (t) => {
-    const srv = await setup(t, { publisher: { maxBufferedBytes: 256 * 1024 } });
-    const slow = await client(t, srv);
-    const fast = await client(t, srv);
+    const srv = await publishServerFor(t, { publisher: { maxBufferedBytes: 256 * 1024 } });
+    const slow = await clientFor(t, srv);
+    const fast = await clientFor(t, srv);
     slow.ws.pause(); // stops reading its socket: the server's send buffer for it fills up
     const metricsValue = async (): Promise<number> => {
       const text = await srv.metrics.render();
@@ -212,9 +201,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('close() sends 1001 going away to every client, is idempotent, and refuses new clients', guard, async (t) => {
-    const srv = await setup(t);
-    const a = await client(t, srv);
-    const b = await client(t, srv);
+    const srv = await publishServerFor(t);
+    const a = await clientFor(t, srv);
+    const b = await clientFor(t, srv);
     const p1 = srv.publisher.close();
     const p2 = srv.publisher.close();
     assert.equal(p1, p2);
@@ -235,9 +224,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('close() cuts off a client that never completes the closing handshake', guard, async (t) => {
-    const srv = await setup(t, { publisher: { closeTimeoutMs: 200 } });
-    const stuck = await client(t, srv);
-    const polite = await client(t, srv);
+    const srv = await publishServerFor(t, { publisher: { closeTimeoutMs: 200 } });
+    const stuck = await clientFor(t, srv);
+    const polite = await clientFor(t, srv);
     stuck.ws.pause(); // never reads the close frame, never answers it
     await srv.publisher.close();
     assert.equal(srv.publisher.clientCount, 0);
@@ -247,9 +236,9 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('drops a client that stops answering pings and keeps one that answers', guard, async (t) => {
-    const srv = await setup(t, { publisher: { pingIntervalMs: 500 } });
-    const dead = await client(t, srv);
-    const alive = await client(t, srv);
+    const srv = await publishServerFor(t, { publisher: { pingIntervalMs: 500 } });
+    const dead = await clientFor(t, srv);
+    const alive = await clientFor(t, srv);
     dead.ws.pause(); // a hung peer: reads nothing, so never pongs
     for (let i = 0; i < 200 && srv.publisher.clientCount > 1; i++) await new Promise((r) => setTimeout(r, 25));
     assert.equal(srv.publisher.clientCount, 1, 'the silent client was dropped');
@@ -261,7 +250,7 @@ describe('WsPublisher over real sockets', () => {
   });
 
   it('refuses WebSocket upgrades on any other path with 404', guard, async (t) => {
-    const srv = await setup(t);
+    const srv = await publishServerFor(t);
     const status = await new Promise<number>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/other`);
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
