@@ -1,5 +1,5 @@
-"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, export,
-quantize.
+"""`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, report,
+export, quantize.
 
 Run `python -m segd_train <command> --help` for each command's options; training/README.md lists recipes.
 """
@@ -20,6 +20,7 @@ from .engine.device import resolve_device
 from .engine.evaluate import evaluate, save_confusion_png
 from .engine.fps import measure_fps
 from .engine.profile import profile_model
+from .engine.report import markdown, summarise
 from .engine.runner import RunOptions, run_training
 from .models import MODEL_NAMES, STUDENTS, TEACHERS, build_model
 
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--num-classes", type=int, default=11)
 
     sub.add_parser("models", help="the registered model names as one JSON line: all, students, teachers")
+
+    rp = sub.add_parser("report", help="markdown tables (best val, per-class IoU, images, wall time) of run dirs")
+    rp.add_argument("runs", type=Path, nargs="+", help="run directories (training/runs/<name>)")
 
     sub.add_parser("export", help="ONNX + model card; arguments go to `python -m segd_train.export` (see its --help)",
                    add_help=False)
@@ -193,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             return _profile(args)
         if args.command == "models":
             return _models()
+        if args.command == "report":
+            print(markdown([summarise(d) for d in args.runs]), end="")
+            return 0
         return _fps(args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

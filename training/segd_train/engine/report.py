@@ -1,0 +1,67 @@
+"""`python -m segd_train report RUN_DIR...`: the RESULTS.md tables, read from run directories.
+
+Per run: the best validation (step, mIoU, pixel accuracy, per-class IoU from val.csv), how far it got (last logged
+step, images seen = steps × batch size) and its wall time. train.csv's `time_s` restarts at 0 in every resumed
+process, so wall time is the sum of each process's last `time_s` (validation included); with the recipe's
+`num_threads` it bounds the CPU time from above.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .logs import read_csv
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    model: str
+    teacher: str | None
+    step: int
+    iterations: int
+    images: int
+    wall_hours: float
+    threads: int | None
+    best_step: int
+    miou: float
+    pixel_accuracy: float
+    per_class: dict[str, float]
+
+
+def wall_seconds(train_rows: list[dict[str, str]]) -> float:
+    total, last = 0.0, 0.0
+    for row in train_rows:
+        t = float(row["time_s"])
+        if t < last:           # a resumed process started its clock again
+            total += last
+        last = t
+    return total + last
+
+
+def summarise(run_dir: Path) -> RunSummary:
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    train, val = read_csv(run_dir / "train.csv"), read_csv(run_dir / "val.csv")
+    if not train or not val:
+        raise ValueError(f"{run_dir}: needs train.csv and val.csv with at least one row each")
+    best = max(val, key=lambda r: float(r["miou"]))
+    step = int(float(train[-1]["step"]))
+    return RunSummary(
+        name=run_dir.name, model=cfg["model"], teacher=cfg.get("teacher"), step=step, iterations=int(cfg["iterations"]),
+        images=step * int(cfg["batch_size"]), wall_hours=wall_seconds(train) / 3600, threads=cfg.get("num_threads"),
+        best_step=int(float(best["step"])), miou=float(best["miou"]), pixel_accuracy=float(best["pixel_accuracy"]),
+        per_class={k.removeprefix("iou_"): float(v) for k, v in best.items() if k.startswith("iou_") and v != ""})
+
+
+def markdown(runs: list[RunSummary]) -> str:
+    head = ("| run | model | teacher | best val mIoU | pixel acc. | at step | steps done | images seen | wall h |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
+    rows = "".join(f"| {r.name} | {r.model} | {r.teacher or '—'} | {100 * r.miou:.1f} | {100 * r.pixel_accuracy:.1f} | "
+                   f"{r.best_step} | {r.step}/{r.iterations} | {r.images:,} | {r.wall_hours:.2f} |\n" for r in runs)
+    classes = list(runs[0].per_class) if runs else []
+    per = ("\n| run | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes) + "\n"
+           + "".join(f"| {r.name} | " + " | ".join(f"{100 * r.per_class.get(c, float('nan')):.1f}" for c in classes)
+                     + " |\n" for r in runs))
+    return head + rows + per

@@ -1,0 +1,34 @@
+"""`segd_train report`: RESULTS.md tables read off run directories."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segd_train.cli import main
+from segd_train.engine.report import summarise, wall_seconds
+
+
+def _run(tmp_path: Path) -> Path:
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"name": "recipe", "model": "sctnet-s", "teacher": None,
+                                                     "iterations": 100, "batch_size": 8, "num_threads": 1}))
+    (run / "train.csv").write_text("step,time_s,total\n10,60.0,1.0\n20,120.0,0.9\n30,30.0,0.8\n40,90.0,0.7\n")
+    (run / "val.csv").write_text("step,miou,pixel_accuracy,iou_sky,iou_road\n20,0.40,0.80,0.9,\n40,0.50,0.85,0.95,0.9\n")
+    return run
+
+
+def test_summary_takes_the_best_validation_and_sums_resumed_wall_time(tmp_path: Path):
+    s = summarise(_run(tmp_path))
+    assert (s.name, s.step, s.images, s.best_step, s.miou) == ("r1", 40, 320, 40, 0.50)
+    assert s.wall_hours == pytest.approx((120 + 90) / 3600)           # two processes: 120 s, then 90 s
+    assert s.per_class == {"sky": 0.95, "road": 0.9}
+    assert wall_seconds([]) == 0.0
+
+
+def test_report_command_prints_both_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["report", str(_run(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "| r1 | sctnet-s | — | 50.0 | 85.0 | 40 | 40/100 | 320 | 0.06 |" in out
+    assert "| r1 | 95.0 | 90.0 |" in out
+    assert main(["report", str(tmp_path / "missing")]) == 2
