@@ -289,15 +289,14 @@ export class SegdMetrics {
    */
   analysisObserver(streamId: string, classNames: readonly string[], zones: readonly ZoneConfig[]): (a: FrameAnalysis) => void {
     const classes = classNames.map((name) => this.classArea.labels(streamId, name));
-    const idOf = new Map(classNames.map((n, i) => [n, i] as const));
-    const zoneGauges = zones.map((z) => z.classes.map((c) => ({ gauge: this.zoneOccupancy.labels(streamId, z.name, c), name: c, id: idOf.get(c) })));
+    const zoneGauges = zones.map((z) => z.classes.map((c) => ({ gauge: this.zoneOccupancy.labels(streamId, z.name, c), name: c })));
     return (a) => {
       const { counts, pixels } = a.areas;
       for (let c = 0; c < classes.length; c++) (classes[c] as GaugeChild).set(pixels > 0 ? (counts[c] as number) / pixels : 0);
       for (let j = 0; j < zoneGauges.length; j++) {
         const reading = a.readings[j];
         if (reading === undefined) continue;
-        for (const g of zoneGauges[j] as { gauge: GaugeChild; name: string }[]) g.gauge.set(reading.classes[g.name] ?? 0);
+        for (const g of zoneGauges[j] ?? []) g.gauge.set(reading.classes[g.name] ?? 0);
       }
     };
   }

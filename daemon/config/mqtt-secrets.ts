@@ -15,10 +15,14 @@ function readSecretFile(path: string, source: string): string {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new SegdError('SEGD_CONFIG_INVALID', `${source}: cannot read password file ${path} (${why})`, [source], { cause: err });
+    const problem = `${source}: cannot read password file ${path} (${why})`;
+    throw new SegdError('SEGD_CONFIG_INVALID', problem, [problem], { cause: err });
   }
   const password = text.replace(/\r?\n$/, '');
-  if (password === '') throw new SegdError('SEGD_CONFIG_INVALID', `${source}: expected a password in ${path}, the file is empty`, [source]);
+  if (password === '') {
+    const problem = `${source}: expected a password in ${path}, the file is empty`;
+    throw new SegdError('SEGD_CONFIG_INVALID', problem, [problem]);
+  }
   return password;
 }
 
@@ -45,7 +49,8 @@ export function resolveMqttSecrets(cfg: SegdConfig, env: Readonly<Record<string,
   else if (m.passwordFile !== null) password = readSecretFile(m.passwordFile, 'mqtt.passwordFile');
   else password = m.password;
   if (password !== null && m.username === null) {
-    throw new SegdError('SEGD_CONFIG_INVALID', 'mqtt.username: expected a user name to go with the MQTT password', ['mqtt.username']);
+    const problem = 'mqtt.username: expected a user name to go with the MQTT password';
+    throw new SegdError('SEGD_CONFIG_INVALID', problem, [problem]);
   }
   return { ...cfg, mqtt: { ...m, password, passwordFile: null } };
 }
