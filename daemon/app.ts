@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batching/batcher.js';
 import { OnnxEngine } from '../pipeline/engine/index.js';
 import type { Frame } from '../pipeline/core/frame.js';
+import { StreamAnalyzer, type FrameAnalysis } from '../pipeline/core/frame-analysis.js';
+import type { MqttPublisher } from '../pipeline/publish/mqtt-publisher.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
@@ -23,6 +25,7 @@ import type { SegdConfig } from './config/schema.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type SegdMetrics } from './metrics.js';
+import { createMqttPublisher } from './mqtt-wiring.js';
 import { StreamStatusBoard, type StreamStatus } from './stream-status.js';
 import { viewerRoutes } from './viewer-routes.js';
 
@@ -80,6 +83,7 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
   const board = new StreamStatusBoard(config.streams, metrics);
   let engine: OnnxEngine | null = null;
   let batcher: Batcher | null = null;
+  let mqtt: MqttPublisher | null = null;
   const sources: FfmpegSource[] = [];
   let engineFailed!: (err: SegdError) => void;
   const failed = new Promise<SegdError>((resolve) => (engineFailed = resolve));
@@ -101,7 +105,8 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       logger.info('daemon stopping');
       // Sources and queued frames stop together; the batch in flight still publishes.
       await Promise.all([...sources.map((s) => s.close()), batcher?.drain()]);
-      await http.close(); // closes WebSocket clients with 1001 first
+      // WebSocket clients get 1001 and the broker `offline`, together.
+      await Promise.all([http.close(), mqtt?.close()]);
       await engine?.close();
       logger.info({ ms: Date.now() - t0 }, 'daemon stopped');
     })();
@@ -138,6 +143,15 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     });
     const eng = engine;
     metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
+
+    // Per stream, once per frame: class areas (one pass over the mask) and zones, shared by every consumer.
+    const classNames = eng.card.classes.map((c) => c.name);
+    const analyzers = config.streams.map((s) => new StreamAnalyzer(s.id, eng.inputWidth, eng.inputHeight, classNames, s.zones));
+    const analysis = new Map(
+      analyzers.map((a, i) => [a.streamId, { analyzer: a, observe: metrics.analysisObserver(a.streamId, classNames, config.streams[i]?.zones ?? []) }]),
+    );
+    mqtt = createMqttPublisher(config.mqtt, { modelId: eng.card.name, classNames, analyzers, logger, metrics });
+    const mq = mqtt;
 
     const publisherHooks = metrics.publisherHooks();
     const publisher = new WsPublisher({
@@ -184,8 +198,12 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
           const r = results[i] as MaskResult;
           metrics.observeResultStages(r);
           board.get(r.streamId).metrics.frameInferred();
+          const an = analysis.get(r.streamId);
+          const a: FrameAnalysis | null = an ? an.analyzer.analyze(r) : null;
+          if (an && a) an.observe(a);
           // The frame's pixels, for clients that asked for previews (valid during this call only).
-          publisher.publish(r, frames.rgb(i));
+          publisher.publish(r, frames.rgb(i), a);
+          if (mq && a) publishMqtt(mq, a, logger);
         }
       },
       onDrop: (streamId, reason) => board.get(streamId).dropped(reason),
@@ -213,6 +231,15 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
   } catch (err) {
     await stop().catch((e: unknown) => logger.error({ err: e }, 'cleanup after a failed start failed'));
     throw err;
+  }
+}
+
+/** The broker's trouble is never the pipeline's: a throw here is logged and the frame goes on. */
+function publishMqtt(mqtt: MqttPublisher, a: FrameAnalysis, logger: Logger): void {
+  try {
+    mqtt.publish(a);
+  } catch (err) {
+    logger.error({ err, stream: a.result.streamId, seq: a.result.seq }, 'mqtt publish failed; segmentation continues');
   }
 }
 

@@ -12,6 +12,8 @@ import { loadConfigFile } from './config/load.js';
 import { applyOverrides, resolveOverrides } from './config/overrides.js';
 import { summarizeConfig } from './config/summary.js';
 import { resolveToken } from './config/token.js';
+import { resolveMqttSecrets } from './config/mqtt-secrets.js';
+import { checkZoneClasses } from './config/zone-classes.js';
 import { createLogger } from './logger.js';
 import { startDaemon } from './app.js';
 import { installShutdown } from './shutdown.js';
@@ -97,7 +99,8 @@ function checkConfig(args: ParsedArgs): number {
     { configFlag: args.positionals[0] ?? args.config, portFlag: args.port, hostFlag: args.host, env: process.env },
     DEFAULT_CONFIG,
   );
-  const cfg = resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env);
+  const cfg = resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env), process.env);
+  checkZoneClasses(cfg);
   process.stdout.write(`OK ${overrides.configPath}\n${summarizeConfig(cfg).join('\n')}\n`);
   return EXIT_OK;
 }
@@ -108,7 +111,7 @@ async function run(args: ParsedArgs): Promise<void> {
     { configFlag: args.config, portFlag: args.port, hostFlag: args.host, env: process.env },
     DEFAULT_CONFIG,
   );
-  const cfg = resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env);
+  const cfg = resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env), process.env);
   const logger = createLogger({ level: cfg.log.level });
   logger.info({ version: version(), config: overrides.configPath }, 'segd starting');
 

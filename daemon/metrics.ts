@@ -7,11 +7,18 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
+import type { FrameAnalysis } from '../pipeline/core/frame-analysis.js';
+import type { ZoneConfig } from '../pipeline/core/zone-config.js';
+import type { MqttHooks } from '../pipeline/publish/mqtt-publisher.js';
 import {
   DROP_REASONS,
+  MQTT_DROP_REASONS,
+  MQTT_MESSAGE_KINDS,
   REFUSAL_REASONS,
   RESTART_REASONS,
   type DropReason,
+  type MqttDropReason,
+  type MqttMessageKind,
   type RefusalReason,
   type RestartReason,
 } from '../pipeline/core/reasons.js';
@@ -125,6 +132,11 @@ export class SegdMetrics {
   private readonly perStream: PerStreamMetrics;
   private readonly refusals: Readonly<Record<RefusalReason, CounterChild>>;
   private readonly streams = new Map<string, StreamMetrics>();
+  private readonly classArea: Gauge<'stream' | 'class'>;
+  private readonly zoneOccupancy: Gauge<'stream' | 'zone' | 'class'>;
+  private readonly mqttConnected: Gauge<string>;
+  private readonly mqttMessages: Readonly<Record<MqttMessageKind, CounterChild>>;
+  private readonly mqttDropped: Readonly<Record<MqttDropReason, CounterChild>>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -183,6 +195,35 @@ export class SegdMetrics {
       refusals[reason].inc(0);
     }
     this.refusals = refusals;
+    this.classArea = new Gauge({
+      name: 'segd_class_area_ratio',
+      help: 'Fraction of the latest frame covered by each class, per stream (the per-frame class-area histogram).',
+      labelNames: ['stream', 'class'],
+      registers,
+    });
+    this.zoneOccupancy = new Gauge({
+      name: 'segd_zone_occupancy_ratio',
+      help: "Fraction of a zone's pixels covered by each of its classes of interest, latest frame.",
+      labelNames: ['stream', 'zone', 'class'],
+      registers,
+    });
+    this.mqttConnected = new Gauge({ name: 'segd_mqtt_connected', help: '1 while connected to the MQTT broker, else 0 (also 0 when MQTT is off).', registers });
+    const mqttMessages = new Counter({
+      name: 'segd_mqtt_messages_total',
+      help: `MQTT messages handed to the broker connection, by kind (${MQTT_MESSAGE_KINDS.join(', ')}); QoS 1 events once acknowledged.`,
+      labelNames: ['kind'],
+      registers,
+    });
+    const mqttDropped = new Counter({
+      name: 'segd_mqtt_dropped_total',
+      help: `MQTT messages not sent, by reason (${MQTT_DROP_REASONS.join(', ')}).`,
+      labelNames: ['reason'],
+      registers,
+    });
+    this.mqttMessages = Object.fromEntries(MQTT_MESSAGE_KINDS.map((k) => [k, mqttMessages.labels(k)])) as Record<MqttMessageKind, CounterChild>;
+    this.mqttDropped = Object.fromEntries(MQTT_DROP_REASONS.map((r) => [r, mqttDropped.labels(r)])) as Record<MqttDropReason, CounterChild>;
+    for (const c of [...Object.values(this.mqttMessages), ...Object.values(this.mqttDropped)]) c.inc(0);
+    this.mqttConnected.set(0);
     this.modelInfo = new Gauge({
       name: 'segd_model_info',
       help: 'The served model; value 1.',
@@ -240,6 +281,33 @@ export class SegdMetrics {
 
   refused(reason: RefusalReason): void {
     this.refusals[reason].inc();
+  }
+
+  /**
+   * The per-frame class-area and zone gauges of one stream, label children bound here (once):
+   * the returned function only sets values.
+   */
+  analysisObserver(streamId: string, classNames: readonly string[], zones: readonly ZoneConfig[]): (a: FrameAnalysis) => void {
+    const classes = classNames.map((name) => this.classArea.labels(streamId, name));
+    const zoneGauges = zones.map((z) => z.classes.map((c) => ({ gauge: this.zoneOccupancy.labels(streamId, z.name, c), name: c })));
+    return (a) => {
+      const { counts, pixels } = a.areas;
+      for (let c = 0; c < classes.length; c++) (classes[c] as GaugeChild).set(pixels > 0 ? (counts[c] as number) / pixels : 0);
+      for (let j = 0; j < zoneGauges.length; j++) {
+        const reading = a.readings[j];
+        if (reading === undefined) continue;
+        for (const g of zoneGauges[j] ?? []) g.gauge.set(reading.classes[g.name] ?? 0);
+      }
+    };
+  }
+
+  /** Hooks for the MQTT publisher. */
+  mqttHooks(): MqttHooks {
+    return {
+      onConnected: (up) => this.mqttConnected.set(up ? 1 : 0),
+      onSent: (kind) => this.mqttMessages[kind].inc(),
+      onDropped: (reason, n) => this.mqttDropped[reason].inc(n),
+    };
   }
 
   /** Replaces the model info series (the provider is known only after the engine loaded). */

@@ -43,10 +43,15 @@ export class StreamStatus {
 export class StreamStatusBoard {
   private readonly byId: ReadonlyMap<string, StreamStatus>;
   private readonly all: readonly StreamStatus[];
+  /** Zones as `list_streams` reports them; absent for a stream without zones (the reply is then as before). */
+  private readonly zonesOf: ReadonlyMap<string, NonNullable<StreamInfo['zones']>>;
 
   constructor(streams: readonly StreamConfig[], metrics: SegdMetrics) {
     this.all = streams.map((s) => new StreamStatus(s.id, s.url, metrics.registerStream(s.id)));
     this.byId = new Map(this.all.map((s) => [s.id, s]));
+    this.zonesOf = new Map(
+      streams.filter((s) => s.zones.length > 0).map((s) => [s.id, s.zones.map((z) => ({ name: z.name, polygon: z.polygon, classes: z.classes }))]),
+    );
   }
 
   /** The record of a configured stream; throws naming the id for anything else (a wiring bug). */
@@ -69,6 +74,7 @@ export class StreamStatusBoard {
       height,
       framesPublished: s.framesPublished,
       drops: { ...s.drops },
+      ...(this.zonesOf.has(s.id) ? { zones: this.zonesOf.get(s.id) } : {}),
     }));
   }
 

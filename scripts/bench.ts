@@ -194,6 +194,7 @@ async function benchDaemon(cfg: SegdConfig, maxBatch: number, p: { streams: numb
       expectedFps: 10,
       maxFps: null,
       queueDepth: 1,
+      zones: [],
     })),
   };
   const daemon = await startDaemon(config, logger);

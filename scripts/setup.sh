@@ -2,7 +2,7 @@
 # segd set-up on a fresh Debian 12 machine (run from the repo root; root or sudo for apt).
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
-#                                  systemd-analyze) and the training venv used by the test suite
+#                                  systemd-analyze, mosquitto, openssl) and the training venv used by the test suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +27,8 @@ apt_install() {
 
 if [ "$want_test" = 1 ]; then
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets systemd python3-venv
+    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets systemd python3-venv \
+    mosquitto openssl
 fi
 
 # npm ci never runs onnxruntime-node's postinstall download (.npmrc: onnxruntime-node-install=skip):

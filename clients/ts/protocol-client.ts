@@ -67,7 +67,8 @@ export type ClientMessage =
   | { type: 'encoding'; encoding: MaskEncoding }
   | { type: 'list_streams' }
   | { type: 'model_card' }
-  | { type: 'preview'; enabled: boolean; maxFps?: number; width?: number };
+  | { type: 'preview'; enabled: boolean; maxFps?: number; width?: number }
+  | { type: 'areas'; enabled: boolean };
 
 // ---- server → client ----
 export interface HelloMessage {
@@ -120,9 +121,34 @@ export interface ErrorMessage {
   message: string;
   request: string | null;
 }
-export type ServerMessage = HelloMessage | SubscriptionMessage | StreamsMessage | ModelCardMessage | PreviewSettingsMessage | ErrorMessage;
+/** The reply to an `areas` request. */
+export interface AreasSettingsMessage {
+  type: 'areas';
+  enabled: boolean;
+}
 
-const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'preview', 'error'];
+/** After each mask, to a client that sent `{"type":"areas","enabled":true}`: pixel counts per class id. */
+export interface ClassAreasMessage {
+  type: 'class_areas';
+  stream: string;
+  seq: number;
+  captureTimeMs: number;
+  pixels: number;
+  counts: number[];
+  zones: { pixels: number; counts: number[]; ratio: number; occupied: boolean }[];
+}
+
+export type ServerMessage =
+  | HelloMessage
+  | SubscriptionMessage
+  | StreamsMessage
+  | ModelCardMessage
+  | PreviewSettingsMessage
+  | AreasSettingsMessage
+  | ClassAreasMessage
+  | ErrorMessage;
+
+const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'preview', 'areas', 'class_areas', 'error'];
 
 /** Decodes one binary message of any type; throws Error naming the field that is wrong. */
 export function decodeMessage(data: ArrayBuffer | Uint8Array): BinaryMessage {

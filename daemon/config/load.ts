@@ -12,6 +12,7 @@ import { parseSourceUrl } from '../../pipeline/sources/index.js';
 import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { configSchema, type SegdConfig } from './schema.js';
 import { formatAjvError } from '../../pipeline/core/schema-errors.js';
+import { zoneProblems } from '../../pipeline/core/zone-config.js';
 
 let validator: ValidateFunction | null = null;
 
@@ -47,8 +48,8 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const raw = parseYaml(text, opts.source);
   const validate = getValidator();
   const problems: string[] = [];
-  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => formatAjvError(e)));
-  problems.push(...checkStreams(raw, opts.baseDir));
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(formatAjvError(e), raw)));
+  problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw));
   if (problems.length > 0) {
     // Any value may be echoed (a URL pasted into the wrong field): redact every line.
     for (let i = 0; i < problems.length; i++) problems[i] = redactUrl(problems[i] as string);
@@ -105,6 +106,7 @@ function checkStreams(raw: unknown, baseDir: string): string[] {
       if (first === undefined) firstIndexOfId.set(id, i);
       else problems.push(`streams[${i}].id: expected a unique id, "${id}" is already used by streams[${first}]`);
     }
+    problems.push(...zoneProblems(typeof id === 'string' ? id : `#${i}`, s['zones'], `streams[${i}]`));
     const url = s['url'];
     if (typeof url !== 'string' || url === '') return;
     const field = `streams[${i}].url`;
@@ -121,6 +123,41 @@ function checkStreams(raw: unknown, baseDir: string): string[] {
       problems.push(msg.startsWith(`${field}: `) ? msg : `${field}: ${redactUrl(msg)}`);
     }
   });
+  return problems;
+}
+
+/**
+ * A schema violation inside a zone names its stream and zone too, so the line says which camera's
+ * which zone is wrong: `streams[0].zones[1].threshold (stream "cam1", zone "door"): expected …`.
+ */
+function nameZone(line: string, raw: unknown): string {
+  const m = /^streams\[(\d+)\]\.zones\[(\d+)\]([^:]*): /.exec(line);
+  if (m === null || !isRecord(raw) || !Array.isArray(raw['streams'])) return line;
+  const stream: unknown = raw['streams'][Number(m[1])];
+  const zones = isRecord(stream) ? stream['zones'] : undefined;
+  const zone: unknown = Array.isArray(zones) ? zones[Number(m[2])] : undefined;
+  const streamId = isRecord(stream) && typeof stream['id'] === 'string' ? stream['id'] : `#${m[1]}`;
+  const zoneName = isRecord(zone) && typeof zone['name'] === 'string' ? zone['name'] : `#${m[2]}`;
+  const head = `streams[${m[1]}].zones[${m[2]}]${m[3]}`;
+  return `${head} (stream "${streamId}", zone "${zoneName}"): ${line.slice(m[0].length)}`;
+}
+
+/** mqtt checks the schema cannot express: the reconnect range, one password source, TLS files that exist. */
+function checkMqtt(raw: unknown): string[] {
+  const mqtt = isRecord(raw) ? raw['mqtt'] : undefined;
+  if (!isRecord(mqtt)) return [];
+  const problems: string[] = [];
+  const rc = mqtt['reconnect'];
+  if (isRecord(rc) && typeof rc['minMs'] === 'number' && typeof rc['maxMs'] === 'number' && rc['minMs'] > rc['maxMs']) {
+    problems.push(`mqtt.reconnect.minMs: expected at most mqtt.reconnect.maxMs (${rc['maxMs']}), got ${rc['minMs']}`);
+  }
+  if (mqtt['password'] !== undefined && mqtt['password'] !== null && mqtt['passwordFile'] !== undefined && mqtt['passwordFile'] !== null) {
+    problems.push('mqtt.password and mqtt.passwordFile: expected at most one of them');
+  }
+  const tls = mqtt['tls'];
+  if (isRecord(tls) && (tls['cert'] === null || tls['cert'] === undefined) !== (tls['key'] === null || tls['key'] === undefined)) {
+    problems.push('mqtt.tls.cert and mqtt.tls.key: expected both (a client certificate and its key) or neither');
+  }
   return problems;
 }
 
@@ -144,5 +181,13 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
       tensorrt: { ...cfg.model.tensorrt, engineCacheDir: absOrNull(cfg.model.tensorrt.engineCacheDir) },
     },
     streams: cfg.streams.map((s): StreamConfig => ({ ...s, url: resolveStreamUrl(s.url, baseDir) })),
+    mqtt:
+      cfg.mqtt === null
+        ? null
+        : {
+            ...cfg.mqtt,
+            passwordFile: absOrNull(cfg.mqtt.passwordFile),
+            tls: { ...cfg.mqtt.tls, ca: absOrNull(cfg.mqtt.tls.ca), cert: absOrNull(cfg.mqtt.tls.cert), key: absOrNull(cfg.mqtt.tls.key) },
+          },
   };
 }

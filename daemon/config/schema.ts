@@ -19,6 +19,55 @@ function Section<T extends TProperties>(properties: T) {
   return Type.Object(properties, { additionalProperties: false, default: {} });
 }
 
+/** Path segments of plain characters: MQTT wildcards (#, +), empty levels and leading or trailing slashes are refused. */
+export const MQTT_TOPIC_PREFIX_PATTERN = '^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}$';
+/** The node name is one topic level and a log field. */
+export const MQTT_NODE_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
+const NullablePath = () => Nullable(Type.String({ minLength: 1, default: null }));
+
+const MqttSection = Type.Object(
+  {
+    /** Broker URL: mqtt://, mqtts:// (TLS), ws:// or wss:// (MQTT over WebSocket). Credentials belong in username/password. */
+    url: Type.String({ pattern: '^(mqtt|mqtts|ws|wss)://[^\\s]+$' }),
+    /** This daemon's name in topics (`<prefix>/nodes/<node>/status`); null = the host name, sanitised. */
+    node: Nullable(Type.String({ pattern: MQTT_NODE_PATTERN, default: null })),
+    /** MQTT client id; null = `segd-<node>`. */
+    clientId: Nullable(Type.String({ minLength: 1, maxLength: 128, default: null })),
+    username: Nullable(Type.String({ minLength: 1, default: null })),
+    /** Resolved like the bearer token: env SEGD_MQTT_PASSWORD, SEGD_MQTT_PASSWORD_FILE, passwordFile, password. Never logged. */
+    password: Nullable(Type.String({ minLength: 1, default: null })),
+    passwordFile: NullablePath(),
+    tls: Section({
+      /** PEM files; relative paths resolve against the config file's directory. */
+      ca: NullablePath(),
+      cert: NullablePath(),
+      key: NullablePath(),
+      rejectUnauthorized: Type.Boolean({ default: true }),
+    }),
+    topicPrefix: Type.String({ pattern: MQTT_TOPIC_PREFIX_PATTERN, default: 'segd' }),
+    /** Per stream, at most one `<prefix>/<stream>/stats` message per this many ms (capture time); 0 = every frame. */
+    statsIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000 }),
+    masks: Section({
+      /** `<prefix>/<stream>/mask`: the WebSocket mask message (deflate) on MQTT. */
+      enabled: Type.Boolean({ default: false }),
+      intervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000 }),
+      /** MQTT 5 message expiry: a broker drops an undelivered mask after this long. */
+      expirySeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 10 }),
+    }),
+    /** QoS 1 events kept while the broker is unreachable; beyond it the oldest is dropped (counted). */
+    offlineQueue: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+    keepaliveSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+    connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    /** Reconnect delays: exponential with jitter between these (core/backoff.ts). */
+    reconnect: Section({
+      minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
+      maxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 30_000 }),
+    }),
+  },
+  { additionalProperties: false, default: null },
+);
+
 export const configSchema = Type.Object(
   {
     server: Section({
@@ -62,6 +111,8 @@ export const configSchema = Type.Object(
       // Control messages are small JSON; above MAX_INCOMING_MESSAGE_BYTES (1 MiB) `ws` closes the connection unread.
       maxMessageBytes: Type.Integer({ minimum: 256, maximum: MAX_INCOMING_MESSAGE_BYTES, default: MAX_CONTROL_MESSAGE_BYTES }),
     }),
+    /** The MQTT publisher (docs/mqtt.md); null = off. */
+    mqtt: Nullable(MqttSection),
     // Bounded: stream ids become metric label values.
     streams: Type.Array(StreamConfigSchema, { minItems: 1, maxItems: 64 }),
   },
@@ -70,3 +121,6 @@ export const configSchema = Type.Object(
 
 /** A validated config with every default applied and every relative path made absolute (load.ts). */
 export type SegdConfig = Static<typeof configSchema>;
+
+/** The `mqtt` section when configured. */
+export type MqttConfig = NonNullable<SegdConfig['mqtt']>;

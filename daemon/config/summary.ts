@@ -11,12 +11,26 @@ export function summarizeConfig(cfg: SegdConfig): string[] {
     `batching: up to ${b.maxBatch} frame(s), wait at most ${b.maxDelayMs} ms, at most ${b.perStreamCap} per stream`,
     `ffmpeg: ${cfg.ffmpeg.path ?? 'bundled'}`,
     `log level: ${cfg.log.level}`,
+    mqttLine(cfg),
     `streams (${cfg.streams.length}):`,
   ];
   for (const s of cfg.streams) {
     const opts = [`loop ${s.loop}`, `realtime ${s.realtime}`, `queue ${s.queueDepth}`];
     if (s.maxFps !== null) opts.push(`max ${s.maxFps} fps`);
     lines.push(`  ${s.id}: ${redactUrl(s.url)} (${opts.join(', ')})`);
+    for (const z of s.zones) {
+      lines.push(`    zone ${z.name}: ${z.polygon.length} points, classes ${z.classes.join(', ')}, threshold ${z.threshold} (clears below ${+(z.threshold - z.hysteresis).toFixed(6)}), min ${z.minDurationMs} ms`);
+    }
   }
   return lines;
+}
+
+/** Never the password: whether one is set. */
+function mqttLine(cfg: SegdConfig): string {
+  const m = cfg.mqtt;
+  if (m === null) return 'mqtt: off';
+  const auth = m.username === null ? 'no credentials' : `user ${m.username}${m.password !== null ? ', password set' : ''}`;
+  const tls = m.tls.ca !== null || m.tls.cert !== null ? ', TLS files given' : '';
+  const masks = m.masks.enabled ? `, masks every ${m.masks.intervalMs} ms` : '';
+  return `mqtt: ${redactUrl(m.url)} (${auth}${tls}; prefix ${m.topicPrefix}; node ${m.node ?? 'host name'}; stats every ${m.statsIntervalMs} ms${masks})`;
 }

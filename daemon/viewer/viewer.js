@@ -35,6 +35,8 @@ let lut = new Uint32Array(256).fill(UNKNOWN_CLASS);
 let ws = null;
 let retryMs = RETRY_MIN_MS;
 let pollTimer = 0;
+/** Asked for `class_areas` on this connection (only once some stream has zones to colour). */
+let areasRequested = false;
 /** @type {Map<string, Panel>} */
 const panels = new Map();
 
@@ -96,6 +98,7 @@ function onText(msg) {
       setStatus('connected', 'live');
       $('#model').textContent = msg.model;
       syncPanels(msg.streams);
+      areasRequested = false;
       send({ type: 'model_card' });
       send({ type: 'encoding', encoding: 'deflate' }); // ~7 KB instead of ~170 KB per mask
       sendPreviewRequest();
@@ -108,6 +111,13 @@ function onText(msg) {
       return;
     case 'streams':
       for (const s of msg.streams) panels.get(s.id)?.setInfo(s);
+      if (!areasRequested && msg.streams.some((s) => s.zones && s.zones.length > 0)) {
+        areasRequested = true;
+        send({ type: 'areas', enabled: true }); // zone occupancy, to colour the zones
+      }
+      return;
+    case 'class_areas':
+      panels.get(msg.stream)?.onAreas(msg);
       return;
     case 'error':
       console.warn('segd viewer: server error', msg.message);
@@ -193,6 +203,10 @@ class Panel {
     $('#stream-list').append(this.listItem);
     this.drawTimes = [];
     this.frames = 0;
+    /** @type {{ name: string, polygon: number[][] }[]} */
+    this.zones = [];
+    /** @type {boolean[]} occupied, per zone */
+    this.occupied = [];
     this.reset();
     this.setInfo({ id, state: 'connecting' });
   }
@@ -213,10 +227,35 @@ class Panel {
     this.el.state.dataset.state = s.state;
     this.listItem.textContent = `${s.id} — ${s.state}`;
     if (s.framesPublished !== undefined) this.el.published.textContent = String(s.framesPublished);
+    if (s.zones) {
+      this.zones = s.zones;
+      this.canvas.dataset.zones = s.zones.map((z) => z.name).join(',');
+    }
     if (s.drops) {
       const parts = Object.entries(s.drops).map(([reason, n]) => `${reason} ${n}`);
       this.el.drops.textContent = parts.length ? parts.join(' · ') : 'none';
     }
+  }
+
+  onAreas(msg) {
+    this.occupied = msg.zones.map((z) => z.occupied);
+  }
+
+  /** Zone outlines over the frame: red while occupied, green while clear, with the zone's name. */
+  drawZones(ctx, w, h) {
+    ctx.lineWidth = 2;
+    ctx.font = '12px sans-serif';
+    this.zones.forEach((z, j) => {
+      const colour = this.occupied[j] ? '#ff3b30' : '#34c759';
+      ctx.strokeStyle = colour;
+      ctx.beginPath();
+      z.polygon.forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x * w, y * h) : ctx.lineTo(x * w, y * h)));
+      ctx.closePath();
+      ctx.stroke();
+      const [x0, y0] = z.polygon[0];
+      ctx.fillStyle = colour;
+      ctx.fillText(z.name, x0 * w + 4, Math.max(12, y0 * h + 14));
+    });
   }
 
   onPreview(msg) {
@@ -268,6 +307,7 @@ class Panel {
       ctx.drawImage(this.maskCanvas, 0, 0);
       ctx.globalAlpha = 1;
     }
+    if (this.zones.length > 0) this.drawZones(ctx, w, h);
     this.drawnSeq = msg.seq;
     this.frames++;
     this.canvas.dataset.seq = String(msg.seq);

@@ -40,3 +40,16 @@ export type ExecutionProviderName = (typeof PROVIDER_NAMES)[number];
 /** A source's state, as /readyz, `list_streams` and the logs report it. */
 export const STREAM_STATES = ['connecting', 'streaming', 'stalled', 'backoff', 'stopped'] as const;
 export type StreamState = (typeof STREAM_STATES)[number];
+
+/** What the MQTT publisher sends (`segd_mqtt_messages_total{kind}`); docs/mqtt.md has the topics. */
+export const MQTT_MESSAGE_KINDS = ['status', 'stats', 'zone_state', 'event', 'mask'] as const;
+export type MqttMessageKind = (typeof MQTT_MESSAGE_KINDS)[number];
+
+/**
+ * Why an MQTT message was not sent (`segd_mqtt_dropped_total{reason}`): `disconnected` = a QoS 0
+ * stats or mask message while the broker is unreachable (stale by the time it would arrive: never
+ * queued); `offline_queue_full` = the oldest queued QoS 1 event made room for a newer one;
+ * `slow_broker` = a QoS 0 message while the socket still held more than its limit of unsent bytes.
+ */
+export const MQTT_DROP_REASONS = ['disconnected', 'offline_queue_full', 'slow_broker'] as const;
+export type MqttDropReason = (typeof MQTT_DROP_REASONS)[number];

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Nullable, StringEnum } from './schema-builders.js';
+import { MAX_ZONES_PER_STREAM, ZoneConfigSchema } from './zone-config.js';
 
 /** Ids end up in metric labels, log fields and the wire protocol: keep them plain. */
 export const STREAM_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
@@ -33,6 +34,8 @@ export const StreamConfigSchema = Type.Object(
     maxFps: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 240, default: null })),
     /** Newest-wins queue depth between decode and the batcher. */
     queueDepth: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+    /** Named polygons whose occupancy is tracked (core/zone-config.ts); names unique per stream. */
+    zones: Type.Array(ZoneConfigSchema, { maxItems: MAX_ZONES_PER_STREAM, default: [] }),
   },
   { additionalProperties: false },
 );

@@ -53,6 +53,8 @@ export class ClientSession {
   streams = new Set<string>();
   encoding: MaskEncoding = 'raw';
   answeredPing = true;
+  /** `class_areas` messages asked for (off by default). */
+  areas = false;
   /** Preview JPEGs asked for; null = none (the default). */
   preview: PreviewSetting | null = null;
   /**
@@ -164,6 +166,10 @@ export class ClientSession {
         this.sendJson(reply);
         return;
       }
+      case 'areas':
+        this.areas = req.enabled;
+        this.sendJson({ type: 'areas', enabled: req.enabled });
+        return;
     }
   }
 

@@ -118,6 +118,8 @@ function request(req: ClientRequest, streams: StreamCatalog): ClientRequest | Pr
       return { type: req.type };
     case 'preview':
       return { type: 'preview', enabled: req.enabled, maxFps: req.maxFps, width: req.width };
+    case 'areas':
+      return { type: 'areas', enabled: req.enabled };
   }
 }
 

@@ -15,7 +15,7 @@ export const PREVIEW_MAX_FPS = 30;
 export const PREVIEW_MIN_WIDTH = 16;
 export const PREVIEW_MAX_WIDTH = 4096;
 
-export const REQUEST_TYPES = ['subscribe', 'unsubscribe', 'encoding', 'list_streams', 'model_card', 'preview'] as const;
+export const REQUEST_TYPES = ['subscribe', 'unsubscribe', 'encoding', 'list_streams', 'model_card', 'preview', 'areas'] as const;
 export type ClientRequestType = (typeof REQUEST_TYPES)[number];
 
 /** Every message: a JSON object whose `type` names a request (its other fields are the request's). */
@@ -49,6 +49,9 @@ export const PreviewSchema = Request('preview', {
   }),
 });
 
+/** `areas`: after each mask, a `class_areas` text message with the frame's class and zone pixel counts. */
+export const AreasSchema = Request('areas', { enabled: Type.Boolean({ expected: 'true or false' }) });
+
 export const REQUEST_SCHEMAS = {
   subscribe: SubscribeSchema,
   unsubscribe: UnsubscribeSchema,
@@ -56,6 +59,7 @@ export const REQUEST_SCHEMAS = {
   list_streams: ListStreamsSchema,
   model_card: ModelCardSchema,
   preview: PreviewSchema,
+  areas: AreasSchema,
 } as const satisfies Record<ClientRequestType, TObject>;
 
 export type PreviewRequest = Readonly<Static<typeof PreviewSchema>>;

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
+import type { FrameAnalysis } from '../core/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
 import type { ClientSession } from './client-session.js';
 import { FrameMessages, type WireMessage } from './frame-messages.js';
@@ -61,11 +62,29 @@ class SendTracker {
   };
 }
 
-/** Header and payload as two fragments of one message, issued back to back (nothing can interleave: both are sync). */
-function sendMessage(ws: WebSocket, m: WireMessage, tracker: SendTracker | null): void {
+/**
+ * Header and payload as two fragments of one message, issued back to back (nothing can interleave:
+ * both are sync), then the frame's `class_areas` text for a client that asked for it.
+ */
+function sendMessage(ws: WebSocket, m: WireMessage, tracker: SendTracker | null, areas: string | null = null): void {
   ws.send(m.header, HEADER_FRAGMENT);
   if (tracker) ws.send(m.payload, PAYLOAD_FRAGMENT, tracker.done);
   else ws.send(m.payload, PAYLOAD_FRAGMENT);
+  if (areas !== null) ws.send(areas);
+}
+
+/** The `class_areas` message of a frame (docs/protocol.md): pixel counts, exact. */
+export function classAreasMessage(a: FrameAnalysis): string {
+  const r = a.result;
+  return JSON.stringify({
+    type: 'class_areas',
+    stream: r.streamId,
+    seq: r.seq,
+    captureTimeMs: r.captureTimeMs,
+    pixels: a.areas.pixels,
+    counts: Array.from(a.areas.counts),
+    zones: a.areas.zones.map((z, j) => ({ pixels: z.pixels, counts: Array.from(z.counts), ratio: a.readings[j]?.ratio ?? 0, occupied: a.occupied[j] === true })),
+  });
 }
 
 export class FrameFanout {
@@ -96,8 +115,11 @@ export class FrameFanout {
     this.previewClients += delta;
   }
 
-  /** `rgb`: the frame's pixels (result.width×result.height×3), valid during this call only. */
-  publish(result: MaskResult, rgb: Uint8Array | null): void {
+  /**
+   * `rgb`: the frame's pixels (result.width×result.height×3), valid during this call only.
+   * `analysis`: its class areas, for clients that asked for `class_areas` (serialised once, lazily).
+   */
+  publish(result: MaskResult, rgb: Uint8Array | null, analysis: FrameAnalysis | null = null): void {
     if (result.mask.byteLength !== result.width * result.height) {
       throw new RangeError(
         `MaskResult ${result.streamId}#${result.seq}: mask of ${result.mask.byteLength} bytes; expected width*height = ${result.width}*${result.height}`,
@@ -109,6 +131,7 @@ export class FrameFanout {
     const previewing = rgb !== null && this.previewClients > 0;
     const nowMs = previewing ? Date.now() : 0;
     if (previewing) this.previews.reset(result, rgb, idBytes);
+    let areasText: string | null = null;
     for (const c of this.sessions) {
       if (!c.all && !c.streams.has(result.streamId)) continue;
       const ws = c.ws;
@@ -124,14 +147,15 @@ export class FrameFanout {
         tracker.clients++;
       }
       const preview = previewing && c.preview !== null && c.preview.rate.allow(result.streamId, nowMs) ? this.previews.get(c.preview.width) : null;
-      if (preview === null && c.backlog === null) sendMessage(ws, m, tracker);
-      else this.sendAfter(c, preview, m, tracker);
+      const areas = c.areas && analysis !== null ? (areasText ??= classAreasMessage(analysis)) : null;
+      if (preview === null && c.backlog === null) sendMessage(ws, m, tracker, areas);
+      else this.sendAfter(c, preview, m, tracker, areas);
     }
     if (tracker) tracker.done();
   }
 
   /** Sends `m` (after `preview`, when there is one) once everything this client has waiting is out. */
-  private sendAfter(c: ClientSession, preview: Promise<WireMessage> | null, m: WireMessage, tracker: SendTracker | null): void {
+  private sendAfter(c: ClientSession, preview: Promise<WireMessage> | null, m: WireMessage, tracker: SendTracker | null, areas: string | null): void {
     c.backlogged++;
     const link: Promise<void> = (c.backlog ?? Promise.resolve())
       .then(() => preview)
@@ -144,7 +168,7 @@ export class FrameFanout {
       .then(() => {
         c.backlogged--;
         if (c.backlog === link) c.backlog = null;
-        if (c.ws.readyState === WebSocket.OPEN) sendMessage(c.ws, m, tracker);
+        if (c.ws.readyState === WebSocket.OPEN) sendMessage(c.ws, m, tracker, areas);
         else tracker?.done();
       });
     c.backlog = link;

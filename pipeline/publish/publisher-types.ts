@@ -15,6 +15,8 @@ export interface StreamInfo {
   readonly height: number;
   readonly framesPublished?: number;
   readonly drops?: Readonly<Partial<Record<DropReason, number>>>;
+  /** The stream's zones (config), for clients that draw them. */
+  readonly zones?: readonly { readonly name: string; readonly polygon: readonly (readonly number[])[]; readonly classes: readonly string[] }[];
 }
 
 export interface FrameSentInfo {

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { FrameAnalysis } from '../core/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
 import { ClientAdmission } from './client-admission.js';
 import { ClientSession, type SessionContext } from './client-session.js';
@@ -121,10 +122,11 @@ export class WsPublisher {
    * Sends one frame's mask to every client subscribed to its stream. Never blocks on a client.
    * `rgb`: the frame's pixels (result.width×result.height×3), valid during this call only; clients
    * that asked for previews get a JPEG of it right before the mask, when their rate limit allows.
+   * `analysis`: the frame's class areas, sent after the mask to clients that asked (`areas`).
    */
-  publish(result: MaskResult, rgb: Uint8Array | null = null): void {
+  publish(result: MaskResult, rgb: Uint8Array | null = null, analysis: FrameAnalysis | null = null): void {
     if (this.admission.closing) return;
-    this.fanout.publish(result, rgb);
+    this.fanout.publish(result, rgb, analysis);
   }
 
   /** Closes every client with `code` (1001 going away) and stops accepting new ones. Idempotent. */

@@ -118,6 +118,7 @@ export function streamConfig(id: string, url: string, over: Partial<StreamConfig
     expectedFps: 10,
     maxFps: null,
     queueDepth: 1,
+    zones: [],
     ...over,
   };
 }

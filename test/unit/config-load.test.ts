@@ -42,6 +42,7 @@ describe('config loading', () => {
       },
       batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
       publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
+      mqtt: null,
       streams: [
         {
           id: 'cam1',
@@ -52,6 +53,7 @@ describe('config loading', () => {
           expectedFps: 10,
           maxFps: null,
           queueDepth: 1,
+          zones: [],
         },
       ],
     });
