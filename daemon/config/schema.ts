@@ -59,7 +59,9 @@ export const configSchema = Type.Object(
     }),
     batching: Section({
       maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
-      maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 15 }),
+      // 0 = dispatch as soon as the engine is idle (Triton's max_queue_delay 0): under load batches fill while one
+      // runs; on the CPU EP a batch of 2 costs no less CPU per frame than 2 of 1 (bench --bare-only), so waiting buys nothing.
+      maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 0 }),
       perStreamCap: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
     }),
     // The publisher's own defaults (pipeline/publish), so a config that omits them behaves as the publisher alone.

@@ -40,7 +40,7 @@ describe('config loading', () => {
         cpu: { intraOpThreads: 2, interOpThreads: 1, allowSpinning: false },
         warmupRuns: 2,
       },
-      batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
+      batching: { maxBatch: 2, maxDelayMs: 0, perStreamCap: 1 },
       publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       streams: [
         {
