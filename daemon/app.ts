@@ -218,6 +218,7 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
           width: eng.inputWidth,
           height: eng.inputHeight,
           poolSize: cfg.queueDepth + POOL_EXTRA_FRAMES,
+          decodeThreads: config.ffmpeg.threads,
           logger,
           observer: sourceObserver(board.get(cfg.id), b),
         }),

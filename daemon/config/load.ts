@@ -173,7 +173,7 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
     ...cfg,
     server: { ...cfg.server, tokenFile: absOrNull(cfg.server.tokenFile) },
     // A bare command name ("ffmpeg") is looked up on PATH; anything with a slash is a path.
-    ffmpeg: { path: ffmpegPath !== null && ffmpegPath.includes('/') ? abs(ffmpegPath) : ffmpegPath },
+    ffmpeg: { ...cfg.ffmpeg, path: ffmpegPath !== null && ffmpegPath.includes('/') ? abs(ffmpegPath) : ffmpegPath },
     model: {
       ...cfg.model,
       path: abs(cfg.model.path),

@@ -6,6 +6,8 @@
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
+import { DEFAULT_ALLOW_SPINNING } from '../../pipeline/engine/provider-options.js';
+import { FFMPEG_DEFAULT_THREADS } from '../../pipeline/sources/ffmpeg-args.js';
 import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
 import { StreamConfigSchema } from '../../pipeline/core/stream-config.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES } from '../../pipeline/publish/protocol.js';
@@ -80,7 +82,11 @@ export const configSchema = Type.Object(
     }),
     log: Section({ level: StringEnum(LOG_LEVELS, { default: 'info' }) }),
     /** null = the bundled @ffmpeg-installer binary. */
-    ffmpeg: Section({ path: Nullable(Type.String({ minLength: 1, default: null })) }),
+    ffmpeg: Section({
+      path: Nullable(Type.String({ minLength: 1, default: null })),
+      /** Decoder threads per stream (`-threads`); 0 = ffmpeg's own choice (one per core, and more). */
+      threads: Type.Integer({ minimum: 0, maximum: 64, default: FFMPEG_DEFAULT_THREADS }),
+    }),
     model: Section({
       path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid.onnx' }),
       /** null = the model path with its extension replaced by .json. */
@@ -95,12 +101,16 @@ export const configSchema = Type.Object(
         // 0 lets ONNX Runtime pick (one thread per core).
         intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 2 }),
         interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
+        /** ONNX Runtime's pool threads spin while waiting for work: lower latency, CPU taken from ffmpeg and Node. */
+        allowSpinning: Type.Boolean({ default: DEFAULT_ALLOW_SPINNING }),
       }),
       warmupRuns: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
     }),
     batching: Section({
       maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
-      maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 15 }),
+      // 0 = dispatch as soon as the engine is idle (Triton's max_queue_delay 0): under load batches fill while one
+      // runs; on the CPU EP a batch of 2 costs no less CPU per frame than 2 of 1 (bench --bare-only), so waiting buys nothing.
+      maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 0 }),
       perStreamCap: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
     }),
     // The publisher's own defaults (pipeline/publish), so a config that omits them behaves as the publisher alone.

@@ -8,9 +8,13 @@
  *   its producer can stop instead of having frames evicted. Told only on those two edges, with
  *   a callback bound at construction (no lookups per frame).
  * - One batch in flight: the engine is the bottleneck, a second batch would only wait.
- * - A batch goes when a full batch is waiting, or `maxDelayMs` after the oldest waiting frame.
+ * - A batch goes when a full batch is waiting, or `maxDelayMs` after the oldest waiting frame;
+ *   0 dispatches as soon as the engine is idle (Triton's max_queue_delay 0): under load the
+ *   frames that arrive during a run form the next batch anyway.
  * - Fairness: at most `perStreamCap` frames of one stream per batch, and each batch starts
- *   with the stream after the last one served (round-robin), so no stream starves.
+ *   with the stream after the last one served (round-robin), so no stream starves: with cap 1
+ *   and S streams, a stream with a frame waiting is passed over by at most ⌊(S−1)/maxBatch⌋
+ *   batches in a row (4 streams, batch 2: never two; test/integration/batcher-scheduling).
  * - The input tensor (maxBatch*H*W*3) is the engine's own buffer, allocated once: frames are
  *   copied into it in place and released at once, so a source's frame pool is never held for the
  *   duration of an inference. The engine hands that buffer to its worker thread for the run.

@@ -4,6 +4,12 @@
  */
 import type { ParsedSource } from './source-url.js';
 
+/**
+ * Decoder threads per stream; 0 = ffmpeg's choice (about one per core). 1: the streams already
+ * decode in parallel, and extra frame threads cost CPU (sample clip: 2.28 → 2.15 ms/frame).
+ */
+export const FFMPEG_DEFAULT_THREADS = 1;
+
 export interface FfmpegArgsOptions {
   readonly source: ParsedSource;
   /** file: restart at EOF (`-stream_loop -1`). */
@@ -23,6 +29,8 @@ export interface FfmpegArgsOptions {
   readonly showinfo: boolean;
   /** Network I/O timeout (rtsp -stimeout / http -rw_timeout), milliseconds. */
   readonly ioTimeoutMs: number;
+  /** Decoder threads (`-threads`, an input option); 0 or absent = ffmpeg's choice. */
+  readonly threads?: number;
 }
 
 /** Input-side options by source kind (they go before `-i`). */
@@ -60,12 +68,16 @@ export function buildFfmpegArgs(o: FfmpegArgsOptions): string[] {
     throw new RangeError(`ffmpeg output size must be positive integers, got ${o.width}x${o.height}`);
   }
   if (o.maxFps !== null && !(o.maxFps > 0)) throw new RangeError(`maxFps must be > 0 or null, got ${o.maxFps}`);
+  const threads = o.threads ?? FFMPEG_DEFAULT_THREADS;
+  if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`threads must be an integer >= 0, got ${threads}`);
   return [
     '-nostdin',
     '-hide_banner',
     '-nostats',
     // `level+` prefixes every line with [info]/[warning]/[error] so the logger can map levels.
     '-loglevel', o.showinfo ? 'level+info' : 'level+warning',
+    // Before -i: it sets the decoder's threads. Left out at 0, so the command line stays ffmpeg's default.
+    ...(threads > 0 ? ['-threads', String(threads)] : []),
     ...inputOptions(o),
     '-i', o.source.input,
     '-map', '0:v:0',

@@ -61,6 +61,8 @@ export interface FfmpegSourceOptions {
   readonly killGraceMs?: number;
   /** Network I/O timeout given to ffmpeg (rtsp -stimeout, http -rw_timeout). Default stallTimeoutMs. */
   readonly ioTimeoutMs?: number;
+  /** Decoder threads per child (`-threads`); 0 or absent = ffmpeg's choice. */
+  readonly decodeThreads?: number;
   /** 'showinfo' (default): pts from ffmpeg's showinfo filter; 'none': ptsMs always null. */
   readonly pts?: 'showinfo' | 'none';
   readonly observer: SourceObserver;
@@ -124,6 +126,7 @@ export class FfmpegSource {
       maxFps: cfg.maxFps,
       showinfo: usePts,
       ioTimeoutMs: opts.ioTimeoutMs ?? stallTimeoutMs,
+      ...(opts.decodeThreads !== undefined ? { threads: opts.decodeThreads } : {}),
     });
 
     this.pool = new FramePool(opts.width * opts.height * 3, opts.poolSize);

@@ -17,6 +17,7 @@ import { REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH } from '../helpers/pat
 import { cpuEngineOptions } from '../helpers/engine-options.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
 import { WorkerFaults } from '../helpers/worker-faults.js';
+import { Prng } from '../helpers/prng.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
@@ -163,6 +164,72 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
         assert.ok(r.queuedAtNs <= r.dequeuedAtNs && r.dequeuedAtNs <= r.inferStartNs && r.inferStartNs <= r.inferEndNs);
       });
     }
+  });
+
+  it('overload, 4 streams, batch 2, cap 1: a stream with a frame waiting is never passed over by two batches in a row', async () => {
+    const sink = new Sink();
+    const frames = new FrameFactory();
+    const streams = ['s0', 's1', 's2', 's3'];
+    const b = batcher(sink, streams, { maxDelayMs: 0 });
+    const prng = new Prng(17);
+    const seqs = [0, 0, 0, 0];
+    /** Streams with a frame queued now, and as the batch just delivered was dispatched. */
+    const waiting = new Set<string>();
+    let atDispatch = new Set<string>();
+    const offer = (k: number): void => {
+      const id = streams[k] as string;
+      seqs[k] = (seqs[k] as number) + 1;
+      waiting.add(id);
+      b.offer(frames.make(id, seqs[k] as number, images[k % images.length] as Uint8Array));
+    };
+    const passedOver = new Map<string, number>(streams.map((id) => [id, 0]));
+    let worst = 0;
+    const target = 16;
+    // Seeded irregular arrivals (newest-wins evicts a frame not yet taken): each stream offers with
+    // probability 0.6 per batch, so streams go empty and come back, the case a plain "next after
+    // the last one served" rotation could get wrong.
+    sink.onBatchHook = (results) => {
+      const served = new Set(results.map((r) => r.streamId));
+      for (const id of atDispatch) {
+        const n = served.has(id) ? 0 : (passedOver.get(id) as number) + 1;
+        passedOver.set(id, n);
+        worst = Math.max(worst, n);
+      }
+      for (const id of served) waiting.delete(id);
+      if (sink.batches.length < target) for (let k = 0; k < streams.length; k++) if (prng.next() < 0.6) offer(k);
+      if (sink.batches.length < target && waiting.size === 0) offer(prng.int(streams.length)); // keep it going
+      // The next batch is dispatched as this callback returns (maxDelay 0), from exactly these.
+      atDispatch = new Set(waiting);
+    };
+    // maxDelay 0 and an idle engine: s0 goes alone at once; the others wait for the next batch.
+    offer(0);
+    atDispatch = new Set(waiting);
+    for (let k = 1; k < streams.length; k++) offer(k);
+    await sink.batchesDelivered(target);
+    await b.drain();
+    assert.ok(worst <= 1, `a stream with a frame waiting was passed over by ${worst} batches in a row`);
+    assert.ok(sink.batches.every((x) => x.results.length < 2 || x.results[0]?.streamId !== x.results[1]?.streamId));
+    for (const id of streams) assert.ok(sink.delivered().some((d) => d.startsWith(`${id}#`)), `${id} never served`);
+    assert.equal(sink.delivered().length + sink.drops.length, frames.offered);
+    frames.assertAllReleasedOnce();
+  });
+
+  it('maxDelayMs 0: a lone frame goes at once when the engine is idle, and frames that came during a run go together', async () => {
+    const sink = new Sink();
+    const frames = new FrameFactory();
+    const b = batcher(sink, ['a', 'b', 'c'], { maxDelayMs: 0 });
+    b.offer(frames.make('a', 1, images[0] as Uint8Array)); // engine idle: in flight now, alone
+    b.offer(frames.make('b', 1, images[1] as Uint8Array)); // these two wait for the run in flight
+    b.offer(frames.make('c', 1, images[2] as Uint8Array));
+    await sink.batchesDelivered(2);
+    await b.drain();
+    assert.deepEqual(
+      sink.batches.map((x) => x.results.map((r) => r.streamId)),
+      [['a'], ['b', 'c']],
+    );
+    assert.equal(sink.batches[0]?.timing.trigger, 'deadline');
+    assert.equal(sink.batches[1]?.timing.trigger, 'full');
+    frames.assertAllReleasedOnce();
   });
 
   it('newest wins: a full queue evicts its oldest frame, counted queue_full, and the newest is inferred', async () => {

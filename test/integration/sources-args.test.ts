@@ -15,6 +15,7 @@ function opts(url: string, over: Partial<FfmpegArgsOptions> = {}): FfmpegArgsOpt
     maxFps: null,
     showinfo: true,
     ioTimeoutMs: 5000,
+    threads: 0, // ffmpeg's own choice: no -threads, so inputPart() is the source kind's options alone
     ...over,
   };
 }
@@ -72,6 +73,14 @@ describe('buildFfmpegArgs', () => {
     assert.equal(args[args.indexOf('-vf') + 1], 'fps=fps=2.5,scale=480:360:flags=bilinear');
   });
 
+  it('decoder threads: -threads N before -i (the default, 1, when not given), left out at 0', () => {
+    const { threads: _omit, ...noThreads } = opts('/x.mp4', { loop: true });
+    assert.deepEqual(inputPart(buildFfmpegArgs(noThreads)), ['-threads', '1', '-stream_loop', '-1']);
+    assert.deepEqual(inputPart(buildFfmpegArgs(opts('rtsp://cam/x', { threads: 2 }))).slice(0, 2), ['-threads', '2']);
+    assert.equal(buildFfmpegArgs(opts('/x.mp4')).indexOf('-threads'), -1);
+    assert.throws(() => buildFfmpegArgs(opts('/x.mp4', { threads: -1 })), RangeError);
+  });
+
   it('rejects an impossible output size or rate', () => {
     assert.throws(() => buildFfmpegArgs(opts('/x.mp4', { width: 0 })), RangeError);
     assert.throws(() => buildFfmpegArgs(opts('/x.mp4', { height: 3.5 })), RangeError);
@@ -81,7 +90,7 @@ describe('buildFfmpegArgs', () => {
   it('the real ffmpeg accepts the file arguments and writes exactly frames*W*H*3 bytes', () => {
     const w = 64;
     const h = 48;
-    const args = buildFfmpegArgs(opts(SAMPLE_CLIP_VAL, { width: w, height: h, maxFps: 5 }));
+    const args = buildFfmpegArgs(opts(SAMPLE_CLIP_VAL, { width: w, height: h, maxFps: 5, threads: 1 }));
     const r = spawnSync(FFMPEG_PATH, args, { maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr.toString());
     // 100 frames at 10 fps capped to 5 fps -> 50 frames.

@@ -30,17 +30,17 @@ describe('config loading', () => {
     assert.deepEqual(cfg, {
       server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null },
       log: { level: 'info' },
-      ffmpeg: { path: null },
+      ffmpeg: { path: null, threads: 1 },
       model: {
         // Relative to the config file's directory.
         path: join(tmp.dir, 'models', 'sctnet-s-camvid.onnx'),
         card: null,
         providers: ['tensorrt', 'cuda', 'cpu'],
         tensorrt: { fp16: true, engineCacheDir: null },
-        cpu: { intraOpThreads: 2, interOpThreads: 1 },
+        cpu: { intraOpThreads: 2, interOpThreads: 1, allowSpinning: false },
         warmupRuns: 2,
       },
-      batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
+      batching: { maxBatch: 2, maxDelayMs: 0, perStreamCap: 1 },
       publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       mqtt: null,
       streams: [

@@ -1,0 +1,97 @@
+/**
+ * CPU time of this process, split by thread, and of its ffmpeg children, read from /proc (Linux).
+ * The benchmark's noise-proof figure: on a shared machine wall-clock rates move with the
+ * neighbours' load, CPU time spent per mask barely does.
+ *
+ * Threads: the main thread (tid = pid) runs cutting, batching, the hand-over to the worker,
+ * encoding, sending and metrics; every other thread is the inference worker, ONNX Runtime's
+ * intra-op pool, and V8/libuv helpers (GC, thread pool).
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's utime/stime (almost always 100). */
+const CLK_TCK = ((): number => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+})();
+
+interface ProcStat {
+  readonly comm: string;
+  readonly ppid: number;
+  /** utime + stime, in ms. */
+  readonly cpuMs: number;
+}
+
+/** /proc/<path>/stat, or null once the process/thread is gone. */
+function readStat(path: string): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${path}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // comm is in parentheses and may contain spaces: fields are counted after the last ')'.
+  const close = text.lastIndexOf(')');
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  const f = text.slice(close + 2).split(' '); // f[0] = state (field 3)
+  const utime = Number(f[11]); // field 14
+  const stime = Number(f[12]); // field 15
+  return { comm, ppid: Number(f[1]), cpuMs: ((utime + stime) * 1000) / CLK_TCK };
+}
+
+export interface CpuSample {
+  /** Whole process (process.cpuUsage: µs precision), ms. */
+  readonly processMs: number;
+  /** The main thread, ms. */
+  readonly mainMs: number;
+  /** ffmpeg children by pid, ms. */
+  readonly ffmpegMs: ReadonlyMap<number, number>;
+}
+
+/** ffmpeg children of this process (the daemon's sources spawn them directly). */
+function ffmpegChildren(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readStat(name);
+    if (st !== null && st.ppid === process.pid && st.comm === 'ffmpeg') out.set(Number(name), st.cpuMs);
+  }
+  return out;
+}
+
+export function sampleCpu(): CpuSample {
+  const u = process.cpuUsage();
+  return {
+    processMs: (u.user + u.system) / 1000,
+    mainMs: readStat(`self/task/${process.pid}`)?.cpuMs ?? Number.NaN,
+    ffmpegMs: ffmpegChildren(),
+  };
+}
+
+export interface CpuSplit {
+  /** Every thread of this process, ms. */
+  readonly processMs: number;
+  readonly mainMs: number;
+  /** processMs − mainMs: inference worker, ORT pool, GC and libuv helpers. */
+  readonly otherThreadsMs: number;
+  /** ffmpeg children alive at both samples (decode, scale, pixel-format conversion), ms. */
+  readonly ffmpegMs: number;
+  /** ffmpeg children seen at only one sample (a restart inside the window would hide CPU). */
+  readonly ffmpegUnpaired: number;
+}
+
+export function cpuBetween(a: CpuSample, b: CpuSample): CpuSplit {
+  let ffmpegMs = 0;
+  let unpaired = 0;
+  for (const [pid, ms] of b.ffmpegMs) {
+    const before = a.ffmpegMs.get(pid);
+    if (before === undefined) unpaired++;
+    else ffmpegMs += ms - before;
+  }
+  for (const pid of a.ffmpegMs.keys()) if (!b.ffmpegMs.has(pid)) unpaired++;
+  const processMs = b.processMs - a.processMs;
+  const mainMs = b.mainMs - a.mainMs;
+  return { processMs, mainMs, otherThreadsMs: processMs - mainMs, ffmpegMs, ffmpegUnpaired: unpaired };
+}
