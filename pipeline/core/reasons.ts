@@ -11,6 +11,7 @@ export const DROP_REASONS = [
   'shutdown', // daemon stopping
   'inference_error', // the batch it was in failed
   'slow_client', // a WebSocket client was over its buffered-bytes limit (per client)
+  'reconfigured', // its stream was removed or changed at run time, or the model's input size changed under it
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -40,3 +41,7 @@ export type ExecutionProviderName = (typeof PROVIDER_NAMES)[number];
 /** A source's state, as /readyz, `list_streams` and the logs report it. */
 export const STREAM_STATES = ['connecting', 'streaming', 'stalled', 'backoff', 'stopped'] as const;
 export type StreamState = (typeof STREAM_STATES)[number];
+
+/** How the stream list changed (runtime control, the `streams` update of docs/protocol.md). */
+export const STREAM_CHANGES = ['added', 'changed', 'removed'] as const;
+export type StreamChange = (typeof STREAM_CHANGES)[number];
