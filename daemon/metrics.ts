@@ -218,6 +218,20 @@ export class SegdMetrics {
     return s;
   }
 
+  /**
+   * Removes every series of a stream (a stream removed at run time): label values stay bounded
+   * however many streams come and go. A handle still held keeps counting into nothing exported;
+   * registering the id again starts its series at 0. False when it was not registered.
+   */
+  removeStream(streamId: string): boolean {
+    if (!this.streams.delete(streamId)) return false;
+    const p = this.perStream;
+    for (const m of [p.decoded, p.inferred, p.published, p.up]) m.remove(streamId);
+    for (const reason of DROP_REASONS) p.dropped.remove(streamId, reason);
+    for (const reason of RESTART_REASONS) p.restarts.remove(streamId, reason);
+    return true;
+  }
+
   /** The handle of a registered stream; throws naming the id when it was never registered. */
   stream(streamId: string): StreamMetrics {
     const s = this.streams.get(streamId);
@@ -256,12 +270,13 @@ export class SegdMetrics {
     return {
       onEncoded: (_encoding, s) => this.stageChildren.encode.observe(s),
       onFrameSent: (result, info) => {
-        this.registerStream(result.streamId).framePublished();
+        // A frame of a stream removed while it was being sent must not bring its series back.
+        this.streams.get(result.streamId)?.framePublished();
         if (info.clients === 0) return;
         this.stageChildren.send.observe(seconds(result.inferEndNs, info.sentAtNs));
         this.captureToSend.observe(seconds(result.decodedAtNs, info.sentAtNs));
       },
-      onDrop: (streamId, reason) => this.registerStream(streamId).dropped(reason),
+      onDrop: (streamId, reason) => this.streams.get(streamId)?.dropped(reason),
       onClientCount: (n) => this.wsClients.set(n),
       onRefused: (reason) => this.refusals[reason].inc(),
     };
