@@ -117,10 +117,10 @@ export class Batcher {
   private frameBytes: number;
   private maskBytes: number;
   /**
-   * The frame size of the engine before a swap that changed the input size: frames of that size
-   * still on their way from the sources are dropped as `reconfigured` (not a wiring bug).
+   * Frame sizes of engines swapped out (a few: one per swap that changed the input size): frames of
+   * such a size still on their way from the sources are dropped as `reconfigured`, not a wiring bug.
    */
-  private staleFrameBytes = -1;
+  private readonly staleFrameBytes = new Set<number>();
   private pendingSwap: PendingSwap | null = null;
   // Per stream, in the same order (round-robin order); changed only by addStream/removeStream.
   private readonly ids: string[];
@@ -276,7 +276,7 @@ export class Batcher {
     }
     const i = this.index.get(id);
     const queue = i === undefined ? undefined : this.queues[i];
-    if (queue !== undefined && frame.data.length === this.staleFrameBytes && this.staleFrameBytes !== this.frameBytes) {
+    if (queue !== undefined && frame.data.length !== this.frameBytes && this.staleFrameBytes.has(frame.data.length)) {
       frame.release();
       this.onDrop(id, 'reconfigured');
       return;
@@ -449,7 +449,7 @@ export class Batcher {
     this.pendingSwap = null;
     const frameBytes = swap.engine.inputHeight * swap.engine.inputWidth * 3;
     if (frameBytes !== this.frameBytes) {
-      this.staleFrameBytes = this.frameBytes;
+      this.staleFrameBytes.add(this.frameBytes);
       // Queued frames have the old size: release them, and tell paused producers there is room.
       this.queues.forEach((q, i) => {
         const id = this.ids[i] ?? '';

@@ -2,7 +2,8 @@
 // one and a seeded untrained SCTNet-S written by the training package's exporter) while three
 // unpaced streams publish. A broken model is refused, naming the file, and the old one keeps
 // serving; the real swap loses no frame, changes each stream's model id exactly once, and every
-// client has the new card before the first mask of the new model.
+// client has the new card before the first mask of the new model. A third model of another input
+// size makes every source restart at that size (the batcher follows the model's H×W).
 //
 // Needs training/.venv (scripts/setup.sh --test), as e2e-every-model does.
 import { describe, it, before, after } from 'node:test';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 import { MODEL_PATH, makeTempDir, startReadyDaemon, testConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { E2eClient, metricValue, scrape } from '../helpers/e2e-client.js';
-import { Recorder, api } from '../helpers/control-api.js';
+import { Recorder, api, ffmpegChildren } from '../helpers/control-api.js';
 import { EXPORT_TIMEOUT_MS, exportUntrained } from '../helpers/export-model.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, garbageBytes } from '../helpers/bad-models.js';
 import { writeFile } from 'node:fs/promises';
@@ -21,20 +22,27 @@ import type { ModelCardMessage } from '../../clients/ts/protocol-client.js';
 const STREAMS = ['s1', 's2', 's3'];
 const SHIPPED = (JSON.parse(readFileSync(MODEL_PATH.replace(/\.onnx$/, '.json'), 'utf8')) as { name: string }).name;
 
-describe('e2e: model hot-swap through the API', { timeout: EXPORT_TIMEOUT_MS + 300_000 }, () => {
+describe('e2e: model hot-swap through the API', { timeout: 2 * EXPORT_TIMEOUT_MS + 500_000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
   let daemon: DaemonProcess;
   let client: E2eClient;
   let rec: Recorder;
   let newModel: string;
+  let smallModel: string;
   let exportError: string | null = null;
 
   before(
     async () => {
       tmp = makeTempDir('segd-e2e-model-swap-');
       newModel = join(tmp.dir, 'swapped-in.onnx'); // its card's name is the file's stem
-      const exp = await exportUntrained('sctnet-s', newModel, 1);
-      if (!exp.ok) exportError = exp.output;
+      smallModel = join(tmp.dir, 'smaller-input.onnx');
+      for (const [out, size] of [
+        [newModel, { height: 360, width: 480 }],
+        [smallModel, { height: 256, width: 320 }],
+      ] as const) {
+        const exp = await exportUntrained('sctnet-s', out, 1, size);
+        if (!exp.ok) exportError = `${out}: ${exp.output}`;
+      }
       // Unpaced files: the pipeline paces them and drops none of their frames, so a gap is a lost mask.
       const cfg = testConfig([
         { id: 's1', url: SAMPLE_CLIP_VAL, realtime: false },
@@ -46,7 +54,7 @@ describe('e2e: model hot-swap through the API', { timeout: EXPORT_TIMEOUT_MS + 3
       rec = new Recorder(client);
       await client.waitUntil(() => STREAMS.every((s) => client.count(s) >= 2), 'masks of every stream', 120_000);
     },
-    { timeout: EXPORT_TIMEOUT_MS + 120_000 },
+    { timeout: 2 * EXPORT_TIMEOUT_MS + 120_000 },
   );
   after(async () => {
     await client?.terminate();
@@ -114,5 +122,29 @@ describe('e2e: model hot-swap through the API', { timeout: EXPORT_TIMEOUT_MS + 3
     const late = await E2eClient.connect(daemon.wsUrl);
     assert.equal(late.hello.model, name, 'a new client is greeted with the new model');
     await late.terminate();
+  });
+
+  it('a model of another input size: every source restarts at that size, nothing is left behind', { timeout: 240_000 }, async () => {
+    assert.equal(exportError, null, `export failed:\n${exportError ?? ''}`);
+    const c = await E2eClient.connect(daemon.wsUrl);
+    try {
+      const sizes = new Map<string, string>();
+      c.keep = (m) => {
+        if (m.modelId === 'smaller-input') sizes.set(m.streamId, `${m.width}x${m.height}`);
+        return false;
+      };
+      const r = await api(daemon.httpUrl, 'PUT', '/api/model', { path: smallModel });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual((r.body['model'] as { input: unknown }).input, { height: 256, width: 320 });
+      await c.waitUntil(() => STREAMS.every((s) => sizes.has(s)), 'masks of the smaller model on every stream', 180_000);
+      for (const s of STREAMS) assert.equal(sizes.get(s), '320x256', `${s}: masks at the new input size`);
+      const streams = (await api(daemon.httpUrl, 'GET', '/api/streams')).body['streams'] as { id: string; state: string }[];
+      assert.deepEqual(streams.map((s) => s.id), STREAMS);
+      const text = await scrape(daemon.httpUrl);
+      for (const s of STREAMS) assert.equal(metricValue(text, 'segd_frames_dropped_total', { stream: s, reason: 'inference_error' }), 0, `${s}: no failed batch`);
+      assert.equal(ffmpegChildren(daemon.child.pid as number).length, STREAMS.length, 'one ffmpeg child per stream: the old ones are gone');
+    } finally {
+      await c.terminate();
+    }
   });
 });

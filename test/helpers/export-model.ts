@@ -20,9 +20,12 @@ export interface Export {
   readonly output: string;
 }
 
-/** `python -m segd_train export --untrained` of `arch` to `out` (its card beside it, named after the file's stem). */
-export function exportUntrained(arch: string, out: string, seed = 0): Promise<Export> {
-  const args = ['-m', 'segd_train', 'export', '--untrained', '--arch', arch, '--seed', String(seed), '--height', '360', '--width', '480', '--out', out, '--parity-frames', '0'];
+/**
+ * `python -m segd_train export --untrained` of `arch` to `out` (its card beside it, named after the
+ * file's stem), at the shipped 360×480 unless `size` says otherwise.
+ */
+export function exportUntrained(arch: string, out: string, seed = 0, size: { height: number; width: number } = { height: 360, width: 480 }): Promise<Export> {
+  const args = ['-m', 'segd_train', 'export', '--untrained', '--arch', arch, '--seed', String(seed), '--height', String(size.height), '--width', String(size.width), '--out', out, '--parity-frames', '0'];
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(VENV_PYTHON, args, { cwd: TRAINING_DIR, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
