@@ -92,11 +92,6 @@ export class StreamRegistry {
     return this.running.get(id)?.cfg;
   }
 
-  /** pid of the stream's ffmpeg child, or null. */
-  pid(id: string): number | null {
-    return this.running.get(id)?.source.pid ?? null;
-  }
-
   add(cfg: StreamConfig, op: OperationLimits = {}): Promise<StreamConfig> {
     return this.serial.run(cfg.id, async () => {
       this.assertOpen();
