@@ -1,5 +1,7 @@
 /**
- * The daemon: sources → batcher → engine → publisher, with metrics, /healthz, /readyz and /ws.
+ * The daemon: sources → batcher → engine → publisher, with metrics, /healthz, /readyz, /ws and
+ * the runtime control API (/api/: streams added, changed, removed; the model swapped; the config
+ * file reloaded, also on SIGHUP through `reload()`).
  *
  * Start order: HTTP first (so /healthz answers and /readyz says "not ready" while a model loads
  * or TensorRT builds its engine), then the model (load + warm-up), then the publisher, batcher
@@ -7,26 +9,33 @@
  * into one log line and exit code 3).
  */
 import { createRequire } from 'node:module';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batching/batcher.js';
-import { OnnxEngine } from '../pipeline/engine/index.js';
-import type { Frame } from '../pipeline/core/frame.js';
+import { OnnxEngine, type OnnxEngineOptions } from '../pipeline/engine/index.js';
 import { StreamAnalyzer, type FrameAnalysis } from '../pipeline/core/frame-analysis.js';
+import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import type { MqttPublisher } from '../pipeline/publish/mqtt-publisher.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
-import { FfmpegSource, pacingOf, type SourceObserver } from '../pipeline/sources/index.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import type { SegdError } from '../pipeline/core/errors.js';
-import type { SegdConfig } from './config/schema.js';
+import { MAX_STREAMS, type SegdConfig } from './config/schema.js';
+import { apiRoutes } from './api/api-routes.js';
+import { sendError } from './api/api-http.js';
+import { ConfigPersister } from './control/config-persist.js';
+import { ConfigReloader, type ReloadResult } from './control/config-reload.js';
+import { ControlError } from './control/control-error.js';
+import { ModelSwap, type ModelChoice } from './control/model-swap.js';
+import { StreamRegistry, batcherStreamOf } from './control/stream-registry.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type SegdMetrics } from './metrics.js';
-import { createMqttPublisher } from './mqtt-wiring.js';
-import { StreamStatusBoard, type StreamStatus } from './stream-status.js';
+import { createMqttPublisher, mqttStreamInfo } from './mqtt-wiring.js';
+import { StreamStatusBoard } from './stream-status.js';
 import { viewerRoutes } from './viewer-routes.js';
 
 export interface Daemon {
@@ -42,6 +51,11 @@ export interface Daemon {
    */
   readonly failed: Promise<SegdError>;
   /**
+   * Re-reads the config file and applies what changed (control/config-reload.ts); rejects with a
+   * ControlError (`invalid_config`: nothing changed; `reload_unavailable`: started without a file).
+   */
+  reload(): Promise<ReloadResult>;
+  /**
    * Graceful stop: sources stopped, the batch in flight finished and published, WebSocket
    * clients closed with 1001, model released. Idempotent. The 5 s hard deadline is the caller's
    * (daemon/shutdown.ts), since only the process can guarantee it.
@@ -49,13 +63,14 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/**
- * Frame buffers per source beyond the queue's frames: one being cut by ffmpeg, one being handed
- * over, and one that the pts matcher (sources/pts-matcher.ts) may hold for a turn of the event
- * loop while its showinfo line is read; with only 2, a loaded bench run dropped a frame as
- * `pool_exhausted`. A paused (backpressure) source parks at most these frames too.
- */
-const POOL_EXTRA_FRAMES = 3;
+export interface DaemonOptions {
+  /**
+   * The config file the daemon runs from, and how to read it again (with the command line's
+   * overrides): enables reloads and `api.persist`. Absent: neither (relative API paths resolve
+   * against the working directory).
+   */
+  readonly configFile?: { readonly path: string; readonly load: () => SegdConfig };
+}
 
 function bundledFfmpeg(): string {
   return (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
@@ -76,17 +91,24 @@ class LateUpgradeTarget implements UpgradeTarget {
   }
 }
 
-export async function startDaemon(config: SegdConfig, logger: Logger = createLogger({ level: config.log.level })): Promise<Daemon> {
+export async function startDaemon(
+  config: SegdConfig,
+  logger: Logger = createLogger({ level: config.log.level }),
+  options: DaemonOptions = {},
+): Promise<Daemon> {
   const metrics = createMetrics({ streams: config.streams.map((s) => s.id), maxBatch: config.batching.maxBatch });
   const upgrades = new LateUpgradeTarget();
   // Streams are listed (state 'stopped', reason 'not_started') in /readyz while the model loads.
   const board = new StreamStatusBoard(config.streams, metrics);
   let engine: OnnxEngine | null = null;
+  let models: ModelSwap | null = null;
   let batcher: Batcher | null = null;
   let mqtt: MqttPublisher | null = null;
-  const sources: FfmpegSource[] = [];
+  let registry: StreamRegistry | null = null;
+  let api: RequestListener | null = null;
   let engineFailed!: (err: SegdError) => void;
   const failed = new Promise<SegdError>((resolve) => (engineFailed = resolve));
+  const configFile = options.configFile ?? null;
 
   const http: SegdHttpServer = createHttpServer({
     metrics,
@@ -95,6 +117,10 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     auth: createRequestAuth(config.server.token),
     onUnauthorized: () => metrics.refused('unauthorized'),
     routes: viewerRoutes(logger), // the live viewer page at /
+    api: (req: IncomingMessage, res: ServerResponse) => {
+      if (api !== null) return api(req, res);
+      sendError(res, new ControlError('not_ready', null, 'a daemon whose model is loaded', 'the model is still loading; retry when /readyz says ready'));
+    },
     readiness: () => ({ modelLoaded: engine !== null, modelWarmed: engine !== null, streams: board.readiness() }),
   });
 
@@ -104,10 +130,10 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       const t0 = Date.now();
       logger.info('daemon stopping');
       // Sources and queued frames stop together; the batch in flight still publishes.
-      await Promise.all([...sources.map((s) => s.close()), batcher?.drain()]);
+      await Promise.all([registry?.close(), batcher?.drain()]);
       // WebSocket clients get 1001 and the broker `offline`, together.
       await Promise.all([http.close(), mqtt?.close()]);
-      await engine?.close();
+      await (models !== null ? models.close() : engine?.close());
       logger.info({ ms: Date.now() - t0 }, 'daemon stopped');
     })();
     return stopping;
@@ -129,9 +155,9 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
     }
 
     const m = config.model;
-    engine = await OnnxEngine.create({
-      modelPath: m.path,
-      ...(m.card !== null ? { cardPath: m.card } : {}),
+    const engineOptions = (choice: ModelChoice): OnnxEngineOptions => ({
+      modelPath: choice.path,
+      ...(choice.card !== null ? { cardPath: choice.card } : {}),
       providers: m.providers,
       tensorrt: m.tensorrt,
       cpu: m.cpu,
@@ -141,23 +167,52 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       // The engine restarts a dead inference worker itself; this fires only once it has given up.
       onFailed: engineFailed,
     });
+    const initialChoice: ModelChoice = { path: m.path, card: m.card };
+    engine = await OnnxEngine.create(engineOptions(initialChoice));
     const eng = engine;
     metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
+    /** The engine serving now (a swap replaces it). */
+    const serving = (): OnnxEngine => models?.engine ?? eng;
 
     // Per stream, once per frame: class areas (one pass over the mask) and zones, shared by every consumer.
-    const classNames = eng.card.classes.map((c) => c.name);
-    const analyzers = config.streams.map((s) => new StreamAnalyzer(s.id, eng.inputWidth, eng.inputHeight, classNames, s.zones));
-    const analysis = new Map(
-      analyzers.map((a, i) => [a.streamId, { analyzer: a, observe: metrics.analysisObserver(a.streamId, classNames, config.streams[i]?.zones ?? []) }]),
-    );
-    mqtt = createMqttPublisher(config.mqtt, { modelId: eng.card.name, classNames, analyzers, logger, metrics });
+    // Rebuilt when a stream is added or changed, or the model swapped (classes and size follow it).
+    const analysis = new Map<string, { analyzer: StreamAnalyzer; observe: (a: FrameAnalysis) => void }>();
+    let running = false;
+    const setAnalysis = (cfg: StreamConfig, model: OnnxEngine): void => {
+      const classNames = model.card.classes.map((c) => c.name);
+      let analyzer: StreamAnalyzer;
+      try {
+        analyzer = new StreamAnalyzer(cfg.id, model.inputWidth, model.inputHeight, classNames, cfg.zones);
+      } catch (err) {
+        if (!running) throw err; // at start-up: a bad zone is a config error, the daemon does not start
+        // At run time the stream runs on without areas or zones; the error names stream, zone and field.
+        logger.error({ err, stream: cfg.id }, 'class areas and zones off for this stream');
+        dropAnalysis(cfg.id);
+        return;
+      }
+      analysis.set(cfg.id, { analyzer, observe: metrics.analysisObserver(cfg.id, classNames, cfg.zones) });
+      mqtt?.setStream(mqttStreamInfo(analyzer));
+    };
+    const dropAnalysis = (id: string): void => {
+      analysis.delete(id);
+      metrics.removeAnalysis(id);
+      mqtt?.removeStream(id);
+    };
+    for (const cfg of config.streams) setAnalysis(cfg, eng);
+    mqtt = createMqttPublisher(config.mqtt, {
+      modelId: eng.card.name,
+      classNames: eng.card.classes.map((c) => c.name),
+      analyzers: [...analysis.values()].map((x) => x.analyzer),
+      logger,
+      metrics,
+    });
     const mq = mqtt;
 
     const publisherHooks = metrics.publisherHooks();
     const publisher = new WsPublisher({
       modelId: eng.card.name,
       modelCard: eng.card,
-      streams: () => board.infos(eng.inputWidth, eng.inputHeight),
+      streams: () => board.infos(serving().inputWidth, serving().inputHeight),
       logger,
       maxBufferedBytes: config.publish.maxBufferedBytes,
       maxClients: config.publish.maxClients,
@@ -166,28 +221,20 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
       hooks: {
         ...publisherHooks,
         onFrameSent: (result, info) => {
-          board.get(result.streamId).framesPublished++;
+          // find, not get: the stream may have been removed while its last frame was being sent.
+          const status = board.find(result.streamId);
+          if (status !== undefined) status.framesPublished++;
           publisherHooks.onFrameSent?.(result, info);
         },
-        onDrop: (streamId, reason) => board.get(streamId).dropped(reason),
+        onDrop: (streamId, reason) => board.find(streamId)?.dropped(reason),
       },
     });
     upgrades.target = publisher;
 
     const b = new Batcher({
       engine: eng,
-      // Pacing is decided here, once per stream (sources/pacing.ts): an unpaced file
-      // (realtime: false) is paused while its queue is full and resumed when a batch takes its
-      // frame, so none of its frames is dropped; every other source is newest-wins. The
-      // callback reaches the source by index: `sources` is filled below in config order.
-      streams: config.streams.map((cfg, i) => ({
-        id: cfg.id,
-        queueDepth: cfg.queueDepth,
-        onQueueSpace:
-          pacingOf(cfg) === 'backpressure'
-            ? (hasRoom: boolean) => (hasRoom ? sources[i]?.resume() : sources[i]?.pause())
-            : undefined,
-      })),
+      // The callbacks reach each stream's current source through the registry (filled below).
+      streams: config.streams.map((cfg) => batcherStreamOf(cfg, (id) => registry?.sourceOf(id))),
       maxBatch: config.batching.maxBatch,
       maxDelayMs: config.batching.maxDelayMs,
       perStreamCap: config.batching.perStreamCap,
@@ -196,39 +243,81 @@ export async function startDaemon(config: SegdConfig, logger: Logger = createLog
         metrics.observeBatch(timing);
         for (let i = 0; i < results.length; i++) {
           const r = results[i] as MaskResult;
+          const status = board.find(r.streamId);
+          if (status === undefined) continue; // removed while its frame was being inferred
           metrics.observeResultStages(r);
-          board.get(r.streamId).metrics.frameInferred();
+          status.metrics.frameInferred();
           const an = analysis.get(r.streamId);
           const a: FrameAnalysis | null = an ? an.analyzer.analyze(r) : null;
           if (an && a) an.observe(a);
           // The frame's pixels, for clients that asked for previews (valid during this call only).
           publisher.publish(r, frames.rgb(i), a);
-          if (mq && a) publishMqtt(mq, a, logger);
+          if (mq !== null && a !== null) publishMqtt(mq, a, logger);
         }
       },
-      onDrop: (streamId, reason) => board.get(streamId).dropped(reason),
+      onDrop: (streamId, reason) => board.find(streamId)?.dropped(reason),
     });
     batcher = b;
 
-    const ffmpegPath = config.ffmpeg.path ?? bundledFfmpeg();
-    for (const cfg of config.streams) {
-      sources.push(
-        new FfmpegSource(cfg, {
-          ffmpegPath,
-          width: eng.inputWidth,
-          height: eng.inputHeight,
-          poolSize: cfg.queueDepth + POOL_EXTRA_FRAMES,
-          decodeThreads: config.ffmpeg.threads,
-          logger,
-          observer: sourceObserver(board.get(cfg.id), b),
-        }),
-      );
-    }
-    // start() never blocks: an offline camera does not hold up the others.
-    for (const s of sources) s.start();
-    logger.info({ streams: sources.length, provider: eng.provider, model: eng.card.name }, 'ready');
+    const reg = new StreamRegistry({
+      batcher: b,
+      board,
+      ffmpegPath: config.ffmpeg.path ?? bundledFfmpeg(),
+      decodeThreads: config.ffmpeg.threads,
+      logger,
+      inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),
+      maxStreams: MAX_STREAMS,
+      onChanged: (change, id) => {
+        const cfg = reg.get(id);
+        if (change === 'removed' || cfg === undefined) dropAnalysis(id);
+        else setAnalysis(cfg, serving());
+        publisher.streamsChanged(change, [id]);
+      },
+    });
+    registry = reg;
+    const swap = new ModelSwap({
+      initial: eng,
+      initialChoice,
+      batcher: b,
+      load: (choice) => OnnxEngine.create(engineOptions(choice)),
+      onSwitched: (next, previous) => {
+        // Synchronous, between two batches: the card reaches every client before the first mask of `next`.
+        publisher.setModel(next.card.name, next.card);
+        metrics.setModelInfo({ model: next.card.name, architecture: next.card.architecture, provider: next.provider });
+        // Class areas and zones follow the new model's classes and size.
+        mqtt?.setModel(next.card.name, next.card.classes.map((c) => c.name));
+        for (const cfg of reg.list()) setAnalysis(cfg, next);
+        if (next.inputWidth !== previous.inputWidth || next.inputHeight !== previous.inputHeight) {
+          // ffmpeg scales to the model's input: every source restarts at the new size.
+          void reg.restartAll().catch((err: unknown) => logger.error({ err }, 'restarting the sources at the new input size failed'));
+        }
+      },
+      logger,
+    });
+    models = swap;
 
-    return { address, metrics, provider: eng.provider, failed, stop };
+    const persister = configFile !== null && config.api.persist ? new ConfigPersister(configFile.path, logger) : null;
+    const reloader =
+      configFile !== null ? new ConfigReloader({ load: configFile.load, source: configFile.path, startConfig: config, registry: reg, models: swap, logger }) : null;
+    api = apiRoutes({
+      registry: reg,
+      models: swap,
+      status: (id) => board.find(id),
+      reload: reloader !== null ? () => reloader.reload() : null,
+      persist: persister !== null ? () => persister.persist({ streams: reg.list(), model: swap.choice }) : null,
+      baseDir: configFile !== null ? dirname(configFile.path) : process.cwd(),
+      logger,
+    });
+
+    reg.startInitial(config.streams);
+    running = true;
+    logger.info({ streams: reg.size, provider: eng.provider, model: eng.card.name }, 'ready');
+
+    const reload = (): Promise<ReloadResult> =>
+      reloader !== null
+        ? reloader.reload()
+        : Promise.reject(new ControlError('reload_unavailable', null, 'a daemon started with --config FILE', 'the daemon runs without a config file to re-read'));
+    return { address, metrics, provider: eng.provider, failed, reload, stop };
   } catch (err) {
     await stop().catch((e: unknown) => logger.error({ err: e }, 'cleanup after a failed start failed'));
     throw err;
@@ -242,24 +331,4 @@ function publishMqtt(mqtt: MqttPublisher, a: FrameAnalysis, logger: Logger): voi
   } catch (err) {
     logger.error({ err, stream: a.result.streamId, seq: a.result.seq }, 'mqtt publish failed; segmentation continues');
   }
-}
-
-/** One observer per source, bound to that stream's status record (no lookups per frame). */
-function sourceObserver(status: StreamStatus, batcher: Batcher): SourceObserver {
-  const sm = status.metrics;
-  return {
-    onFrame(frame: Frame): void {
-      sm.frameDecoded();
-      batcher.offer(frame);
-    },
-    onState(_id, state, reason): void {
-      status.setState(state, reason);
-    },
-    onRestart(_id, reason): void {
-      sm.restarted(reason);
-    },
-    onDrop(_id, reason): void {
-      status.dropped(reason);
-    },
-  };
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * segd's command line: `segd run`, `segd check-config FILE`, `--help`, `--version`.
+ * segd's command line: `segd run`, `segd check-config FILE`, `--help`, `--version`. A running
+ * daemon re-reads its config file on SIGHUP (`systemctl reload segd`).
  * Exit codes: 0 ok · 1 crash · 2 bad usage or invalid config · 3 start-up failure (model,
  * provider, address in use). systemd's RestartPreventExitStatus=2 relies on 2 meaning "fix the config".
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SegdError } from '../pipeline/core/errors.js';
@@ -15,7 +17,8 @@ import { resolveToken } from './config/token.js';
 import { resolveMqttSecrets } from './config/mqtt-secrets.js';
 import { checkZoneClasses } from './config/zone-classes.js';
 import { createLogger } from './logger.js';
-import { startDaemon } from './app.js';
+import { startDaemon, type Daemon } from './app.js';
+import { ControlError } from './control/control-error.js';
 import { installShutdown } from './shutdown.js';
 
 const EXIT_OK = 0;
@@ -40,6 +43,8 @@ Options:
   -V, --version         print the version
 
 Flags beat environment variables, which beat the config file.
+SIGHUP (systemctl reload segd) makes a running daemon re-read its config file.
+Runtime control (streams, model, reload) over HTTP: see docs/running.md, "Runtime control".
 Exit codes: 0 ok, 1 crash, 2 bad usage or invalid config, 3 start-up failure (model, provider, listen).
 `;
 
@@ -111,9 +116,27 @@ async function run(args: ParsedArgs): Promise<void> {
     { configFlag: args.config, portFlag: args.port, hostFlag: args.host, env: process.env },
     DEFAULT_CONFIG,
   );
-  const cfg = resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env), process.env);
+  const configPath = resolve(overrides.configPath);
+  const load = (): ReturnType<typeof resolveToken> =>
+    resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(configPath), overrides), process.env), process.env);
+  const cfg = load();
   const logger = createLogger({ level: cfg.log.level });
   logger.info({ version: version(), config: overrides.configPath }, 'segd starting');
+
+  // SIGHUP's default action ends the process: the handler goes in first. A reload asked for
+  // before the daemon is up has nothing to reload into (the file was just read).
+  let running: Daemon | null = null;
+  process.on('SIGHUP', () => {
+    if (running === null) {
+      logger.warn('SIGHUP during start-up: ignored (the config file was just read)');
+      return;
+    }
+    running.reload().catch((err: unknown) => {
+      // invalid_config: every violation is logged already, one line each.
+      if (err instanceof ControlError) logger.warn({ code: err.code }, `config reload: ${err.message}`);
+      else logger.error({ err }, 'config reload failed');
+    });
+  });
 
   // A stop requested while the model loads (TensorRT may build its engine for minutes): nothing
   // is streaming yet (sources start last), so leaving at once is the graceful stop.
@@ -125,7 +148,7 @@ async function run(args: ParsedArgs): Promise<void> {
   process.once('SIGINT', stopDuringStart);
   let daemon;
   try {
-    daemon = await startDaemon(cfg, logger);
+    daemon = await startDaemon(cfg, logger, { configFile: { path: configPath, load } });
     process.off('SIGTERM', stopDuringStart);
     process.off('SIGINT', stopDuringStart);
   } catch (err) {
@@ -137,6 +160,7 @@ async function run(args: ParsedArgs): Promise<void> {
     process.exit(EXIT_START_FAILED);
   }
   const d = daemon;
+  running = d;
   const shutdown = installShutdown({ logger, stop: () => d.stop() });
   // The engine gave up: stop gracefully and exit 1, so systemd (Restart=on-failure) restarts us.
   void d.failed.then((err) => {

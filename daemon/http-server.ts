@@ -1,7 +1,8 @@
 /**
- * The daemon's HTTP surface on node:http (no framework): /healthz, /readyz, /metrics, and the
- * WebSocket upgrade at /ws handed to the publisher. Every other path is a JSON 404, and every
- * method but GET (and HEAD, its body-less twin) a 405.
+ * The daemon's HTTP surface on node:http (no framework): /healthz, /readyz, /metrics, the
+ * WebSocket upgrade at /ws handed to the publisher, and the control API under /api/ (its own
+ * router, every method). Every other path is a JSON 404, and every method but GET (and HEAD, its
+ * body-less twin) a 405.
  */
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,8 @@ import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import type { AuthFailure, RequestAuth } from './auth.js';
 
 export const WS_PATH = '/ws';
+/** The control API's paths (daemon/api/api-routes.ts). */
+export const API_PATH_PREFIX = '/api/';
 
 export interface StreamReadiness {
   readonly id: string;
@@ -44,6 +47,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Extra GET routes by exact path (e.g. a viewer page); the built-in paths win. */
   readonly routes?: ReadonlyMap<string, RequestListener>;
+  /** Every request under API_PATH_PREFIX, any method (daemon/api); after the token check. */
+  readonly api?: RequestListener;
   /**
    * Bearer-token check for every route and the WebSocket upgrade, except /healthz (a liveness
    * probe that reveals nothing); null/absent = open.
@@ -143,13 +148,17 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
       sendJson(res, 401, denied, challenge);
       return;
     }
+    if (opts.api !== undefined && path.startsWith(API_PATH_PREFIX)) {
+      opts.api(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method ?? '?'} ${shown(path)}: only GET is supported` }, { allow: 'GET, HEAD' });
       return;
     }
     const route = builtIn.get(path) ?? opts.routes?.get(path);
     if (route === undefined) {
-      sendJson(res, 404, { error: 'not_found', message: `no route ${shown(path)}; expected one of /healthz, /readyz, /metrics, ${WS_PATH} (WebSocket)${opts.routes?.has('/') ? ', / (viewer page)' : ''}` });
+      sendJson(res, 404, { error: 'not_found', message: `no route ${shown(path)}; expected one of /healthz, /readyz, /metrics, ${WS_PATH} (WebSocket)${opts.api !== undefined ? `, ${API_PATH_PREFIX}… (control API)` : ''}${opts.routes?.has('/') ? ', / (viewer page)' : ''}` });
       return;
     }
     route(req, res);

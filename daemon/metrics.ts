@@ -132,6 +132,8 @@ export class SegdMetrics {
   private readonly perStream: PerStreamMetrics;
   private readonly refusals: Readonly<Record<RefusalReason, CounterChild>>;
   private readonly streams = new Map<string, StreamMetrics>();
+  /** Per stream, the class-area and zone label sets analysisObserver registered (removed with the stream). */
+  private readonly analysisLabels = new Map<string, { classes: readonly string[]; zones: readonly ZoneConfig[] }>();
   private readonly classArea: Gauge<'stream' | 'class'>;
   private readonly zoneOccupancy: Gauge<'stream' | 'zone' | 'class'>;
   private readonly mqttConnected: Gauge<string>;
@@ -259,6 +261,30 @@ export class SegdMetrics {
     return s;
   }
 
+  /**
+   * Removes every series of a stream (a stream removed at run time): label values stay bounded
+   * however many streams come and go. A handle still held keeps counting into nothing exported;
+   * registering the id again starts its series at 0. False when it was not registered.
+   */
+  removeStream(streamId: string): boolean {
+    if (!this.streams.delete(streamId)) return false;
+    const p = this.perStream;
+    for (const m of [p.decoded, p.inferred, p.published, p.up]) m.remove(streamId);
+    for (const reason of DROP_REASONS) p.dropped.remove(streamId, reason);
+    for (const reason of RESTART_REASONS) p.restarts.remove(streamId, reason);
+    this.removeAnalysis(streamId);
+    return true;
+  }
+
+  /** Drops the class-area and zone series of a stream (removed, or re-registered with other zones/classes). */
+  removeAnalysis(streamId: string): void {
+    const labels = this.analysisLabels.get(streamId);
+    if (labels === undefined) return;
+    this.analysisLabels.delete(streamId);
+    for (const c of labels.classes) this.classArea.remove(streamId, c);
+    for (const z of labels.zones) for (const c of z.classes) this.zoneOccupancy.remove(streamId, z.name, c);
+  }
+
   /** The handle of a registered stream; throws naming the id when it was never registered. */
   stream(streamId: string): StreamMetrics {
     const s = this.streams.get(streamId);
@@ -288,6 +314,8 @@ export class SegdMetrics {
    * the returned function only sets values.
    */
   analysisObserver(streamId: string, classNames: readonly string[], zones: readonly ZoneConfig[]): (a: FrameAnalysis) => void {
+    this.removeAnalysis(streamId);
+    this.analysisLabels.set(streamId, { classes: classNames, zones });
     const classes = classNames.map((name) => this.classArea.labels(streamId, name));
     const zoneGauges = zones.map((z) => z.classes.map((c) => ({ gauge: this.zoneOccupancy.labels(streamId, z.name, c), name: c })));
     return (a) => {
@@ -324,12 +352,13 @@ export class SegdMetrics {
     return {
       onEncoded: (_encoding, s) => this.stageChildren.encode.observe(s),
       onFrameSent: (result, info) => {
-        this.registerStream(result.streamId).framePublished();
+        // A frame of a stream removed while it was being sent must not bring its series back.
+        this.streams.get(result.streamId)?.framePublished();
         if (info.clients === 0) return;
         this.stageChildren.send.observe(seconds(result.inferEndNs, info.sentAtNs));
         this.captureToSend.observe(seconds(result.decodedAtNs, info.sentAtNs));
       },
-      onDrop: (streamId, reason) => this.registerStream(streamId).dropped(reason),
+      onDrop: (streamId, reason) => this.streams.get(streamId)?.dropped(reason),
       onClientCount: (n) => this.wsClients.set(n),
       onRefused: (reason) => this.refusals[reason].inc(),
     };

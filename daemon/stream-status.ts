@@ -1,7 +1,8 @@
 /**
  * Live per-stream status: state, frames published, drops by reason. Feeds `list_streams`
- * (WsPublisher), /readyz and the per-stream metrics. One record per configured stream, created
- * at start-up; hot-path updates are field increments on a record the caller already holds.
+ * (WsPublisher), /readyz and the per-stream metrics. One record per stream, created at start-up
+ * or when a stream is added at run time (and dropped, with its metric series, when it is removed);
+ * hot-path updates are field increments on a record the caller already holds.
  */
 import { DROP_REASONS, type DropReason, type StreamState } from '../pipeline/core/reasons.js';
 import type { StreamConfig } from '../pipeline/core/stream-config.js';
@@ -15,17 +16,25 @@ export class StreamStatus {
   reason = 'not_started';
   framesPublished = 0;
   readonly drops: Record<DropReason, number>;
-  readonly redactedUrl: string;
+  redactedUrl: string;
 
   constructor(
     readonly id: string,
     url: string,
     readonly metrics: StreamMetrics,
+    /** Zones as `list_streams` reports them; undefined for a stream without zones (the reply is then as before). */
+    public zones?: StreamInfo['zones'],
   ) {
     this.redactedUrl = redactUrl(url);
     const drops = {} as Record<DropReason, number>;
     for (const r of DROP_REASONS) drops[r] = 0;
     this.drops = drops;
+  }
+
+  /** The stream's settings changed (runtime control): what `list_streams` reports follows. */
+  update(cfg: Pick<StreamConfig, 'url' | 'zones'>): void {
+    this.redactedUrl = redactUrl(cfg.url);
+    this.zones = zonesInfo(cfg.zones);
   }
 
   setState(state: StreamState, reason: string): void {
@@ -40,18 +49,38 @@ export class StreamStatus {
   }
 }
 
-export class StreamStatusBoard {
-  private readonly byId: ReadonlyMap<string, StreamStatus>;
-  private readonly all: readonly StreamStatus[];
-  /** Zones as `list_streams` reports them; absent for a stream without zones (the reply is then as before). */
-  private readonly zonesOf: ReadonlyMap<string, NonNullable<StreamInfo['zones']>>;
+function zonesInfo(zones: StreamConfig['zones']): StreamInfo['zones'] {
+  return zones.length === 0 ? undefined : zones.map((z) => ({ name: z.name, polygon: z.polygon, classes: z.classes }));
+}
 
-  constructor(streams: readonly StreamConfig[], metrics: SegdMetrics) {
-    this.all = streams.map((s) => new StreamStatus(s.id, s.url, metrics.registerStream(s.id)));
-    this.byId = new Map(this.all.map((s) => [s.id, s]));
-    this.zonesOf = new Map(
-      streams.filter((s) => s.zones.length > 0).map((s) => [s.id, s.zones.map((z) => ({ name: z.name, polygon: z.polygon, classes: z.classes }))]),
-    );
+export class StreamStatusBoard {
+  /** In the order the streams were added (config order first). */
+  private readonly byId = new Map<string, StreamStatus>();
+
+  constructor(
+    streams: readonly StreamConfig[],
+    private readonly metricsRegistry: SegdMetrics,
+  ) {
+    for (const s of streams) this.add(s);
+  }
+
+  private get all(): IterableIterator<StreamStatus> {
+    return this.byId.values();
+  }
+
+  /** A new stream's record, its metric series registered (at 0). Throws for an id already present. */
+  add(cfg: Pick<StreamConfig, 'id' | 'url'> & Partial<Pick<StreamConfig, 'zones'>>): StreamStatus {
+    if (this.byId.has(cfg.id)) throw new RangeError(`stream ${JSON.stringify(cfg.id)} is already on the board`);
+    const s = new StreamStatus(cfg.id, cfg.url, this.metricsRegistry.registerStream(cfg.id), zonesInfo(cfg.zones ?? []));
+    this.byId.set(cfg.id, s);
+    return s;
+  }
+
+  /** Drops a stream's record and its metric series; false when it was not there. */
+  remove(id: string): boolean {
+    if (!this.byId.delete(id)) return false;
+    this.metricsRegistry.removeStream(id);
+    return true;
   }
 
   /** The record of a configured stream; throws naming the id for anything else (a wiring bug). */
@@ -61,12 +90,17 @@ export class StreamStatusBoard {
     return s;
   }
 
+  /** The record, or undefined for a stream not (or no longer) present. */
+  find(id: string): StreamStatus | undefined {
+    return this.byId.get(id);
+  }
+
   /**
    * For WsPublisher's `list_streams` and `hello` (called on connect / control messages only).
    * width/height: the size frames are scaled to (the model input).
    */
   infos(width: number, height: number): StreamInfo[] {
-    return this.all.map((s) => ({
+    return [...this.all].map((s) => ({
       id: s.id,
       state: s.state,
       url: s.redactedUrl,
@@ -74,11 +108,11 @@ export class StreamStatusBoard {
       height,
       framesPublished: s.framesPublished,
       drops: { ...s.drops },
-      ...(this.zonesOf.has(s.id) ? { zones: this.zonesOf.get(s.id) } : {}),
+      ...(s.zones !== undefined ? { zones: s.zones } : {}),
     }));
   }
 
   readiness(): StreamReadiness[] {
-    return this.all.map((s) => ({ id: s.id, state: s.state }));
+    return [...this.all].map((s) => ({ id: s.id, state: s.state }));
   }
 }

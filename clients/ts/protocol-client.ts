@@ -98,6 +98,12 @@ export interface StreamInfoMessage {
 export interface StreamsMessage {
   type: 'streams';
   streams: StreamInfoMessage[];
+  /**
+   * Present when the server sends the list unsolicited because it changed at run time: the ids
+   * added, changed (restarted with new settings) or removed. A removed stream has left this
+   * client's subscription.
+   */
+  change?: { added?: string[]; changed?: string[]; removed?: string[] };
 }
 export interface ModelCardMessage {
   type: 'model_card';

@@ -85,7 +85,7 @@ const MAX_YAML_ERRORS_SHOWN = 5;
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /** A plain relative path (no scheme) is a file relative to the config's directory. */
-function resolveStreamUrl(url: string, baseDir: string): string {
+export function resolveStreamUrl(url: string, baseDir: string): string {
   return HAS_SCHEME.test(url) || isAbsolute(url) ? url : resolve(baseDir, url);
 }
 
@@ -107,21 +107,8 @@ function checkStreams(raw: unknown, baseDir: string): string[] {
       else problems.push(`streams[${i}].id: expected a unique id, "${id}" is already used by streams[${first}]`);
     }
     problems.push(...zoneProblems(typeof id === 'string' ? id : `#${i}`, s['zones'], `streams[${i}]`));
-    const url = s['url'];
-    if (typeof url !== 'string' || url === '') return;
-    const field = `streams[${i}].url`;
-    try {
-      const parsed = parseSourceUrl(resolveStreamUrl(url, baseDir), field);
-      // For files, `input` is `file:<absolute path>` (ffmpeg's file protocol).
-      const path = parsed.input.replace(/^file:/, '');
-      if (parsed.kind === 'file' && !existsSync(path)) {
-        problems.push(`${field}: expected an existing video file, ${redactUrl(path)} does not exist`);
-      }
-    } catch (err) {
-      // parseSourceUrl's message starts with the field and names the redacted URL and what was expected.
-      const msg = err instanceof Error ? err.message : String(err);
-      problems.push(msg.startsWith(`${field}: `) ? msg : `${field}: ${redactUrl(msg)}`);
-    }
+    const problem = checkStreamUrl(s['url'], baseDir, `streams[${i}].url`);
+    if (problem !== null) problems.push(problem);
   });
   return problems;
 }
@@ -159,6 +146,25 @@ function checkMqtt(raw: unknown): string[] {
     problems.push('mqtt.tls.cert and mqtt.tls.key: expected both (a client certificate and its key) or neither');
   }
   return problems;
+}
+
+/**
+ * The check of one stream URL the schema cannot express (a scheme the sources accept, a file that
+ * exists), as one problem line naming `field`; null when fine or not a string (the schema reports that).
+ */
+export function checkStreamUrl(url: unknown, baseDir: string, field: string): string | null {
+  if (typeof url !== 'string' || url === '') return null;
+  try {
+    const parsed = parseSourceUrl(resolveStreamUrl(url, baseDir), field);
+    // For files, `input` is `file:<absolute path>` (ffmpeg's file protocol).
+    const path = parsed.input.replace(/^file:/, '');
+    if (parsed.kind === 'file' && !existsSync(path)) return `${field}: expected an existing video file, ${redactUrl(path)} does not exist`;
+    return null;
+  } catch (err) {
+    // parseSourceUrl's message starts with the field and names the redacted URL and what was expected.
+    const msg = err instanceof Error ? err.message : String(err);
+    return msg.startsWith(`${field}: `) ? msg : `${field}: ${redactUrl(msg)}`;
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

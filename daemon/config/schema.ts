@@ -13,6 +13,9 @@ import { StreamConfigSchema } from '../../pipeline/core/stream-config.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES } from '../../pipeline/publish/protocol.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT } from '../../pipeline/publish/ws-publisher.js';
 
+/** Streams one daemon serves (config file and API alike): stream ids become metric label values. */
+export const MAX_STREAMS = 64;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -123,8 +126,16 @@ export const configSchema = Type.Object(
     }),
     /** The MQTT publisher (docs/mqtt.md); null = off. */
     mqtt: Nullable(MqttSection),
+    /** The runtime control API under /api/ (daemon/api). */
+    api: Section({
+      /**
+       * Write what the API changes (streams, model) back to this file, atomically (temp file +
+       * rename), so it outlasts a restart; false: it lasts until the daemon restarts.
+       */
+      persist: Type.Boolean({ default: false }),
+    }),
     // Bounded: stream ids become metric label values.
-    streams: Type.Array(StreamConfigSchema, { minItems: 1, maxItems: 64 }),
+    streams: Type.Array(StreamConfigSchema, { minItems: 1, maxItems: MAX_STREAMS }),
   },
   { additionalProperties: false },
 );

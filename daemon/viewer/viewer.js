@@ -107,9 +107,13 @@ function onText(msg) {
       pollTimer = setInterval(() => send({ type: 'list_streams' }), POLL_MS);
       return;
     case 'model_card':
+      // Also sent unsolicited when the daemon swaps its model, before the new model's first mask.
+      $('#model').textContent = msg.card.name;
       setPalette(msg.card.classes);
       return;
     case 'streams':
+      // `change` present: the stream list changed at run time (a stream added or removed).
+      if (msg.change) updatePanels(msg.streams.map((s) => s.id));
       for (const s of msg.streams) panels.get(s.id)?.setInfo(s);
       if (!areasRequested && msg.streams.some((s) => s.zones && s.zones.length > 0)) {
         areasRequested = true;
@@ -164,6 +168,17 @@ function syncPanels(ids) {
     panels.set(id, p);
     p.reset(); // a new connection: seq numbers may have restarted with the daemon
   }
+}
+
+/** A stream-list update: panels of removed streams go, new streams get one; the others are untouched. */
+function updatePanels(ids) {
+  for (const [id, p] of panels) {
+    if (!ids.includes(id)) {
+      p.remove();
+      panels.delete(id);
+    }
+  }
+  for (const id of ids) if (!panels.has(id)) panels.set(id, new Panel(id));
 }
 
 /** Inflates a zlib stream (deflate encoding) with the browser's own DecompressionStream. */

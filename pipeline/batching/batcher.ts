@@ -18,6 +18,8 @@
  * - The input tensor (maxBatch*H*W*3) is the engine's own buffer, allocated once: frames are
  *   copied into it in place and released at once, so a source's frame pool is never held for the
  *   duration of an inference. The engine hands that buffer to its worker thread for the run.
+ * - Runtime control: streams are added and removed one at a time (the others' queues are not
+ *   touched), and the engine is swapped between batches, never during one (`swapEngine`).
  */
 import type { Logger } from 'pino';
 import type { Frame } from '../core/frame.js';
@@ -71,6 +73,13 @@ interface Waiting {
   readonly queuedAtNs: bigint;
 }
 
+/** A swap asked for while a batch was in flight: applied when it settles. */
+interface PendingSwap {
+  readonly engine: BatchEngine;
+  readonly onSwitch: (() => void) | undefined;
+  readonly resolve: () => void;
+}
+
 /** Per-position facts of the batch in flight; preallocated and reused (one batch at a time). */
 interface Slot {
   streamId: string;
@@ -90,7 +99,7 @@ const NO_PIXELS = new Uint8Array(0);
 class InputFrames implements BatchFrames {
   buffer: Uint8Array = NO_PIXELS;
   count = 0;
-  constructor(private readonly frameBytes: number) {}
+  constructor(public frameBytes: number) {}
   rgb(index: number): Uint8Array {
     if (!Number.isInteger(index) || index < 0 || index >= this.count) {
       throw new RangeError(`BatchFrames.rgb: index ${index}; expected 0…${this.count - 1} (and only during onBatch)`);
@@ -100,7 +109,7 @@ class InputFrames implements BatchFrames {
 }
 
 export class Batcher {
-  private readonly engine: BatchEngine;
+  private engine: BatchEngine;
   private readonly logger: Logger;
   private readonly onBatch: BatcherOptions['onBatch'];
   private readonly onDrop: BatcherOptions['onDrop'];
@@ -108,17 +117,24 @@ export class Batcher {
   private readonly maxDelayMs: number;
   private readonly cap: number;
   /** Frames that make a batch "full": maxBatch, unless the caps make that unreachable. */
-  private readonly fullAt: number;
-  private readonly frameBytes: number;
-  private readonly maskBytes: number;
-  private readonly ids: readonly string[];
-  private readonly index: ReadonlyMap<string, number>;
-  private readonly queues: readonly LatestQueue<Waiting>[];
+  private fullAt: number;
+  private frameBytes: number;
+  private maskBytes: number;
+  /**
+   * Frame sizes of engines swapped out (a few: one per swap that changed the input size): frames of
+   * such a size still on their way from the sources are dropped as `reconfigured`, not a wiring bug.
+   */
+  private readonly staleFrameBytes = new Set<number>();
+  private pendingSwap: PendingSwap | null = null;
+  // Per stream, in the same order (round-robin order); changed only by addStream/removeStream.
+  private readonly ids: string[];
+  private readonly index = new Map<string, number>();
+  private readonly queues: LatestQueue<Waiting>[];
   private readonly slots: readonly Slot[];
   /** Per stream: its onQueueSpace callback, or undefined for newest-wins. */
-  private readonly space: readonly (((hasRoom: boolean) => void) | undefined)[];
+  private readonly space: (((hasRoom: boolean) => void) | undefined)[];
   /** Per stream: 1 = told "full", 2 = a frame was taken since, "room" not told yet, 0 = neither. */
-  private readonly spaceState: Uint8Array;
+  private readonly spaceState: number[];
   /** Streams with spaceState 2 (so dispatch scans only when there is something to tell). */
   private roomPending = 0;
   private readonly frames: InputFrames;
@@ -154,10 +170,10 @@ export class Batcher {
     this.frameBytes = this.maskBytes * 3;
     this.frames = new InputFrames(this.frameBytes);
     this.ids = ids;
-    this.index = new Map(ids.map((id, i) => [id, i]));
+    this.reindex();
     this.queues = streams.map((s) => new LatestQueue<Waiting>(s.queueDepth));
     this.space = streams.map((s) => s.onQueueSpace);
-    this.spaceState = new Uint8Array(streams.length);
+    this.spaceState = streams.map(() => 0);
     this.slots = Array.from({ length: maxBatch }, () => ({
       streamId: '',
       seq: 0,
@@ -174,6 +190,75 @@ export class Batcher {
   /** Frames waiting in all queues (not counting the batch in flight). */
   get queued(): number {
     return this.waiting;
+  }
+
+  /** The ids of the streams, in round-robin order. */
+  get streamIds(): readonly string[] {
+    return this.ids;
+  }
+
+  /** The engine batches run on (the new one from the moment a swap took effect). */
+  get currentEngine(): BatchEngine {
+    return this.engine;
+  }
+
+  /**
+   * A stream that will offer frames from now on; the others are not touched. Throws RangeError
+   * for an id already present (the caller serialises changes per stream).
+   */
+  addStream(stream: BatcherStream): void {
+    if (this.index.has(stream.id)) throw new RangeError(`Batcher.addStream: stream '${stream.id}' is already present`);
+    this.ids.push(stream.id);
+    this.queues.push(new LatestQueue<Waiting>(stream.queueDepth));
+    this.space.push(stream.onQueueSpace);
+    this.spaceState.push(0);
+    this.reindex();
+  }
+
+  /**
+   * Forgets a stream: its queued frames are released (`reconfigured`); a frame of it in the batch
+   * in flight is still delivered. Offering a frame of it afterwards is a wiring bug (throws).
+   * False when it was not present.
+   */
+  removeStream(id: string): boolean {
+    const i = this.index.get(id);
+    if (i === undefined) return false;
+    const q = this.queues[i] as LatestQueue<Waiting>;
+    this.waiting -= q.length;
+    q.clear((w) => {
+      w.frame.release();
+      this.onDrop(id, 'reconfigured');
+    });
+    if (this.spaceState[i] === 2) this.roomPending--;
+    this.ids.splice(i, 1);
+    this.queues.splice(i, 1);
+    this.space.splice(i, 1);
+    this.spaceState.splice(i, 1);
+    if (this.rr > i) this.rr--;
+    if (this.rr >= this.ids.length) this.rr = 0;
+    this.reindex();
+    this.waitingSinceNs = this.oldestWaiting();
+    return true;
+  }
+
+  /**
+   * Runs every batch from now on on `engine`: at once when no batch is in flight, else as soon as
+   * the batch in flight has been delivered (never mid-batch). `onSwitch` is called synchronously
+   * at the switch, before the first batch of the new engine is formed (the publisher announces
+   * the new model there). When the input size changes, queued frames of the old size are
+   * released (`reconfigured`), and so are frames of that size offered later. Resolves once
+   * switched. One swap at a time.
+   */
+  swapEngine(engine: BatchEngine, onSwitch?: () => void): Promise<void> {
+    if (this.draining) return Promise.reject(new Error('Batcher.swapEngine: the batcher is draining'));
+    if (this.pendingSwap) return Promise.reject(new Error('Batcher.swapEngine: a swap is already pending'));
+    if (engine.maxBatch < this.maxBatch) {
+      return Promise.reject(new RangeError(`Batcher.swapEngine: the engine's maxBatch ${engine.maxBatch} is below the batcher's ${this.maxBatch}`));
+    }
+    return new Promise<void>((resolve) => {
+      this.pendingSwap = { engine, onSwitch, resolve };
+      if (!this.inFlight) this.applySwap();
+    });
   }
 
   /** Frames waiting in one stream's queue. */
@@ -195,6 +280,11 @@ export class Batcher {
     }
     const i = this.index.get(id);
     const queue = i === undefined ? undefined : this.queues[i];
+    if (queue !== undefined && frame.data.length !== this.frameBytes && this.staleFrameBytes.has(frame.data.length)) {
+      frame.release();
+      this.onDrop(id, 'reconfigured');
+      return;
+    }
     if (queue === undefined || frame.data.length !== this.frameBytes) {
       frame.release();
       throw new Error(
@@ -234,6 +324,7 @@ export class Batcher {
       this.waiting = 0;
       this.waitingSinceNs = null;
       if (this.inFlight) await this.inFlight;
+      this.applySwap(); // a swap still pending resolves (its engine is the caller's to close)
     })();
     return this.draining;
   }
@@ -272,6 +363,7 @@ export class Batcher {
     if (n === 0) return;
     this.inFlight = this.runBatch(n, trigger).finally(() => {
       this.inFlight = null;
+      this.applySwap();
       this.schedule();
     });
     // Now, not inside take(): a producer offering from its callback finds the batch in flight.
@@ -333,6 +425,11 @@ export class Batcher {
     if (last >= 0) this.rr = (last + 1) % streams;
     this.waiting -= n;
     // Frames left behind keep their own waiting time for the next deadline.
+    this.waitingSinceNs = this.oldestWaiting();
+    return n;
+  }
+
+  private oldestWaiting(): bigint | null {
     let oldest: bigint | null = null;
     if (this.waiting > 0) {
       for (const q of this.queues) {
@@ -340,8 +437,50 @@ export class Batcher {
         if (head && (oldest === null || head.queuedAtNs < oldest)) oldest = head.queuedAtNs;
       }
     }
-    this.waitingSinceNs = oldest;
-    return n;
+    return oldest;
+  }
+
+  private reindex(): void {
+    this.index.clear();
+    this.ids.forEach((id, i) => this.index.set(id, i));
+    this.fullAt = Math.min(this.maxBatch, this.cap * this.ids.length);
+  }
+
+  /** Between batches only (no run in flight): the pending engine takes over. */
+  private applySwap(): void {
+    const swap = this.pendingSwap;
+    if (swap === null || this.inFlight) return;
+    this.pendingSwap = null;
+    const frameBytes = swap.engine.inputHeight * swap.engine.inputWidth * 3;
+    if (frameBytes !== this.frameBytes) {
+      this.staleFrameBytes.add(this.frameBytes);
+      // Queued frames have the old size: release them, and tell paused producers there is room.
+      this.queues.forEach((q, i) => {
+        const id = this.ids[i] ?? '';
+        q.clear((w) => {
+          w.frame.release();
+          this.onDrop(id, 'reconfigured');
+        });
+        if (this.spaceState[i] === 1) {
+          this.spaceState[i] = 2;
+          this.roomPending++;
+        }
+      });
+      this.waiting = 0;
+      this.waitingSinceNs = null;
+      this.clearTimer();
+    }
+    this.engine = swap.engine;
+    this.maskBytes = swap.engine.inputHeight * swap.engine.inputWidth;
+    this.frameBytes = frameBytes;
+    this.frames.frameBytes = frameBytes;
+    try {
+      swap.onSwitch?.();
+    } catch (err) {
+      this.logger.error({ err }, 'swapEngine onSwitch callback threw');
+    }
+    if (this.roomPending > 0) this.tellRoom();
+    swap.resolve();
   }
 
   /** Never rejects: failures are counted per frame and logged. */

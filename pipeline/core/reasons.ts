@@ -11,6 +11,7 @@ export const DROP_REASONS = [
   'shutdown', // daemon stopping
   'inference_error', // the batch it was in failed
   'slow_client', // a WebSocket client was over its buffered-bytes limit (per client)
+  'reconfigured', // its stream was removed or changed at run time, or the model's input size changed under it
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -53,3 +54,7 @@ export type MqttMessageKind = (typeof MQTT_MESSAGE_KINDS)[number];
  */
 export const MQTT_DROP_REASONS = ['disconnected', 'offline_queue_full', 'slow_broker'] as const;
 export type MqttDropReason = (typeof MQTT_DROP_REASONS)[number];
+
+/** How the stream list changed (runtime control, the `streams` update of docs/protocol.md). */
+export const STREAM_CHANGES = ['added', 'changed', 'removed'] as const;
+export type StreamChange = (typeof STREAM_CHANGES)[number];

@@ -58,7 +58,7 @@ export function zoneProblems(streamId: string, zones: unknown, streamPath: strin
     if (typeof z !== 'object' || z === null || Array.isArray(z)) return;
     const zone = z as Record<string, unknown>;
     const name = typeof zone['name'] === 'string' ? zone['name'] : `#${j}`;
-    const at = (field: string): string => `${streamPath}.zones[${j}].${field} (stream "${streamId}", zone "${name}")`;
+    const at = (field: string): string => `${streamPath === '' ? '' : `${streamPath}.`}zones[${j}].${field} (stream "${streamId}", zone "${name}")`;
     if (typeof zone['name'] === 'string') {
       const first = firstOfName.get(zone['name']);
       if (first === undefined) firstOfName.set(zone['name'], j);

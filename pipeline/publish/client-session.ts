@@ -19,11 +19,16 @@ import { PreviewRate } from './preview-rate.js';
 import type { MaskEncoding } from './protocol.js';
 import type { StreamInfo, WsRefusal } from './publisher-types.js';
 
-/** What every session shares, fixed at the publisher's construction. */
-export interface SessionContext {
+/** The served model as clients see it; replaced as a whole by a model swap. */
+export interface ServedModel {
   readonly modelId: string;
   /** The `model_card` reply, serialised once. */
   readonly modelCardReply: string;
+}
+
+/** What every session shares, set at the publisher's construction (`model` changes with a swap). */
+export interface SessionContext {
+  readonly model: () => ServedModel;
   readonly catalog: StreamCatalog;
   /** Current streams (read on control messages, never per frame). */
   readonly streams: () => readonly StreamInfo[];
@@ -79,7 +84,31 @@ export class ClientSession {
     this.ws.on('pong', () => {
       this.answeredPing = true;
     });
-    this.sendJson(helloReply(this.ctx.modelId, this.ctx.catalog.ids(), this.encoding, this.ctx.maxMessageBytes));
+    this.sendJson(helloReply(this.ctx.model().modelId, this.ctx.catalog.ids(), this.encoding, this.ctx.maxMessageBytes));
+  }
+
+  /**
+   * An unsolicited message (a stream-list update, a new model card), sent after every message
+   * already waiting for this client (behind a preview encode), so it keeps its place in order:
+   * a new model's card always arrives before that model's first mask.
+   */
+  announce(text: string): void {
+    const waiting = this.backlog;
+    if (waiting === null) {
+      this.sendText(text);
+      return;
+    }
+    const link: Promise<void> = waiting.then(() => {
+      if (this.backlog === link) this.backlog = null;
+      this.sendText(text);
+    });
+    this.backlog = link;
+  }
+
+  /** Streams that no longer exist leave an explicit subscription (the client gets no more of them). */
+  forgetStreams(ids: readonly string[]): void {
+    if (this.all) return;
+    for (const id of ids) this.streams.delete(id);
   }
 
   /** The client has gone. */
@@ -153,7 +182,7 @@ export class ClientSession {
         this.sendJson({ type: 'streams', streams: this.ctx.streams() });
         return;
       case 'model_card':
-        this.sendText(this.ctx.modelCardReply);
+        this.sendText(this.ctx.model().modelCardReply);
         return;
       case 'preview': {
         if (this.preview !== null) this.ctx.previewsChanged(-1);

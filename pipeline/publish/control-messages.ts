@@ -5,6 +5,7 @@
  * functions: the publisher decides what to do with a valid request.
  */
 import type { ErrorObject } from 'ajv';
+import type { StreamChange } from '../core/reasons.js';
 import { fieldPath } from '../core/schema-errors.js';
 import {
   REQUEST_SCHEMAS,
@@ -14,6 +15,7 @@ import {
   type ClientRequestType,
 } from './control-schema.js';
 import { ENCODINGS, MAX_CONTROL_MESSAGE_BYTES, PROTOCOL_VERSION, type MaskEncoding } from './protocol.js';
+import type { StreamInfo } from './publisher-types.js';
 
 export {
   MAX_STREAMS_PER_REQUEST,
@@ -228,6 +230,16 @@ export interface PreviewReply {
   readonly enabled: boolean;
   readonly maxFps: number;
   readonly width: number;
+}
+
+/**
+ * Sent unsolicited to every client when the stream list changes at run time (a protocol v1
+ * addition): the `streams` reply plus `change`, which names the streams added, changed or removed.
+ */
+export interface StreamsUpdate {
+  readonly type: 'streams';
+  readonly streams: readonly StreamInfo[];
+  readonly change: Readonly<Partial<Record<StreamChange, readonly string[]>>>;
 }
 
 export interface SubscriptionReply {

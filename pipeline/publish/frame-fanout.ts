@@ -110,6 +110,12 @@ export class FrameFanout {
     this.previews = new PreviewMessages(opts.modelIdBytes, opts.previewQuality, opts.hooks.onPreviewEncoded ?? null);
   }
 
+  /** The model id every later mask and preview header carries (a model swap). */
+  setModelId(modelIdBytes: Buffer): void {
+    this.messages.modelIdBytes = modelIdBytes;
+    this.previews.modelIdBytes = modelIdBytes;
+  }
+
   /** A client turned previews on (+1) or off / left (-1). */
   previewsChanged(delta: 1 | -1): void {
     this.previewClients += delta;

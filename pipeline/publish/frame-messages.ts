@@ -24,7 +24,8 @@ export class FrameMessages {
 
   constructor(
     private readonly encoders: MaskEncoders,
-    private readonly modelIdBytes: Uint8Array,
+    /** Replaced by a model swap (between frames). */
+    public modelIdBytes: Uint8Array,
     private readonly onEncoded: EncodeObserver | null,
   ) {}
 

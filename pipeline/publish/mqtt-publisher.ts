@@ -107,7 +107,9 @@ export class MqttPublisher {
   /** The last connection problem logged, so a retry loop logs it once, not every attempt. */
   private lastProblem: string | null = null;
   private readonly maskOptions: IClientPublishOptions;
-  private readonly modelIdBytes: Buffer;
+  private modelIdBytes: Buffer;
+  private modelId: string;
+  private classNames: readonly string[];
   private closing: Promise<void> | null = null;
   private readonly hooks: MqttHooks;
 
@@ -118,20 +120,11 @@ export class MqttPublisher {
     this.topics = new MqttTopics(opts.topicPrefix, opts.node);
     this.queue = new DropOldestQueue(opts.offlineQueue);
     this.backoff = new Backoff({ minMs: opts.reconnect.minMs, maxMs: opts.reconnect.maxMs, jitter: 'full' });
+    this.modelId = opts.modelId;
+    this.classNames = opts.classNames;
     this.modelIdBytes = Buffer.from(opts.modelId, 'utf8');
     this.maskOptions = { qos: 0, retain: false, properties: { messageExpiryInterval: opts.masks.expirySeconds } };
-    for (const s of opts.streams) {
-      this.streams.set(s.id, {
-        info: s,
-        statsTopic: this.topics.stats(s.id),
-        eventsTopic: this.topics.events(s.id),
-        maskTopic: this.topics.mask(s.id),
-        zoneTopics: s.zoneNames.map((z) => this.topics.zoneState(s.id, z)),
-        idBytes: Buffer.from(s.id, 'utf8'),
-        lastStatsMs: Number.NEGATIVE_INFINITY,
-        lastMaskMs: Number.NEGATIVE_INFINITY,
-      });
-    }
+    for (const s of opts.streams) this.setStream(s);
     const options: IClientOptions = {
       protocolVersion: 5,
       clientId: opts.clientId,
@@ -157,6 +150,32 @@ export class MqttPublisher {
     this.client.on('error', (err: Error & { code?: number | string }) => this.onError(err));
   }
 
+  /** A stream added at run time, or changed (its zones): publishes from its next frame on. */
+  setStream(s: MqttStreamInfo): void {
+    this.streams.set(s.id, {
+      info: s,
+      statsTopic: this.topics.stats(s.id),
+      eventsTopic: this.topics.events(s.id),
+      maskTopic: this.topics.mask(s.id),
+      zoneTopics: s.zoneNames.map((z) => this.topics.zoneState(s.id, z)),
+      idBytes: Buffer.from(s.id, 'utf8'),
+      lastStatsMs: Number.NEGATIVE_INFINITY,
+      lastMaskMs: Number.NEGATIVE_INFINITY,
+    });
+  }
+
+  /** A stream removed at run time: nothing more is published for it. */
+  removeStream(id: string): void {
+    this.streams.delete(id);
+  }
+
+  /** The model swapped at run time: stats and masks carry its id and classes from now on. */
+  setModel(modelId: string, classNames: readonly string[]): void {
+    this.modelId = modelId;
+    this.classNames = classNames;
+    this.modelIdBytes = Buffer.from(modelId, 'utf8');
+  }
+
   get connectionState(): MqttState {
     return this.state;
   }
@@ -176,7 +195,7 @@ export class MqttPublisher {
     if (t - s.lastStatsMs >= this.opts.statsIntervalMs) {
       s.lastStatsMs = t;
       if (this.canSendQos0()) {
-        const payload = statsPayload(a, { node: this.opts.node, model: this.opts.modelId, classNames: this.opts.classNames, zoneNames: s.info.zoneNames });
+        const payload = statsPayload(a, { node: this.opts.node, model: this.modelId, classNames: this.classNames, zoneNames: s.info.zoneNames });
         this.client.publish(s.statsTopic, payload, QOS0);
         this.hooks.onSent?.('stats');
       }

@@ -28,7 +28,8 @@ export class PreviewMessages {
   private streamIdBytes: Uint8Array = new Uint8Array(0);
 
   constructor(
-    private readonly modelIdBytes: Uint8Array,
+    /** Replaced by a model swap (between frames). */
+    public modelIdBytes: Uint8Array,
     quality: number | undefined,
     private readonly onEncoded: PreviewObserver | null,
   ) {

@@ -9,8 +9,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { FrameAnalysis } from '../core/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
+import type { StreamChange } from '../core/reasons.js';
 import { ClientAdmission } from './client-admission.js';
-import { ClientSession, type SessionContext } from './client-session.js';
+import { ClientSession, type ServedModel, type SessionContext } from './client-session.js';
+import type { StreamsUpdate } from './control-messages.js';
 import { FrameFanout } from './frame-fanout.js';
 import { DEFAULT_DEFLATE_LEVEL } from './mask-encoders.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES, MAX_MODEL_ID_BYTES } from './protocol.js';
@@ -57,15 +59,26 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
+function modelIdBytesOf(modelId: string): Buffer {
+  const bytes = Buffer.from(modelId, 'utf8');
+  if (bytes.length > MAX_MODEL_ID_BYTES) throw new RangeError(`modelId: ${bytes.length} bytes of UTF-8; expected at most ${MAX_MODEL_ID_BYTES}`);
+  return bytes;
+}
+
+function servedModel(modelId: string, card: unknown): ServedModel {
+  return { modelId, modelCardReply: JSON.stringify({ type: 'model_card', card }) };
+}
+
 export class WsPublisher {
   private readonly admission: ClientAdmission;
   private readonly fanout: FrameFanout;
+  private readonly streams: () => readonly StreamInfo[];
+  private model: ServedModel;
 
   constructor(opts: WsPublisherOptions) {
-    const modelIdBytes = Buffer.from(opts.modelId, 'utf8');
-    if (modelIdBytes.length > MAX_MODEL_ID_BYTES) {
-      throw new RangeError(`modelId: ${modelIdBytes.length} bytes of UTF-8; expected at most ${MAX_MODEL_ID_BYTES}`);
-    }
+    const modelIdBytes = modelIdBytesOf(opts.modelId);
+    this.model = servedModel(opts.modelId, opts.modelCard);
+    this.streams = opts.streams;
     const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 0) {
       throw new RangeError(`maxBufferedBytes: ${maxBuffered}; expected a non-negative integer`);
@@ -80,8 +93,7 @@ export class WsPublisher {
     const onRefused = hooks.onRefused ?? null;
     const streams = opts.streams;
     const ctx: SessionContext = {
-      modelId: opts.modelId,
-      modelCardReply: JSON.stringify({ type: 'model_card', card: opts.modelCard }),
+      model: () => this.model,
       catalog: { has: (id) => streams().some((s) => s.id === id), ids: () => streams().map((s) => s.id) },
       streams,
       maxMessageBytes,
@@ -127,6 +139,35 @@ export class WsPublisher {
   publish(result: MaskResult, rgb: Uint8Array | null = null, analysis: FrameAnalysis | null = null): void {
     if (this.admission.closing) return;
     this.fanout.publish(result, rgb, analysis);
+  }
+
+  /**
+   * A model swap: every mask and preview published from now on carries `modelId`, `hello` and
+   * `model_card` replies name the new model, and every client is sent the new card now, in order
+   * behind what it has waiting, so it arrives before the first mask of the new model. Call it
+   * between two publish() calls, at the switch.
+   */
+  setModel(modelId: string, modelCard: unknown): void {
+    const bytes = modelIdBytesOf(modelId);
+    this.model = servedModel(modelId, modelCard);
+    this.fanout.setModelId(bytes);
+    if (this.admission.closing) return;
+    for (const s of this.admission.sessions) s.announce(this.model.modelCardReply);
+  }
+
+  /**
+   * The stream list changed (a stream added, changed or removed at run time): every client gets a
+   * `streams` message with the new list and the change; a removed stream leaves every explicit
+   * subscription, so clients that asked for it only stop receiving it.
+   */
+  streamsChanged(change: StreamChange, ids: readonly string[]): void {
+    if (this.admission.closing) return;
+    const update: StreamsUpdate = { type: 'streams', streams: this.streams(), change: { [change]: ids } };
+    const text = JSON.stringify(update);
+    for (const s of this.admission.sessions) {
+      if (change === 'removed') s.forgetStreams(ids);
+      s.announce(text);
+    }
   }
 
   /** Closes every client with `code` (1001 going away) and stops accepting new ones. Idempotent. */

@@ -65,6 +65,8 @@ export interface FfmpegSourceOptions {
   readonly decodeThreads?: number;
   /** 'showinfo' (default): pts from ffmpeg's showinfo filter; 'none': ptsMs always null. */
   readonly pts?: 'showinfo' | 'none';
+  /** seq of the first frame (default 0): a stream restarted with new settings continues its numbering. */
+  readonly firstSeq?: number;
   readonly observer: SourceObserver;
 }
 
@@ -112,6 +114,7 @@ export class FfmpegSource {
     // Throws SEGD_SOURCE_URL_INVALID before anything is started: a bad URL disturbs nothing else.
     this.parsed = parseSourceUrl(cfg.url, `streams[${cfg.id}].url`);
     this.log = opts.logger.child({ stream: cfg.id });
+    this.seq = opts.firstSeq ?? 0;
 
     const fps = Math.min(cfg.expectedFps > 0 ? cfg.expectedFps : 10, cfg.maxFps ?? Infinity);
     const stallTimeoutMs = opts.stallTimeoutMs ?? Math.max(5000, Math.ceil((20 * 1000) / fps));
@@ -185,6 +188,11 @@ export class FfmpegSource {
 
   get stats(): SourceStats {
     return { frames: this.frames, restarts: this.supervisor.restarts, lastFrameAt: this.lastFrameAt, dropped: this.dropped };
+  }
+
+  /** The seq the next frame cut will get. */
+  get nextSeq(): number {
+    return this.seq;
   }
 
   /** True between pause() and resume(). */

@@ -9,18 +9,15 @@
 // only way to skip it is SEGD_SKIP_EVERY_MODEL=<why>, which the report shows as the skip reason.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
-import { cleanEnv, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
+import { SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
+import { EXPORT_TIMEOUT_MS, TRAINING_DIR, VENV_PYTHON, exportUntrained, type Export } from '../helpers/export-model.js';
 import { decodeClipFrames, expectMasksEqualDirectRun, readCardBeside } from '../helpers/direct-masks.js';
 import { E2eClient } from '../helpers/e2e-client.js';
 
-const TRAINING_DIR = join(REPO_ROOT, 'training');
-const VENV_PYTHON = join(TRAINING_DIR, '.venv', 'bin', 'python');
-/** Hang guard for one export (they take ~20–60 s each on a 2-core CPU). */
-const EXPORT_TIMEOUT_MS = 300_000;
 /** Hang guard for one model's daemon part (start, warm-up, a few masks, direct runs). */
 const SERVE_TIMEOUT_MS = 240_000;
 const MASKS_PER_MODEL = 2;
@@ -43,31 +40,6 @@ function studentArchitectures(): string[] | Error {
     return new Error(`unexpected registry listing: ${r.stdout}`);
   }
   return names;
-}
-
-interface Export {
-  readonly ok: boolean;
-  readonly seconds: number;
-  readonly output: string;
-}
-
-/** `python -m segd_train export --untrained` of `arch` to `out` (its card beside it). */
-function exportUntrained(arch: string, out: string): Promise<Export> {
-  const args = ['-m', 'segd_train', 'export', '--untrained', '--arch', arch, '--seed', '0', '--height', '360', '--width', '480', '--out', out, '--parity-frames', '0'];
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(VENV_PYTHON, args, { cwd: TRAINING_DIR, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), EXPORT_TIMEOUT_MS);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const seconds = (performance.now() - t0) / 1000;
-      const ok = code === 0 && existsSync(out) && existsSync(out.replace(/\.onnx$/, '.json'));
-      resolve({ ok, seconds, output: ok ? output : `exit ${code ?? signal}\n${output.slice(-3000)}` });
-    });
-  });
 }
 
 const archs = skip ? [] : studentArchitectures();

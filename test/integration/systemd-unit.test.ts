@@ -65,6 +65,11 @@ describe('systemd unit', { skip }, () => {
     assert.deepEqual(d.get('TimeoutStopSec'), ['10']);
   });
 
+  it('`systemctl reload segd` sends SIGHUP to the daemon (it re-reads its config file)', () => {
+    assert.deepEqual(d.get('ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    assert.ok(existsSync('/bin/kill'), '/bin/kill (procps) is where the unit expects it');
+  });
+
   it('is hardened: dedicated user, read-only system, no capabilities, syscall filter, no MemoryDenyWriteExecute', () => {
     const expected: Record<string, string> = {
       DynamicUser: 'yes',
