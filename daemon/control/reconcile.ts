@@ -47,8 +47,13 @@ function differingKeys(a: SegdConfig, b: SegdConfig): string[] {
   const out: string[] = [];
   for (const section of Object.keys(b) as (keyof SegdConfig)[]) {
     if (section === 'streams') continue;
-    const x = a[section] as Record<string, unknown>;
-    const y = b[section] as Record<string, unknown>;
+    const x = a[section] as Record<string, unknown> | null;
+    const y = b[section] as Record<string, unknown> | null;
+    // A nullable section (mqtt: null = off) is compared whole.
+    if (x === null || y === null) {
+      if (!isDeepStrictEqual(x, y)) out.push(section);
+      continue;
+    }
     for (const key of Object.keys(y)) {
       if (section === 'model' && LIVE_MODEL_KEYS.has(key)) continue;
       if (!isDeepStrictEqual(x[key], y[key])) out.push(`${section}.${key}`);

@@ -82,7 +82,7 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
     const added = await call('POST', '/api/streams', { id: 'x', url: SAMPLE_CLIP_VAL, maxFps: 5 });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     const settings = (added.body['stream'] as { settings: Record<string, unknown> }).settings;
-    assert.deepEqual(settings, { id: 'x', url: SAMPLE_CLIP_VAL, maxFps: 5, loop: true, realtime: true, rtspTransport: 'tcp', expectedFps: 10, queueDepth: 1 }, 'defaults applied as for the config file');
+    assert.deepEqual(settings, { id: 'x', url: SAMPLE_CLIP_VAL, maxFps: 5, loop: true, realtime: true, rtspTransport: 'tcp', expectedFps: 10, queueDepth: 1, zones: [] }, 'defaults applied as for the config file');
     // Every client hears of it; a client can subscribe to it.
     await watcher.waitUntil(() => watcher.texts.some((t) => t.type === 'streams' && (t as StreamsMessage).change?.added?.includes('x') === true), 'the stream-list update (added x)');
     const update = watcher.texts.find((t) => t.type === 'streams' && (t as StreamsMessage).change !== undefined) as StreamsMessage;
