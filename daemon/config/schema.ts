@@ -91,7 +91,7 @@ export const configSchema = Type.Object(
       threads: Type.Integer({ minimum: 0, maximum: 64, default: FFMPEG_DEFAULT_THREADS }),
     }),
     model: Section({
-      path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid.onnx' }),
+      path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid-int8.onnx' }),
       /** null = the model path with its extension replaced by .json. */
       card: Nullable(Type.String({ minLength: 1, default: null })),
       providers: Type.Array(StringEnum(PROVIDER_NAMES), { minItems: 1, uniqueItems: true, default: [...PROVIDER_NAMES] }),

@@ -33,7 +33,7 @@ describe('config loading', () => {
       ffmpeg: { path: null, threads: 1 },
       model: {
         // Relative to the config file's directory.
-        path: join(tmp.dir, 'models', 'sctnet-s-camvid.onnx'),
+        path: join(tmp.dir, 'models', 'sctnet-s-camvid-int8.onnx'),
         card: null,
         providers: ['tensorrt', 'cuda', 'cpu'],
         tensorrt: { fp16: true, engineCacheDir: null },
@@ -183,7 +183,7 @@ describe('config loading', () => {
 describe('shipped config files', () => {
   it('config/default.yaml: the bundled model and the bundled sample clip, both inside the repository', () => {
     const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'default.yaml'));
-    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx'));
+    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx'));
     assert.equal(cfg.streams.length, 1);
     assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4'));
     assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
