@@ -27,6 +27,7 @@ import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { startBroker } from '../test/helpers/mosquitto.js';
 import { Subscriber } from '../test/helpers/mqtt-subscriber.js';
+import { clipStreams } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -80,17 +81,7 @@ async function run(base: SegdConfig, clip: string, mqttUrl: string | null, n: nu
             connectTimeoutMs: 10_000,
             reconnect: { minMs: 1000, maxMs: 30_000 },
           },
-    streams: Array.from({ length: n }, (_, i) => ({
-      id: `bench${i}`,
-      url: clip,
-      loop: true,
-      realtime: false,
-      rtspTransport: 'tcp' as const,
-      expectedFps: 10,
-      maxFps: null,
-      queueDepth: 1,
-      zones: [ZONE],
-    })),
+    streams: clipStreams(n, clip, { realtime: false, zones: [ZONE] }),
   };
   const daemon = await startDaemon(config, logger);
   const maskAt = new Map<string, number>();

@@ -27,6 +27,7 @@ import { startDaemon } from '../daemon/app.js';
 import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { parseSourceUrl } from '../pipeline/sources/index.js';
+import { clipStreams } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -116,17 +117,7 @@ async function main(): Promise<void> {
   const config: SegdConfig = {
     ...cfg,
     server: { ...cfg.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
-    streams: Array.from({ length: n }, (_, i) => ({
-      id: `swap${i}`,
-      url: clip,
-      loop: true,
-      realtime: true,
-      rtspTransport: 'tcp' as const,
-      expectedFps: 10,
-      maxFps: null,
-      queueDepth: 1,
-      zones: [],
-    })),
+    streams: clipStreams(n, clip, { realtime: true, prefix: 'swap' }),
   };
   const daemon = await startDaemon(config, logger);
   const base = `http://127.0.0.1:${daemon.address.port}`;

@@ -49,6 +49,7 @@ import { parseSourceUrl } from '../pipeline/sources/index.js';
 import { cpuBetween, sampleCpu, type CpuSample, type CpuSplit } from './bench-cpu.js';
 import { metricsBetween, snapshotMetrics, type MetricsDelta, type MetricsSnapshot } from './bench-metrics.js';
 import { median, percentile, summarize, type Summary } from './bench-stats.js';
+import { clipStreams } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -221,17 +222,7 @@ async function benchDaemon(cfg: SegdConfig, maxBatch: number, p: { streams: numb
     ...cfg,
     server: { ...cfg.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
     batching: { ...cfg.batching, maxBatch },
-    streams: Array.from({ length: p.streams }, (_, i) => ({
-      id: `bench${i}`,
-      url: p.clip,
-      loop: true,
-      realtime: p.realtime,
-      rtspTransport: 'tcp' as const,
-      expectedFps: 10,
-      maxFps: null,
-      queueDepth: 1,
-      zones: [],
-    })),
+    streams: clipStreams(p.streams, p.clip, { realtime: p.realtime }),
   };
   const daemon = await startDaemon(config, logger);
   try {

@@ -6,6 +6,23 @@ import type { MaskResult } from '../core/mask-result.js';
 import type { MaskEncoders } from './mask-encoders.js';
 import { ENCODINGS, ENCODING_CODE, encodeMaskHeader, maskHeaderLength, type MaskEncoding } from './protocol.js';
 
+/** The header of `r`'s mask message in encoding `code` (docs/protocol.md), in a fresh buffer. */
+export function maskHeaderOf(r: MaskResult, code: number, streamId: Uint8Array, modelId: Uint8Array, payloadLength: number): Buffer {
+  const header = Buffer.allocUnsafe(maskHeaderLength(streamId.byteLength, modelId.byteLength));
+  encodeMaskHeader(header, 0, {
+    encoding: code,
+    streamId,
+    modelId,
+    seq: r.seq,
+    ptsMs: r.ptsMs,
+    captureTimeMs: r.captureTimeMs,
+    width: r.width,
+    height: r.height,
+    payloadLength,
+  });
+  return header;
+}
+
 export interface WireMessage {
   /**
    * Fresh per frame and encoding, never a reused buffer: a slow client's socket may hold it (and
@@ -45,18 +62,7 @@ export class FrameMessages {
 
     const t0 = this.onEncoded ? process.hrtime.bigint() : 0n;
     const payload = this.encoders.encode(encoding, r.mask, r.width, r.height);
-    const header = Buffer.allocUnsafe(maskHeaderLength(this.streamIdBytes.byteLength, this.modelIdBytes.byteLength));
-    encodeMaskHeader(header, 0, {
-      encoding: code,
-      streamId: this.streamIdBytes,
-      modelId: this.modelIdBytes,
-      seq: r.seq,
-      ptsMs: r.ptsMs,
-      captureTimeMs: r.captureTimeMs,
-      width: r.width,
-      height: r.height,
-      payloadLength: payload.byteLength,
-    });
+    const header = maskHeaderOf(r, code, this.streamIdBytes, this.modelIdBytes, payload.byteLength);
     if (this.onEncoded) this.onEncoded(encoding, Number(process.hrtime.bigint() - t0) / 1e9);
 
     const msg: WireMessage = { header, payload };

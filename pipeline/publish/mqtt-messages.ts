@@ -7,7 +7,8 @@ import type { FrameAnalysis } from '../core/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
 import type { ZoneEvent, ZoneReading, ZoneState } from '../core/zone-tracker.js';
 import { encodeDeflate } from './mask-encoders.js';
-import { ENCODING_CODE, encodeMaskHeader, maskHeaderLength } from './protocol.js';
+import { maskHeaderOf } from './frame-messages.js';
+import { ENCODING_CODE } from './protocol.js';
 
 export const STATUS_ONLINE = 'online';
 export const STATUS_OFFLINE = 'offline';
@@ -108,19 +109,5 @@ export function eventPayload(node: string, e: ZoneEvent): string {
 /** `<prefix>/<stream>/mask`: one WebSocket mask message (docs/protocol.md), deflate encoded. */
 export function maskPayload(r: MaskResult, streamIdBytes: Uint8Array, modelIdBytes: Uint8Array, deflateLevel?: number): Buffer {
   const payload = encodeDeflate(r.mask, deflateLevel);
-  const headerLength = maskHeaderLength(streamIdBytes.byteLength, modelIdBytes.byteLength);
-  const out = Buffer.allocUnsafe(headerLength + payload.byteLength);
-  encodeMaskHeader(out, 0, {
-    encoding: ENCODING_CODE.deflate,
-    streamId: streamIdBytes,
-    modelId: modelIdBytes,
-    seq: r.seq,
-    ptsMs: r.ptsMs,
-    captureTimeMs: r.captureTimeMs,
-    width: r.width,
-    height: r.height,
-    payloadLength: payload.byteLength,
-  });
-  payload.copy(out, headerLength);
-  return out;
+  return Buffer.concat([maskHeaderOf(r, ENCODING_CODE.deflate, streamIdBytes, modelIdBytes, payload.byteLength), payload]);
 }

@@ -17,6 +17,7 @@ import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import { FfmpegSource, pacingOf } from '../../pipeline/sources/index.js';
 import { FFMPEG_PATH, REPO_ROOT, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_VAL, SAMPLE_CLIP_WIDTH } from '../helpers/paths.js';
 import { streamConfig, waitFor } from '../helpers/source-harness.js';
+import { testFrame } from '../helpers/test-frame.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
@@ -35,17 +36,7 @@ function firstFrame(): Uint8Array {
 function frameOf(streamId: string, seq: number, image: Uint8Array, released: Map<string, number>): Frame {
   const key = `${streamId}#${seq}`;
   released.set(key, 0);
-  return {
-    streamId,
-    seq,
-    ptsMs: seq * 100,
-    captureTimeMs: Date.now(),
-    decodedAtNs: process.hrtime.bigint(),
-    width: W,
-    height: H,
-    data: Uint8Array.from(image),
-    release: () => released.set(key, (released.get(key) ?? 0) + 1),
-  };
+  return testFrame({ streamId, seq, ptsMs: seq * 100, width: W, height: H, data: Uint8Array.from(image), onRelease: () => released.set(key, (released.get(key) ?? 0) + 1) });
 }
 
 describe('Batcher backpressure with the real engine', { timeout: 240_000 }, () => {

@@ -14,20 +14,11 @@ import type { BatchFrames, MaskResult } from '../../pipeline/core/mask-result.js
 import { REPO_ROOT, SAMPLE_CLIP_HEIGHT as H, SAMPLE_CLIP_WIDTH as W } from '../helpers/paths.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
+import { testFrame } from '../helpers/test-frame.js';
 
 function frame(streamId: string, seq: number, image: Uint8Array): Frame {
   const data = Uint8Array.from(image);
-  return {
-    streamId,
-    seq,
-    ptsMs: null,
-    captureTimeMs: Date.now(),
-    decodedAtNs: process.hrtime.bigint(),
-    width: W,
-    height: H,
-    data,
-    release: () => data.fill(0), // a reused pool slot: reading it late would see zeros
-  };
+  return testFrame({ streamId, seq, width: W, height: H, data, onRelease: () => data.fill(0) }); // a reused pool slot: reading it late would see zeros
 }
 
 describe('Batcher pixel hook', { timeout: 120_000 }, () => {

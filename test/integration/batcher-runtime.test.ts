@@ -16,6 +16,7 @@ import { OnnxEngine } from '../../pipeline/engine/index.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from '../helpers/bad-models.js';
 import { MODEL_PATH } from '../helpers/daemon.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
+import { testFrame } from '../helpers/test-frame.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -33,17 +34,8 @@ class Frames {
   make(streamId: string, seq: number, width: number, height: number, value = 50): Frame {
     const key = `${streamId}#${seq}@${width}`;
     this.releases.set(key, 0);
-    return {
-      streamId,
-      seq,
-      ptsMs: null,
-      captureTimeMs: Date.now(),
-      decodedAtNs: process.hrtime.bigint(),
-      width,
-      height,
-      data: new Uint8Array(width * height * 3).fill(value),
-      release: () => this.releases.set(key, (this.releases.get(key) ?? 0) + 1),
-    };
+    const data = new Uint8Array(width * height * 3).fill(value);
+    return testFrame({ streamId, seq, width, height, data, onRelease: () => this.releases.set(key, (this.releases.get(key) ?? 0) + 1) });
   }
   assertAllReleasedOnce(): void {
     for (const [key, n] of this.releases) assert.equal(n, 1, `frame ${key} released ${n} times`);

@@ -18,6 +18,7 @@ import { cpuEngineOptions } from '../helpers/engine-options.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
 import { WorkerFaults } from '../helpers/worker-faults.js';
 import { Prng } from '../helpers/prng.js';
+import { testFrame } from '../helpers/test-frame.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
 const H = SAMPLE_CLIP_HEIGHT;
@@ -34,20 +35,18 @@ class FrameFactory {
     this.releases.set(key, 0);
     this.offered++;
     const data = Uint8Array.from(image); // a pool slot of its own
-    return {
+    return testFrame({
       streamId,
       seq,
       ptsMs: seq * 100,
-      captureTimeMs: Date.now(),
-      decodedAtNs: process.hrtime.bigint(),
       width: W,
       height: H,
       data,
-      release: () => {
+      onRelease: () => {
         this.releases.set(key, (this.releases.get(key) ?? 0) + 1);
         data.fill(0); // a released slot gets reused: a batcher reading it late would see zeros
       },
-    };
+    });
   }
 
   assertAllReleasedOnce(): void {

@@ -8,20 +8,10 @@ import { parseConfigText } from '../../daemon/config/load.js';
 import { resolveMqttSecrets } from '../../daemon/config/mqtt-secrets.js';
 import { summarizeConfig } from '../../daemon/config/summary.js';
 import { defaultNodeName } from '../../daemon/mqtt-wiring.js';
-import { SegdError } from '../../pipeline/core/errors.js';
 import { makeTempDir } from '../helpers/daemon.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const parse = (mqtt: string, baseDir = '/etc/segd') => parseConfigText(`mqtt: ${mqtt}\nstreams: [{ id: a, url: rtsp://h/x }]`, { baseDir, source: 'inline' });
-
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SegdError && err.code === 'SEGD_CONFIG_INVALID', String(err));
-    return [...err.details];
-  }
-  assert.fail('expected SEGD_CONFIG_INVALID');
-}
 
 describe('config: mqtt', () => {
   let tmp: ReturnType<typeof makeTempDir>;
@@ -49,7 +39,7 @@ describe('config: mqtt', () => {
   });
 
   it('names every bad field', () => {
-    const lines = problems(() => parse('{ url: "http://x", topicPrefix: "segd/#", node: "a b", reconnect: { minMs: 5000, maxMs: 1000 }, tls: { cert: c.pem } }'));
+    const lines = configProblems(() => parse('{ url: "http://x", topicPrefix: "segd/#", node: "a b", reconnect: { minMs: 5000, maxMs: 1000 }, tls: { cert: c.pem } }'));
     const has = (re: RegExp): void => assert.ok(lines.some((l) => re.test(l)), `no line matches ${re}:\n${lines.join('\n')}`);
     has(/^mqtt\.url: expected a string matching/);
     has(/^mqtt\.topicPrefix: expected a string matching/);
@@ -70,8 +60,8 @@ describe('config: mqtt', () => {
     const summary = summarizeConfig(inline).join('\n');
     assert.match(summary, /mqtt: mqtt:\/\/b \(user segd, password set; prefix segd; node host name; stats every 1000 ms\)/);
     assert.ok(!summary.includes('inline-secret'));
-    assert.match(problems(() => resolveMqttSecrets(parse('{ url: "mqtt://b", password: x }'), {}))[0] ?? '', /^mqtt\.username: expected a user name/);
-    assert.match(problems(() => resolveMqttSecrets(parse('{ url: "mqtt://b", tls: { ca: /nonexistent/ca.pem } }'), {}))[0] ?? '', /^mqtt\.tls\.ca: expected a readable PEM file/);
+    assert.match(configProblems(() => resolveMqttSecrets(parse('{ url: "mqtt://b", password: x }'), {}))[0] ?? '', /^mqtt\.username: expected a user name/);
+    assert.match(configProblems(() => resolveMqttSecrets(parse('{ url: "mqtt://b", tls: { ca: /nonexistent/ca.pem } }'), {}))[0] ?? '', /^mqtt\.tls\.ca: expected a readable PEM file/);
   });
 
   it('defaults the node name to the host name as one topic level', () => {

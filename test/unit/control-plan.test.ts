@@ -9,8 +9,8 @@ import { parseStreamInput } from '../../daemon/config/stream-input.js';
 import { ControlError } from '../../daemon/control/control-error.js';
 import { KeyedSerial } from '../../daemon/control/keyed-serial.js';
 import { planReload } from '../../daemon/control/reconcile.js';
-import { SegdError } from '../../pipeline/core/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const config = (streams: Record<string, unknown>[], extra: Record<string, unknown> = {}): ReturnType<typeof parseConfigText> =>
   parseConfigText(stringify({ ...extra, streams }), { baseDir: REPO_ROOT, source: 'test' });
@@ -80,15 +80,6 @@ describe('KeyedSerial', () => {
 });
 
 describe('parseStreamInput (the API body) is the config file stream schema', () => {
-  const lines = (fn: () => unknown): string[] => {
-    try {
-      fn();
-    } catch (err) {
-      assert.ok(err instanceof SegdError && err.code === 'SEGD_CONFIG_INVALID', String(err));
-      return [...err.details];
-    }
-    assert.fail('expected SEGD_CONFIG_INVALID');
-  };
 
   it('applies the same defaults as a streams[] item of the file', () => {
     const viaApi = parseStreamInput({ id: 'cam', url: 'rtsp://h/s' }, REPO_ROOT, 'api');
@@ -97,8 +88,8 @@ describe('parseStreamInput (the API body) is the config file stream schema', () 
 
   it('reports every violation with the file wording, field paths relative to the stream', () => {
     const bad = { id: 'cam 1', url: 'gopher://h/x', maxFps: 0, extra: true };
-    const fromApi = lines(() => parseStreamInput(bad, REPO_ROOT, 'api')).sort();
-    const fromFile = lines(() => config([bad]))
+    const fromApi = configProblems(() => parseStreamInput(bad, REPO_ROOT, 'api')).sort();
+    const fromFile = configProblems(() => config([bad]))
       .map((l) => l.replace(/^streams\[0\]\./, ''))
       .sort();
     assert.equal(fromApi.length, 4, fromApi.join('\n'));
@@ -107,7 +98,7 @@ describe('parseStreamInput (the API body) is the config file stream schema', () 
   });
 
   it('never echoes credentials of a URL in an error', () => {
-    const out = lines(() => parseStreamInput({ id: 'c', url: 'gopher://user:s3cret@h/x' }, REPO_ROOT, 'api'));
+    const out = configProblems(() => parseStreamInput({ id: 'c', url: 'gopher://user:s3cret@h/x' }, REPO_ROOT, 'api'));
     assert.ok(out.every((l) => !l.includes('s3cret')), out.join('\n'));
   });
 });
