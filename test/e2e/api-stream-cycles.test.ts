@@ -1,7 +1,7 @@
 // 200 add/remove cycles of one stream through the control API (issue 15) while another stream
 // publishes: no ffmpeg child is left behind (running or unreaped), no metric series of the
 // cycled stream remains, the set of exported series is the same as before, and the daemon's
-// resident memory grows by less than 5 %.
+// resident memory (its floor over 40 cycles at each end) grows by less than 5 %.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
@@ -12,6 +12,13 @@ import { Recorder, api, ffmpegChildren, rssKb } from '../helpers/control-api.js'
 const CYCLES = 200;
 /** Cycles run before the baseline: the first ones fill caches, JIT and allocator arenas once. */
 const WARM_UP_CYCLES = 20;
+/**
+ * RSS is compared by its floor over this many cycles at each end, not by one reading: frame
+ * buffers wait for the garbage collector, so one reading swings with what is unreclaimed at that
+ * instant (Node's external memory read 7–36 MB between scrapes over 800 cycles here, and a CI run
+ * once read +17 % from a single pair). A leak lifts the floor; a late GC only lifts the peaks.
+ */
+const FLOOR_WINDOW = 40;
 
 /** The label sets of every sample that names a stream, e.g. `segd_frames_decoded_total{stream="p"}`. */
 function streamSeries(text: string): string[] {
@@ -52,13 +59,18 @@ describe('e2e: 200 add/remove cycles of one stream', { timeout: 900_000 }, () =>
       assert.equal(removed.status, 200, `cycle ${i}: remove → ${JSON.stringify(removed.body)}`);
     };
     for (let i = 0; i < WARM_UP_CYCLES; i++) await cycle(i);
-    const rssBefore = rssKb(pid);
-    for (let i = 0; i < CYCLES; i++) await cycle(WARM_UP_CYCLES + i);
+    const rss: number[] = [];
+    for (let i = 0; i < CYCLES; i++) {
+      await cycle(WARM_UP_CYCLES + i);
+      rss.push(rssKb(pid));
+    }
     // Settle: a few more masks of p (the daemon keeps working), then measure.
     const n = rec.masks('p');
     await client.waitUntil(() => rec.masks('p') >= n + 3, 'masks of p after the cycles', 60_000);
-    const rssAfter = rssKb(pid);
-    t.diagnostic(`RSS ${rssBefore} kB → ${rssAfter} kB (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %) over ${CYCLES} cycles`);
+    rss.push(rssKb(pid));
+    const rssBefore = Math.min(...rss.slice(0, FLOOR_WINDOW));
+    const rssAfter = Math.min(...rss.slice(-FLOOR_WINDOW));
+    t.diagnostic(`RSS floor ${rssBefore} kB → ${rssAfter} kB (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %) over ${CYCLES} cycles`);
 
     const children = ffmpegChildren(pid);
     assert.equal(children.length, 1, `only p's ffmpeg child remains: ${JSON.stringify(children)}`);
@@ -66,7 +78,7 @@ describe('e2e: 200 add/remove cycles of one stream', { timeout: 900_000 }, () =>
     const seriesAfter = streamSeries(await scrape(daemon.httpUrl));
     assert.equal(seriesAfter.filter((s) => s.includes('stream="cyc"')).length, 0, 'no series of the cycled stream');
     assert.deepEqual(seriesAfter, seriesBefore, 'the same series as before the cycles');
-    assert.ok(rssAfter < rssBefore * 1.05, `RSS grew from ${rssBefore} kB to ${rssAfter} kB (limit +5 %)`);
+    assert.ok(rssAfter < rssBefore * 1.05, `RSS floor grew from ${rssBefore} kB to ${rssAfter} kB (limit +5 %; readings ${Math.min(...rss)}–${Math.max(...rss)} kB)`);
     assert.deepEqual(Object.fromEntries(rec.gaps), {}, 'p published without a gap throughout');
   });
 });
