@@ -27,6 +27,12 @@ export interface ClassAreas {
 
 /** Class ids are bytes: a row of 256 per region keeps the hot loop free of range checks. */
 const ROW = 256;
+/**
+ * Pixels i, i+1, i+2, i+3 count into four separate histograms, summed at the end: neighbouring
+ * pixels mostly share a class, and one histogram makes every increment wait for the previous one
+ * to the same cell. Measured on a 480×360 mask of long runs: 0.41 → 0.10 ms per mask.
+ */
+const LANES = 4;
 
 /** Even-odd rule; the pixel's centre, in normalised coordinates. */
 function inside(poly: readonly Point[], x: number, y: number): boolean {
@@ -65,7 +71,7 @@ export class ClassAreaCounter {
       this.regionMap = null;
       this.regionZones = [[]];
       this.zonePixels = [];
-      this.hist = new Uint32Array(ROW);
+      this.hist = new Uint32Array(LANES * ROW);
       return;
     }
     const map = new Uint16Array(width * height);
@@ -101,7 +107,7 @@ export class ClassAreaCounter {
     this.regionMap = map;
     this.regionZones = regionZones;
     this.zonePixels = zonePixels;
-    this.hist = new Uint32Array(regionZones.length * ROW);
+    this.hist = new Uint32Array(LANES * regionZones.length * ROW);
   }
 
   /** Counts one mask (width × height class ids). The result is fresh memory: consumers may keep it. */
@@ -111,8 +117,27 @@ export class ClassAreaCounter {
     const h = this.hist;
     h.fill(0);
     const map = this.regionMap;
-    if (map === null) for (let i = 0; i < n; i++) h[mask[i] as number]!++;
-    else for (let i = 0; i < n; i++) h[((map[i] as number) << 8) | (mask[i] as number)]!++;
+    const lane = h.length / LANES; // lane l counts pixels i with i % 4 == l, at offset l * lane
+    const [l1, l2, l3] = [lane, 2 * lane, 3 * lane];
+    const whole = n - (n % LANES);
+    if (map === null) {
+      for (let i = 0; i < whole; i += LANES) {
+        h[mask[i] as number]!++;
+        h[l1 + (mask[i + 1] as number)]!++;
+        h[l2 + (mask[i + 2] as number)]!++;
+        h[l3 + (mask[i + 3] as number)]!++;
+      }
+      for (let i = whole; i < n; i++) h[mask[i] as number]!++;
+    } else {
+      for (let i = 0; i < whole; i += LANES) {
+        h[((map[i] as number) << 8) | (mask[i] as number)]!++;
+        h[l1 + (((map[i + 1] as number) << 8) | (mask[i + 1] as number))]!++;
+        h[l2 + (((map[i + 2] as number) << 8) | (mask[i + 2] as number))]!++;
+        h[l3 + (((map[i + 3] as number) << 8) | (mask[i + 3] as number))]!++;
+      }
+      for (let i = whole; i < n; i++) h[((map[i] as number) << 8) | (mask[i] as number)]!++;
+    }
+    for (let j = 0; j < lane; j++) h[j]! += (h[l1 + j] as number) + (h[l2 + j] as number) + (h[l3 + j] as number);
 
     const k = this.numClasses;
     const counts = new Uint32Array(k);

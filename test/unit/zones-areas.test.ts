@@ -64,6 +64,24 @@ describe('class areas', () => {
     assert.deepEqual(Array.from(areas.counts), naiveCounts(mask, w, h, k));
   });
 
+  it('any size (pixels left over after whole groups of four) and any number of calls give exact counts', () => {
+    const k = 5;
+    const rnd = new Prng(3);
+    const tri: [number, number][] = [[0, 0], [1, 0], [0, 1]];
+    for (const [w, h] of [[2, 1], [3, 1], [7, 5], [13, 3]] as const) {
+      const inTri = (x: number, y: number): boolean => (x + 0.5) / w + (y + 0.5) / h < 1;
+      const plain = new ClassAreaCounter(w, h, k);
+      const zoned = new ClassAreaCounter(w, h, k, [tri]);
+      for (let call = 0; call < 3; call++) {
+        const mask = Uint8Array.from({ length: w * h }, () => rnd.int(k));
+        assert.deepEqual(Array.from(plain.count(mask).counts), naiveCounts(mask, w, h, k), `${w}x${h} call ${call}`);
+        const z = zoned.count(mask);
+        assert.deepEqual(Array.from(z.counts), naiveCounts(mask, w, h, k), `${w}x${h} zoned, call ${call}`);
+        assert.deepEqual(Array.from(z.zones[0]!.counts), naiveCounts(mask, w, h, k, inTri), `${w}x${h} zone, call ${call}`);
+      }
+    }
+  });
+
   it('refuses a polygon that covers no pixel centre, naming it', () => {
     assert.throws(() => new ClassAreaCounter(10, 10, 2, [[[0, 0], [0.01, 0], [0.01, 0.01]]]), /zone 0: the polygon covers no pixel centre of a 10x10 mask/);
   });
