@@ -8,13 +8,13 @@ from segd_train.cli import main
 from segd_train.engine.report import summarise, wall_seconds
 
 
-def _run(tmp_path: Path) -> Path:
-    run = tmp_path / "r1"
+def _run(tmp_path: Path, name: str = "r1", val: str = "20,0.40,0.80,0.9,\n40,0.50,0.85,0.95,0.9\n") -> Path:
+    run = tmp_path / name
     run.mkdir()
     (run / "config.yaml").write_text(yaml.safe_dump({"name": "recipe", "model": "sctnet-s", "teacher": None,
                                                      "iterations": 100, "batch_size": 8, "num_threads": 1}))
     (run / "train.csv").write_text("step,time_s,total\n10,60.0,1.0\n20,120.0,0.9\n30,30.0,0.8\n40,90.0,0.7\n")
-    (run / "val.csv").write_text("step,miou,pixel_accuracy,iou_sky,iou_road\n20,0.40,0.80,0.9,\n40,0.50,0.85,0.95,0.9\n")
+    (run / "val.csv").write_text("step,miou,pixel_accuracy,iou_sky,iou_road\n" + val)
     return run
 
 
@@ -32,3 +32,19 @@ def test_report_command_prints_both_tables(tmp_path: Path, capsys: pytest.Captur
     assert "| r1 | sctnet-s | — | 50.0 | 85.0 | 40 | 40/100 | 320 | 0.06 |" in out
     assert "| r1 | 95.0 | 90.0 |" in out
     assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+def test_two_runs_are_compared_at_the_steps_both_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    a = _run(tmp_path)
+    b = _run(tmp_path, "r2", "10,0.30,0.7,0.9,0.1\n20,0.45,0.8,0.9,0.2\n40,0.48,0.85,0.9,0.3\n")
+    assert main(["report", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "| step | r1 | r2 | 2nd − 1st |" in out
+    assert "| 20 | 40.0 | 45.0 | +5.0 |" in out
+    assert "| 40 | 50.0 | 48.0 | -2.0 |" in out
+    assert "| 10 |" not in out                                        # validated by one run only
+
+
+def test_one_run_has_no_equal_steps_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["report", str(_run(tmp_path))]) == 0
+    assert "| step |" not in capsys.readouterr().out

@@ -3,7 +3,8 @@
 Per run: the best validation (step, mIoU, pixel accuracy, per-class IoU from val.csv), how far it got (last logged
 step, images seen = steps × batch size) and its wall time. train.csv's `time_s` restarts at 0 in every resumed
 process, so wall time is the sum of each process's last `time_s` (validation included); with the recipe's
-`num_threads` it bounds the CPU time from above.
+`num_threads` it bounds the CPU time from above. With several runs, a third table puts their val mIoU side by side at
+every step validated by at least two of them: a distillation gain is read at equal steps, not best against best.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class RunSummary:
     miou: float
     pixel_accuracy: float
     per_class: dict[str, float]
+    curve: dict[int, float]
 
 
 def wall_seconds(train_rows: list[dict[str, str]]) -> float:
@@ -52,7 +54,8 @@ def summarise(run_dir: Path) -> RunSummary:
         name=run_dir.name, model=cfg["model"], teacher=cfg.get("teacher"), step=step, iterations=int(cfg["iterations"]),
         images=step * int(cfg["batch_size"]), wall_hours=wall_seconds(train) / 3600, threads=cfg.get("num_threads"),
         best_step=int(float(best["step"])), miou=float(best["miou"]), pixel_accuracy=float(best["pixel_accuracy"]),
-        per_class={k.removeprefix("iou_"): float(v) for k, v in best.items() if k.startswith("iou_") and v != ""})
+        per_class={k.removeprefix("iou_"): float(v) for k, v in best.items() if k.startswith("iou_") and v != ""},
+        curve={int(float(r["step"])): float(r["miou"]) for r in val})
 
 
 def markdown(runs: list[RunSummary]) -> str:
@@ -64,4 +67,23 @@ def markdown(runs: list[RunSummary]) -> str:
     per = ("\n| run | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes) + "\n"
            + "".join(f"| {r.name} | " + " | ".join(f"{100 * r.per_class.get(c, float('nan')):.1f}" for c in classes)
                      + " |\n" for r in runs))
-    return head + rows + per
+    return head + rows + per + equal_steps(runs)
+
+
+def equal_steps(runs: list[RunSummary]) -> str:
+    """Val mIoU per step validated by ≥ 2 runs ('' when there is none); with exactly two, the second minus the first."""
+    steps = sorted(s for s in {s for r in runs for s in r.curve} if sum(s in r.curve for r in runs) >= 2)
+    if not steps:
+        return ""
+    diff = len(runs) == 2
+
+    def row(step: int) -> str:
+        cells = [f"{100 * r.curve[step]:.1f}" if step in r.curve else "" for r in runs]
+        if diff:
+            both = all(step in r.curve for r in runs)
+            cells.append(f"{100 * (runs[1].curve[step] - runs[0].curve[step]):+.1f}" if both else "")
+        return f"| {step} | " + " | ".join(cells) + " |\n"
+
+    head = ("\n| step | " + " | ".join(r.name for r in runs) + (" | 2nd − 1st" if diff else "") + " |\n"
+            + "|---|" + "---|" * (len(runs) + diff) + "\n")
+    return head + "".join(row(s) for s in steps)
