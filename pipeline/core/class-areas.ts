@@ -30,7 +30,8 @@ const ROW = 256;
 /**
  * Pixels i, i+1, i+2, i+3 count into four separate histograms, summed at the end: neighbouring
  * pixels mostly share a class, and one histogram makes every increment wait for the previous one
- * to the same cell. Measured on a 480×360 mask of long runs: 0.41 → 0.10 ms per mask.
+ * to the same cell. Measured on a 480×360 mask of long runs, idle machine: 0.115 → 0.104 ms per mask (the 4× seen
+ * with training runs holding the cores does not hold on an idle machine).
  */
 const LANES = 4;
 
