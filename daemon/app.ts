@@ -22,7 +22,7 @@ import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
-import type { SegdError } from '../pipeline/core/errors.js';
+import { SegdError } from '../pipeline/core/errors.js';
 import { MAX_STREAMS, type SegdConfig } from './config/schema.js';
 import { apiRoutes } from './api/api-routes.js';
 import { sendError } from './api/api-http.js';
@@ -267,6 +267,17 @@ export async function startDaemon(
       logger,
       inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),
       maxStreams: MAX_STREAMS,
+      // A zone naming a class the serving model lacks (or covering no pixel) is refused, not run without zones.
+      check: (cfg) => {
+        const model = serving();
+        try {
+          new StreamAnalyzer(cfg.id, model.inputWidth, model.inputHeight, model.card.classes.map((c) => c.name), cfg.zones);
+        } catch (err) {
+          if (!(err instanceof SegdError)) throw err;
+          const expected = `zones whose classes the serving model ${model.card.name} has (GET /api/model) and whose polygons cover pixels`;
+          throw new ControlError('invalid_stream', 'zones', expected, err.details[0] ?? err.message, err.details);
+        }
+      },
       onChanged: (change, id) => {
         const cfg = reg.get(id);
         if (change === 'removed' || cfg === undefined) dropAnalysis(id);

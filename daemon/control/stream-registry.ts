@@ -44,6 +44,11 @@ export interface StreamRegistryOptions {
   readonly maxStreams: number;
   /** After every add, change or remove took effect. */
   readonly onChanged: (change: StreamChange, id: string) => void;
+  /**
+   * Checks a stream to be added or changed against what only the running daemon knows (the serving
+   * model's classes and size, for its zones); throws a ControlError to refuse it, before anything changes.
+   */
+  readonly check?: (cfg: StreamConfig) => void;
 }
 
 /** Limits the API enforces; a config reload (a whole, validated file) may pass through them transiently. */
@@ -103,6 +108,7 @@ export class StreamRegistry {
       if (op.limits !== false && this.running.size >= max) {
         throw new ControlError('too_many_streams', null, `at most ${max} streams`, `the daemon already serves ${this.running.size} streams (the most one daemon serves)`);
       }
+      this.opts.check?.(cfg);
       this.opts.board.add(cfg);
       this.opts.batcher.addStream(this.batcherStream(cfg));
       const source = this.createSource(cfg, 0);
@@ -127,6 +133,7 @@ export class StreamRegistry {
       if (r === undefined) throw unknownStream(id, this.list());
       const cfg = next(r.cfg);
       if (isDeepStrictEqual(cfg, r.cfg)) return { cfg, changed: false };
+      this.opts.check?.(cfg);
       await this.restart(r, cfg);
       this.opts.logger.info({ stream: id }, 'stream changed');
       this.opts.onChanged('changed', id);

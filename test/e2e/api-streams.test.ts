@@ -12,6 +12,12 @@ import { Recorder, api, ffmpegChildren, waitReady, type ApiReply } from '../help
 import type { StreamsMessage } from '../../clients/ts/protocol-client.js';
 
 const TOKEN = 'segd-api-test-token-0123456789';
+/** A zone polygon (normalised); tests name classes the model has or has not. */
+const DOOR = [
+  [0.1, 0.1],
+  [0.5, 0.1],
+  [0.5, 0.5],
+];
 
 describe('e2e: the stream control API', { timeout: 300_000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
@@ -157,6 +163,9 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
       ['POST', '/api/streams', { id: 'nofile', url: '/nonexistent/clip.mp4' }, 400, 'invalid_stream', 'url'],
       ['PUT', '/api/streams/p1', { id: 'p2', url: SAMPLE_CLIP_VAL }, 400, 'invalid_request', 'id'],
       ['PATCH', '/api/streams/p1', { queueDepth: 99 }, 400, 'invalid_stream', 'queueDepth'],
+      // Zones are checked against the serving model's classes: refused, not run without zones.
+      ['POST', '/api/streams', { id: 'z', url: SAMPLE_CLIP_VAL, zones: [{ name: 'door', polygon: DOOR, classes: ['car', 'bus'] }] }, 400, 'invalid_stream', 'zones'],
+      ['PATCH', '/api/streams/p1', { zones: [{ name: 'door', polygon: DOOR, classes: ['tram'] }] }, 400, 'invalid_stream', 'zones'],
       ['DELETE', '/api/streams/nope', undefined, 404, 'unknown_stream', 'id'],
       ['GET', '/api/streams/bad%20id', undefined, 400, 'invalid_request', 'id'],
       ['PUT', '/api/model', { path: 42 }, 400, 'invalid_request', 'path'],
@@ -170,6 +179,8 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
       assert.equal(r.body['field'], field, `${method} ${path}`);
       assert.ok(String(r.body['message']).length > 0 && typeof r.body['expected'] === 'string');
     }
+    const zoneError = await call('POST', '/api/streams', { id: 'z', url: SAMPLE_CLIP_VAL, zones: [{ name: 'door', polygon: DOOR, classes: ['car', 'bus'] }] });
+    assert.match(String(zoneError.body['message']), /zone "door" \(zones\[0\]\) classes\[1\]: unknown class "bus"; expected one of the model's classes: sky, building/);
     const big = await call('POST', '/api/streams', { id: 'big', url: 'x'.repeat(100 * 1024) });
     assert.equal(big.status, 413);
     assert.equal(big.body['error'], 'body_too_large');
