@@ -18,6 +18,8 @@ const DOOR = [
   [0.5, 0.1],
   [0.5, 0.5],
 ];
+/** A stream whose zone names a class the model has (car) and one it has not (bus). */
+const UNKNOWN_ZONE_CLASS = { id: 'z', url: SAMPLE_CLIP_VAL, zones: [{ name: 'door', polygon: DOOR, classes: ['car', 'bus'] }] };
 
 describe('e2e: the stream control API', { timeout: 300_000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
@@ -164,7 +166,7 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
       ['PUT', '/api/streams/p1', { id: 'p2', url: SAMPLE_CLIP_VAL }, 400, 'invalid_request', 'id'],
       ['PATCH', '/api/streams/p1', { queueDepth: 99 }, 400, 'invalid_stream', 'queueDepth'],
       // Zones are checked against the serving model's classes: refused, not run without zones.
-      ['POST', '/api/streams', { id: 'z', url: SAMPLE_CLIP_VAL, zones: [{ name: 'door', polygon: DOOR, classes: ['car', 'bus'] }] }, 400, 'invalid_stream', 'zones'],
+      ['POST', '/api/streams', UNKNOWN_ZONE_CLASS, 400, 'invalid_stream', 'zones'],
       ['PATCH', '/api/streams/p1', { zones: [{ name: 'door', polygon: DOOR, classes: ['tram'] }] }, 400, 'invalid_stream', 'zones'],
       ['DELETE', '/api/streams/nope', undefined, 404, 'unknown_stream', 'id'],
       ['GET', '/api/streams/bad%20id', undefined, 400, 'invalid_request', 'id'],
@@ -179,7 +181,7 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
       assert.equal(r.body['field'], field, `${method} ${path}`);
       assert.ok(String(r.body['message']).length > 0 && typeof r.body['expected'] === 'string');
     }
-    const zoneError = await call('POST', '/api/streams', { id: 'z', url: SAMPLE_CLIP_VAL, zones: [{ name: 'door', polygon: DOOR, classes: ['car', 'bus'] }] });
+    const zoneError = await call('POST', '/api/streams', UNKNOWN_ZONE_CLASS);
     assert.match(String(zoneError.body['message']), /zone "door" \(zones\[0\]\) classes\[1\]: unknown class "bus"; expected one of the model's classes: sky, building/);
     const big = await call('POST', '/api/streams', { id: 'big', url: 'x'.repeat(100 * 1024) });
     assert.equal(big.status, 413);
