@@ -8,6 +8,10 @@ py="${SEGD_PYTHON:-python3}"
 key="$( (cat "$here/requirements.txt"; "$py" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
 root="${SEGD_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/segd}"
 venv="$root/venv-$key"
+mkdir -p "$root"
+# Two set-ups at once (parallel CI jobs, two clones) would delete each other's half-built venv: take turns.
+exec 9>"$root/.venv-$key.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   mkdir -p "$root"

@@ -142,3 +142,36 @@ def test_folder_layout_with_and_without_split(tmp_path: Path) -> None:
 def test_unknown_layout_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"unknown dataset layout 'voc'; choose one of \['camvid', 'cityscapes', 'folder'\]"):
         build_dataset("voc", "x", "train")
+
+
+def test_list_split_reads_entries_across_folders_in_file_order(tmp_path: Path) -> None:
+    root = _camvid(tmp_path / "c")
+    _img(root / "val" / "images" / "v1.png", 8, 6)
+    _lab(root / "val" / "labels" / "v1.png", 8, 6, value=1)
+    (root / "splits").mkdir()
+    (root / "splits" / "mix.txt").write_text("# a comment\nval/v1\n\ntrain/x2\n")
+    ds = camvid_dataset(root, "mix")
+    assert [s.image.name for s in ds.items] == ["v1.png", "x2.jpg"] and ds.split == "mix"
+    assert ds.load(0)[1][0, 0] == 1
+    # a .txt path relative to the root names the same list
+    assert [s.image for s in camvid_dataset(root, "splits/mix.txt").items] == [s.image for s in ds.items]
+
+
+def test_real_cross_sequence_lists_hold_disjoint_drives(camvid_root: Path) -> None:
+    train, val = camvid_dataset(camvid_root, "xseq-train"), camvid_dataset(camvid_root, "xseq-val")
+    assert (len(train), len(val), len(camvid_dataset(camvid_root, "trainval"))) == (367, 101, 468)
+    drives = lambda ds: {s.image.name.split("_")[0] for s in ds.items}  # noqa: E731
+    assert drives(val) == {"0006R0"} and not drives(train) & drives(val)
+
+
+def test_list_split_errors_name_the_line(tmp_path: Path) -> None:
+    root = _camvid(tmp_path / "c")
+    (root / "splits").mkdir()
+    for text, message in (("train/x1\ntrain/nope\n", r"bad.txt:2: no image for 'train/nope'"),
+                          ("train/x1\ntrain/x1\n", r"bad.txt:2: 'train/x1' is listed twice"),
+                          ("x1\n", r"bad.txt:1: expected '<folder>/<stem>'")):
+        (root / "splits" / "bad.txt").write_text(text)
+        with pytest.raises(DatasetError, match=message):
+            camvid_dataset(root, "bad")
+    with pytest.raises(DatasetError, match="missing.txt: split list not found"):
+        camvid_dataset(root, "missing.txt")

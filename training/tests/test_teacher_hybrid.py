@@ -106,3 +106,27 @@ def test_recipes_name_models_of_the_right_role(tmp_path: Path):
     with pytest.raises(ConfigError, match="'teacher' 'segformer-b9' is not a registered model"):
         load_config(write_recipe(tmp_path / "c.yaml", task="student", teacher="segformer-b9"))
     assert load_config(write_recipe(tmp_path / "d.yaml", task="student", teacher="hybrid-lite0-mit")).teacher
+
+
+def test_lite_front_sctnet_keeps_sctnets_taps_and_the_imagenet_front():
+    import torch
+    from segd_train.models.efficientnet_lite import EfficientNetLite, load_imagenet
+    from segd_train.models.interface import distill_channels_of, head_prefixes_of
+    model = build_model("sctnet-s-lite0", num_classes=5).eval()
+    assert model_entry("sctnet-s-lite0").role == "student" and model_entry("sctnet-s-lite0").pretrained
+    assert distill_channels_of(model) == {"x_out": 128, "x3": 128, "x5": 256}
+    # the front is the ImageNet network's, tensor for tensor (truncated at 1/16)
+    ref = EfficientNetLite("lite0")
+    load_imagenet(ref)
+    ours = model.encoder.state_dict()
+    assert all(torch.equal(t, ref.state_dict()[k]) for k, t in ours.items())
+    # every parameter outside the front is a new part the head learning rate reaches
+    prefixes = head_prefixes_of(model)
+    assert all(n.startswith("encoder.") != n.startswith(prefixes) for n, _ in model.named_parameters())
+    x = torch.randn(2, 3, 96, 128)
+    with torch.no_grad():
+        logits = model(x)
+        train = model.train().forward_train(x)
+    assert logits.shape == (2, 5, 12, 16)
+    assert train["x_out"].shape == (2, 128, 12, 16) and train["x3"].shape == (2, 128, 6, 8)
+    assert train["x5"].shape == (2, 256, 3, 4) and train["aux"]["aux"].shape == (2, 5, 12, 16)

@@ -14,6 +14,7 @@ from torch import nn
 from .hybrid import HybridTeacher
 from .segformer import segformer
 from .sctnet import sctnet_b, sctnet_s
+from .sctnet_lite import sctnet_b_lite, sctnet_s_lite
 from .sfnet import sfnet_lite_r18, sfnet_lite_stdc1, sfnet_lite_stdc2, sfnet_r18, sfnet_stdc1, sfnet_stdc2
 from .stdcseg import stdc1_seg, stdc2_seg
 
@@ -32,6 +33,11 @@ class ModelEntry:
 _ENTRIES = (
     ModelEntry("sctnet-s", sctnet_s, "student", "sctnet"),
     ModelEntry("sctnet-b", sctnet_b, "student", "sctnet"),
+    # SCTNet with an ImageNet EfficientNet-Lite front to 1/16 (a deviation from the paper: sctnet_lite.py says why).
+    ModelEntry("sctnet-s-lite0", lambda k: sctnet_s_lite("lite0", k), "student", "sctnet-lite", pretrained=True),
+    ModelEntry("sctnet-s-lite1", lambda k: sctnet_s_lite("lite1", k), "student", "sctnet-lite", pretrained=True),
+    ModelEntry("sctnet-s-lite2", lambda k: sctnet_s_lite("lite2", k), "student", "sctnet-lite", pretrained=True),
+    ModelEntry("sctnet-b-lite0", lambda k: sctnet_b_lite("lite0", k), "student", "sctnet-lite", pretrained=True),
     ModelEntry("stdc1-seg", stdc1_seg, "student", "stdc-seg"),
     ModelEntry("stdc2-seg", stdc2_seg, "student", "stdc-seg"),
     ModelEntry("sfnet-r18", sfnet_r18, "student", "sfnet"),
@@ -45,6 +51,7 @@ _ENTRIES = (
     ModelEntry("segformer-b2", lambda k: segformer("b2", k), "teacher", "segformer"),
     ModelEntry("segformer-b3", lambda k: segformer("b3", k), "teacher", "segformer"),
     ModelEntry("hybrid-lite0-mit", lambda k: HybridTeacher(k, "lite0"), "teacher", "hybrid", pretrained=True),
+    ModelEntry("hybrid-lite2-mit", lambda k: HybridTeacher(k, "lite2"), "teacher", "hybrid", pretrained=True),
 )
 REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
