@@ -1,9 +1,10 @@
 """`python -m segd_train report RUN_DIR...`: the RESULTS.md tables, read from run directories.
 
-Per run: the best validation (step, mIoU, pixel accuracy, per-class IoU from val.csv), how far it got (last logged
+Per run: the best validation (step, mIoU, pixel accuracy, per-class IoU from val.csv) and the splits it was trained and
+scored on, how far it got (last logged
 step, images seen = steps × batch size) and its wall time. train.csv's `time_s` restarts at 0 in every resumed
 process, so wall time is the sum of each process's last `time_s` (validation included); with the recipe's
-`num_threads` it bounds the CPU time from above. With several runs, a third table puts their val mIoU side by side at
+`num_threads` it bounds the CPU time from above. With several runs scored on one split, a third table puts their mIoU side by side at
 every step validated by at least two of them: a distillation gain is read at equal steps, not best against best.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ class RunSummary:
     name: str
     model: str
     teacher: str | None
+    train_split: str
+    val_split: str                  # the split every mIoU of this run is measured on (val.csv)
     step: int
     iterations: int
     images: int
@@ -51,7 +54,8 @@ def summarise(run_dir: Path) -> RunSummary:
     best = max(val, key=lambda r: float(r["miou"]))
     step = int(float(train[-1]["step"]))
     return RunSummary(
-        name=run_dir.name, model=cfg["model"], teacher=cfg.get("teacher"), step=step, iterations=int(cfg["iterations"]),
+        name=run_dir.name, model=cfg["model"], teacher=cfg.get("teacher"),
+        train_split=str(cfg.get("train_split", "train")), val_split=str(cfg.get("val_split", "val")), step=step, iterations=int(cfg["iterations"]),
         images=step * int(cfg["batch_size"]), wall_hours=wall_seconds(train) / 3600, threads=cfg.get("num_threads"),
         best_step=int(float(best["step"])), miou=float(best["miou"]), pixel_accuracy=float(best["pixel_accuracy"]),
         per_class={k.removeprefix("iou_"): float(v) for k, v in best.items() if k.startswith("iou_") and v != ""},
@@ -59,19 +63,23 @@ def summarise(run_dir: Path) -> RunSummary:
 
 
 def markdown(runs: list[RunSummary]) -> str:
-    head = ("| run | model | teacher | best val mIoU | pixel acc. | at step | steps done | images seen | wall h |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
-    rows = "".join(f"| {r.name} | {r.model} | {r.teacher or '—'} | {100 * r.miou:.1f} | {100 * r.pixel_accuracy:.1f} | "
+    head = ("| run | model | teacher | trained on | scored on | best mIoU | pixel acc. | at step | steps done | "
+            "images seen | wall h |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = "".join(f"| {r.name} | {r.model} | {r.teacher or '—'} | {r.train_split} | {r.val_split} | {100 * r.miou:.1f} | "
+                   f"{100 * r.pixel_accuracy:.1f} | "
                    f"{r.best_step} | {r.step}/{r.iterations} | {r.images:,} | {r.wall_hours:.2f} |\n" for r in runs)
     classes = list(runs[0].per_class) if runs else []
-    per = ("\n| run | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes) + "\n"
+    per = ("\n| run (per-class IoU at its best step) | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes) + "\n"
            + "".join(f"| {r.name} | " + " | ".join(f"{100 * r.per_class.get(c, float('nan')):.1f}" for c in classes)
                      + " |\n" for r in runs))
     return head + rows + per + equal_steps(runs)
 
 
 def equal_steps(runs: list[RunSummary]) -> str:
-    """Val mIoU per step validated by ≥ 2 runs ('' when there is none); with exactly two, the second minus the first."""
+    """mIoU per step validated by ≥ 2 runs ('' when there is none); with exactly two, the second minus the first.
+    Runs scored on different splits are not comparable step by step, so then there is no such table."""
+    if len({r.val_split for r in runs}) > 1:
+        return ""
     steps = sorted(s for s in {s for r in runs for s in r.curve} if sum(s in r.curve for r in runs) >= 2)
     if not steps:
         return ""
@@ -84,6 +92,6 @@ def equal_steps(runs: list[RunSummary]) -> str:
             cells.append(f"{100 * (runs[1].curve[step] - runs[0].curve[step]):+.1f}" if both else "")
         return f"| {step} | " + " | ".join(cells) + " |\n"
 
-    head = ("\n| step | " + " | ".join(r.name for r in runs) + (" | 2nd − 1st" if diff else "") + " |\n"
+    head = (f"\n| step ({runs[0].val_split} mIoU) | " + " | ".join(r.name for r in runs) + (" | 2nd − 1st" if diff else "") + " |\n"
             + "|---|" + "---|" * (len(runs) + diff) + "\n")
     return head + "".join(row(s) for s in steps)
