@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batching/batcher.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../pipeline/engine/index.js';
-import { StreamAnalyzer, type FrameAnalysis } from '../pipeline/core/frame-analysis.js';
+import { StreamAnalyzer, type FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
 import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import type { MqttPublisher } from '../pipeline/publish/mqtt-publisher.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';

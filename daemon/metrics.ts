@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
-import type { FrameAnalysis } from '../pipeline/core/frame-analysis.js';
+import type { FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
 import type { ZoneConfig } from '../pipeline/core/zone-config.js';
 import type { MqttHooks } from '../pipeline/publish/mqtt-publisher.js';
 import {

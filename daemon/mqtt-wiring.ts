@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { StreamAnalyzer } from '../pipeline/core/frame-analysis.js';
+import type { StreamAnalyzer } from '../pipeline/analysis/frame-analysis.js';
 import { MqttPublisher, type MqttStreamInfo } from '../pipeline/publish/mqtt-publisher.js';
 import type { MqttConfig } from './config/schema.js';
 import type { SegdMetrics } from './metrics.js';

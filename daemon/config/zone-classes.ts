@@ -1,6 +1,6 @@
 /**
  * `check-config` also checks the zones' class names against the model card (the daemon checks them
- * again at start, core/frame-analysis.ts): a typo in `classes` is a config error, found before
+ * again at start, analysis/frame-analysis.ts): a typo in `classes` is a config error, found before
  * the daemon runs. A card that cannot be read is the model's problem, reported at start.
  */
 import { readFileSync } from 'node:fs';

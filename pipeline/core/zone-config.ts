@@ -1,7 +1,7 @@
 /**
  * A zone: a named polygon of one stream's frame, in normalised coordinates (0…1, x right, y down),
  * with the classes whose pixels count as "occupied" and the hysteresis that turns the per-frame
- * occupancy ratio into enter / exit (core/zone-tracker.ts). Part of the stream's config schema
+ * occupancy ratio into enter / exit (analysis/zone-tracker.ts). Part of the stream's config schema
  * (`streams[].zones`); the checks JSON Schema cannot express are in `zoneProblems`.
  */
 import { Type, type Static } from '@sinclair/typebox';

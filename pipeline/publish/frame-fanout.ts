@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import type { FrameAnalysis } from '../analysis/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
 import type { ClientSession } from './client-session.js';
 import { FrameMessages, type WireMessage } from './frame-messages.js';

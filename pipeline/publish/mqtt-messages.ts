@@ -2,10 +2,10 @@
  * The MQTT topics and payloads (docs/mqtt.md is the reference: change both together). Pure
  * functions of a frame's analysis; the publisher (mqtt-publisher.ts) decides when to send them.
  */
-import { fractionsOf } from '../core/class-areas.js';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import { fractionsOf } from '../analysis/class-areas.js';
+import type { FrameAnalysis } from '../analysis/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
-import type { ZoneEvent, ZoneReading, ZoneState } from '../core/zone-tracker.js';
+import type { ZoneEvent, ZoneReading, ZoneState } from '../analysis/zone-tracker.js';
 import { encodeDeflate } from './mask-encoders.js';
 import { maskHeaderOf } from './frame-messages.js';
 import { ENCODING_CODE } from './protocol.js';

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import type { FrameAnalysis } from '../analysis/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
 import type { StreamChange } from '../core/reasons.js';
 import { ClientAdmission } from './client-admission.js';

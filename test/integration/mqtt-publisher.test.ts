@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from 'pino';
-import { StreamAnalyzer, type FrameAnalysis } from '../../pipeline/core/frame-analysis.js';
+import { StreamAnalyzer, type FrameAnalysis } from '../../pipeline/analysis/frame-analysis.js';
 import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import type { MqttDropReason, MqttMessageKind } from '../../pipeline/core/reasons.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../pipeline/publish/mqtt-publisher.js';

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../daemon/config/load.js';
-import { ClassAreaCounter, fractionsOf } from '../../pipeline/core/class-areas.js';
+import { ClassAreaCounter, fractionsOf } from '../../pipeline/analysis/class-areas.js';
 import { SegdError } from '../../pipeline/core/errors.js';
-import { StreamAnalyzer } from '../../pipeline/core/frame-analysis.js';
+import { StreamAnalyzer } from '../../pipeline/analysis/frame-analysis.js';
 import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import type { ZoneConfig } from '../../pipeline/core/zone-config.js';
-import { ZoneTracker, type ZoneReading } from '../../pipeline/core/zone-tracker.js';
+import { ZoneTracker, type ZoneReading } from '../../pipeline/analysis/zone-tracker.js';
 import { Prng } from '../helpers/prng.js';
 
 /** The slow, obvious histogram the counter must equal. */

@@ -4,7 +4,7 @@
  * events (enter / update / exit, with the state before and after). Time is the frames' capture
  * time, so the same frames always give the same events.
  */
-import type { ZoneConfig } from './zone-config.js';
+import type { ZoneConfig } from '../core/zone-config.js';
 
 export type ZoneStateName = 'clear' | 'occupied';
 export const ZONE_EVENT_TYPES = ['enter', 'update', 'exit'] as const;

@@ -1,13 +1,13 @@
 /**
  * Per stream, what every publisher needs to know about a mask beyond its pixels, computed once per
- * frame: class areas of the frame and of each zone (core/class-areas.ts, one pass over the mask)
- * and the zones' states and events (core/zone-tracker.ts). Decided at construction: the zone
+ * frame: class areas of the frame and of each zone (analysis/class-areas.ts, one pass over the mask)
+ * and the zones' states and events (analysis/zone-tracker.ts). Decided at construction: the zone
  * geometry, the classes of interest as ids.
  */
 import { ClassAreaCounter, type ClassAreas } from './class-areas.js';
-import { SegdError } from './errors.js';
-import type { MaskResult } from './mask-result.js';
-import type { ZoneConfig } from './zone-config.js';
+import { SegdError } from '../core/errors.js';
+import type { MaskResult } from '../core/mask-result.js';
+import type { ZoneConfig } from '../core/zone-config.js';
 import { ZoneTracker, type ZoneEvent, type ZoneReading, type ZoneState } from './zone-tracker.js';
 
 export interface FrameAnalysis {
