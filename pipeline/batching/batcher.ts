@@ -24,7 +24,7 @@
 import type { Logger } from 'pino';
 import type { Frame } from '../core/frame.js';
 import type { DropReason } from '../core/reasons.js';
-import { LatestQueue } from './latest-queue.js';
+import { BoundedQueue } from '../core/bounded-queue.js';
 import type { BatchFrames, BatchTiming, MaskResult } from '../core/mask-result.js';
 import type { StreamConfig } from '../core/stream-config.js';
 
@@ -129,7 +129,7 @@ export class Batcher {
   // Per stream, in the same order (round-robin order); changed only by addStream/removeStream.
   private readonly ids: string[];
   private readonly index = new Map<string, number>();
-  private readonly queues: LatestQueue<Waiting>[];
+  private readonly queues: BoundedQueue<Waiting>[];
   private readonly slots: readonly Slot[];
   /** Per stream: its onQueueSpace callback, or undefined for newest-wins. */
   private readonly space: (((hasRoom: boolean) => void) | undefined)[];
@@ -171,7 +171,7 @@ export class Batcher {
     this.frames = new InputFrames(this.frameBytes);
     this.ids = ids;
     this.reindex();
-    this.queues = streams.map((s) => new LatestQueue<Waiting>(s.queueDepth));
+    this.queues = streams.map((s) => new BoundedQueue<Waiting>(s.queueDepth));
     this.space = streams.map((s) => s.onQueueSpace);
     this.spaceState = streams.map(() => 0);
     this.slots = Array.from({ length: maxBatch }, () => ({
@@ -209,7 +209,7 @@ export class Batcher {
   addStream(stream: BatcherStream): void {
     if (this.index.has(stream.id)) throw new RangeError(`Batcher.addStream: stream '${stream.id}' is already present`);
     this.ids.push(stream.id);
-    this.queues.push(new LatestQueue<Waiting>(stream.queueDepth));
+    this.queues.push(new BoundedQueue<Waiting>(stream.queueDepth));
     this.space.push(stream.onQueueSpace);
     this.spaceState.push(0);
     this.reindex();
@@ -223,7 +223,7 @@ export class Batcher {
   removeStream(id: string): boolean {
     const i = this.index.get(id);
     if (i === undefined) return false;
-    const q = this.queues[i] as LatestQueue<Waiting>;
+    const q = this.queues[i] as BoundedQueue<Waiting>;
     this.waiting -= q.length;
     q.clear((w) => {
       w.frame.release();
@@ -397,7 +397,7 @@ export class Batcher {
     let last = -1;
     for (let k = 0; k < streams && n < this.maxBatch; k++) {
       const i = (this.rr + k) % streams;
-      const q = this.queues[i] as LatestQueue<Waiting>;
+      const q = this.queues[i] as BoundedQueue<Waiting>;
       for (let c = 0; c < this.cap && n < this.maxBatch; c++) {
         const w = q.shift();
         if (!w) break;

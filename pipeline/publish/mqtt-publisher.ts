@@ -18,11 +18,11 @@
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../core/backoff.js';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import type { FrameAnalysis } from '../analysis/frame-analysis.js';
 import type { MqttDropReason, MqttMessageKind } from '../core/reasons.js';
 import { redactUrl } from '../core/redact.js';
-import type { ZoneEvent, ZoneState } from '../core/zone-tracker.js';
-import { DropOldestQueue } from './drop-oldest-queue.js';
+import type { ZoneEvent, ZoneState } from '../analysis/zone-tracker.js';
+import { BoundedQueue } from '../core/bounded-queue.js';
 import { MqttTopics, STATUS_OFFLINE, STATUS_ONLINE, eventPayload, maskPayload, statsPayload, zoneStatePayload } from './mqtt-messages.js';
 
 export type MqttState = 'connecting' | 'connected' | 'backoff' | 'closing' | 'closed';
@@ -96,7 +96,7 @@ export class MqttPublisher {
   private readonly client: MqttClient;
   private readonly topics: MqttTopics;
   private readonly streams = new Map<string, StreamCtx>();
-  private readonly queue: DropOldestQueue<QueuedEvent>;
+  private readonly queue: BoundedQueue<QueuedEvent>;
   /** QoS 1 events handed to the client and not yet acknowledged, by a local token. */
   private readonly inflight = new Map<number, QueuedEvent>();
   private nextToken = 0;
@@ -118,7 +118,7 @@ export class MqttPublisher {
     this.broker = redactUrl(opts.url);
     this.hooks = opts.hooks ?? {};
     this.topics = new MqttTopics(opts.topicPrefix, opts.node);
-    this.queue = new DropOldestQueue(opts.offlineQueue);
+    this.queue = new BoundedQueue<QueuedEvent>(opts.offlineQueue);
     this.backoff = new Backoff({ minMs: opts.reconnect.minMs, maxMs: opts.reconnect.maxMs, jitter: 'full' });
     this.modelId = opts.modelId;
     this.classNames = opts.classNames;
@@ -268,8 +268,7 @@ export class MqttPublisher {
 
   private sendEvent(e: QueuedEvent): void {
     if (this.state !== 'connected' || this.queue.length > 0) {
-      const dropped = this.queue.push(e);
-      if (dropped > 0) this.hooks.onDropped?.('offline_queue_full', dropped);
+      if (this.queue.push(e) !== undefined) this.hooks.onDropped?.('offline_queue_full', 1);
       return;
     }
     this.sendQos1(e);

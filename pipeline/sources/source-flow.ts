@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { DropReason } from '../core/reasons.js';
-import { LatestQueue } from '../batching/latest-queue.js';
+import { BoundedQueue } from '../core/bounded-queue.js';
 import type { PooledFrame } from './pooled-frame.js';
 
 export interface SourceFlowHooks {
@@ -34,7 +34,7 @@ export class SourceFlow {
    * Frames cut while paused (or waiting behind such frames), oldest first. Each holds one pool
    * slot, so at most poolSize: the ring never evicts.
    */
-  private readonly parked: LatestQueue<PooledFrame>;
+  private readonly parked: BoundedQueue<PooledFrame>;
   /**
    * stdout bytes read but not cut yet (paused mid-read, or data flushed by Node at the child's
    * exit), oldest first; cutting resumes at heldFrom in the first. Bounded by what the paused
@@ -47,7 +47,7 @@ export class SourceFlow {
   private flushTimer: NodeJS.Immediate | null = null;
 
   constructor(poolSize: number, hooks: SourceFlowHooks) {
-    this.parked = new LatestQueue<PooledFrame>(poolSize);
+    this.parked = new BoundedQueue<PooledFrame>(poolSize);
     this.hooks = hooks;
   }
 

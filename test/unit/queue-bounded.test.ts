@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LatestQueue } from '../../pipeline/batching/latest-queue.js';
+import { BoundedQueue } from '../../pipeline/core/bounded-queue.js';
 
-describe('LatestQueue', () => {
+describe('BoundedQueue', () => {
   it('defaults to capacity 1: a push into a full queue evicts and returns the older item', () => {
-    const q = new LatestQueue<string>();
+    const q = new BoundedQueue<string>();
     assert.equal(q.capacity, 1);
     assert.equal(q.push('a'), undefined);
     assert.equal(q.push('b'), 'a');
@@ -15,7 +15,7 @@ describe('LatestQueue', () => {
   });
 
   it('never holds more than its capacity; evicts oldest first and keeps FIFO order', () => {
-    const q = new LatestQueue<number>(3);
+    const q = new BoundedQueue<number>(3);
     const evicted: number[] = [];
     for (let i = 0; i < 10; i++) {
       const e = q.push(i);
@@ -28,7 +28,7 @@ describe('LatestQueue', () => {
   });
 
   it('interleaved push/shift wraps the ring correctly', () => {
-    const q = new LatestQueue<number>(2);
+    const q = new BoundedQueue<number>(2);
     const out: number[] = [];
     const evicted: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -44,7 +44,7 @@ describe('LatestQueue', () => {
   });
 
   it('clear() hands every item to the callback, oldest first, and empties the queue', () => {
-    const q = new LatestQueue<number>(4);
+    const q = new BoundedQueue<number>(4);
     [1, 2, 3].forEach((x) => q.push(x));
     const seen: number[] = [];
     q.clear((x) => seen.push(x));
@@ -55,7 +55,23 @@ describe('LatestQueue', () => {
 
   it('rejects a capacity that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => new LatestQueue(bad), /capacity must be an integer >= 1/);
+      assert.throws(() => new BoundedQueue(bad), /capacity must be an integer >= 1/);
     }
+  });
+
+  it('unshiftAll() puts items back in front in their order; what does not fit is dropped oldest first', () => {
+    const q = new BoundedQueue<number>(4);
+    q.push(5);
+    q.push(6);
+    assert.equal(q.unshiftAll([3, 4]), 0);
+    assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift()], [3, 4, 5, 6]);
+    // wrapped ring: head moves backwards over index 0
+    q.push(7);
+    q.push(8);
+    q.shift();
+    assert.equal(q.unshiftAll([1, 2, 3, 4, 5, 6]), 3, 'the three oldest of the put-back items');
+    assert.equal(q.length, 4);
+    assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift(), q.shift()], [4, 5, 6, 8, undefined]);
+    assert.equal(q.unshiftAll([]), 0);
   });
 });
