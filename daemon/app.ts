@@ -1,12 +1,15 @@
 /**
- * The daemon: sources → batcher → engine → publisher, with metrics, /healthz, /readyz, /ws and
- * the runtime control API (/api/: streams added, changed, removed; the model swapped; the config
- * file reloaded, also on SIGHUP through `reload()`).
+ * The composition root: sources → batcher → engine → frame router → sinks (metrics, WebSocket,
+ * MQTT), with /healthz, /readyz, /ws and the runtime control API (/api/: streams added, changed,
+ * removed; the model swapped; the config file reloaded, also on SIGHUP through `reload()`). It
+ * builds and connects the parts and nothing else: per-frame work lives in the router and sinks.
  *
- * Start order: HTTP first (so /healthz answers and /readyz says "not ready" while a model loads
- * or TensorRT builds its engine), then the model (load + warm-up), then the publisher, batcher
- * and sources. Any failure undoes what was started and rejects with the cause (the CLI turns it
- * into one log line and exit code 3).
+ * Start order (daemon/lifecycle.ts; each part registers its closer, closed in reverse): HTTP first
+ * (so /healthz answers and /readyz says "not ready" while a model loads or TensorRT builds its
+ * engine), then the model (load + warm-up), then the sinks, the batcher and the sources. Any
+ * failure closes what was started and rejects with the cause (the CLI turns it into one log line
+ * and exit code 3). Close: sources and queued frames together (the batch in flight still
+ * publishes), then WebSocket clients (1001) and the broker (`offline`) together, then the model.
  */
 import { createRequire } from 'node:module';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -15,10 +18,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batching/batcher.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../pipeline/engine/index.js';
-import { StreamAnalyzer, type FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
+import { StreamAnalyses, type AnalysisModel } from '../pipeline/analysis/stream-analyses.js';
+import { FrameRouter } from '../pipeline/publish/frame-router.js';
+import type { Sink, SinkModel } from '../pipeline/publish/sink.js';
 import type { StreamConfig } from '../pipeline/core/stream-config.js';
-import type { MqttPublisher } from '../pipeline/publish/mqtt-publisher.js';
-import type { BatchFrames, BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
@@ -34,7 +37,10 @@ import { StreamRegistry, batcherStreamOf } from './control/stream-registry.js';
 import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './http-server.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type SegdMetrics } from './metrics.js';
-import { createMqttPublisher, mqttStreamInfo } from './mqtt-wiring.js';
+import { Lifecycle } from './lifecycle.js';
+import { createMqttPublisher } from './mqtt-wiring.js';
+import { StatusSink } from './status-sink.js';
+import { createWsPublisher } from './ws-wiring.js';
 import { StreamStatusBoard } from './stream-status.js';
 import { viewerRoutes } from './viewer-routes.js';
 
@@ -97,62 +103,46 @@ export async function startDaemon(
   options: DaemonOptions = {},
 ): Promise<Daemon> {
   const metrics = createMetrics({ streams: config.streams.map((s) => s.id), maxBatch: config.batching.maxBatch });
+  const life = new Lifecycle(logger);
   const upgrades = new LateUpgradeTarget();
   // Streams are listed (state 'stopped', reason 'not_started') in /readyz while the model loads.
   const board = new StreamStatusBoard(config.streams, metrics);
-  let engine: OnnxEngine | null = null;
-  let models: ModelSwap | null = null;
-  let batcher: Batcher | null = null;
-  let mqtt: MqttPublisher | null = null;
-  let registry: StreamRegistry | null = null;
-  let api: RequestListener | null = null;
+  const late: { api: RequestListener | null; ready: boolean; swap: ModelSwap | null } = { api: null, ready: false, swap: null };
   let engineFailed!: (err: SegdError) => void;
   const failed = new Promise<SegdError>((resolve) => (engineFailed = resolve));
   const configFile = options.configFile ?? null;
-
-  const http: SegdHttpServer = createHttpServer({
-    metrics,
-    publisher: upgrades,
-    logger,
-    auth: createRequestAuth(config.server.token),
-    onUnauthorized: () => metrics.refused('unauthorized'),
-    routes: viewerRoutes(logger), // the live viewer page at /
-    api: (req: IncomingMessage, res: ServerResponse) => {
-      if (api !== null) return api(req, res);
-      sendError(res, new ControlError('not_ready', null, 'a daemon whose model is loaded', 'the model is still loading; retry when /readyz says ready'));
-    },
-    readiness: () => ({ modelLoaded: engine !== null, modelWarmed: engine !== null, streams: board.readiness() }),
-  });
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       const t0 = Date.now();
       logger.info('daemon stopping');
-      // Sources and queued frames stop together; the batch in flight still publishes.
-      await Promise.all([registry?.close(), batcher?.drain()]);
-      // WebSocket clients get 1001 and the broker `offline`, together.
-      await Promise.all([http.close(), mqtt?.close()]);
-      await (models !== null ? models.close() : engine?.close());
+      await life.close();
       logger.info({ ms: Date.now() - t0 }, 'daemon stopped');
     })();
     return stopping;
   };
 
   try {
-    const addr = await http.listen(config.server.host, config.server.port);
-    const address = { host: addr.address, port: addr.port };
-    const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    logger.info(
-      { ...address, ws: `ws://${urlHost}:${addr.port}/ws`, metrics: `http://${urlHost}:${addr.port}/metrics` },
-      'listening',
+    const http = await life.start(
+      'http',
+      () =>
+        createHttpServer({
+          metrics,
+          publisher: upgrades,
+          logger,
+          auth: createRequestAuth(config.server.token),
+          onUnauthorized: () => metrics.refused('unauthorized'),
+          routes: viewerRoutes(logger), // the live viewer page at /
+          api: (req: IncomingMessage, res: ServerResponse) => {
+            if (late.api !== null) return late.api(req, res);
+            sendError(res, new ControlError('not_ready', null, 'a daemon whose model is loaded', 'the model is still loading; retry when /readyz says ready'));
+          },
+          readiness: () => ({ modelLoaded: late.ready, modelWarmed: late.ready, streams: board.readiness() }),
+        }),
+      (h) => h.close(),
     );
-    if (config.server.token === null && !isLoopbackAddress(addr.address)) {
-      logger.warn(
-        { host: addr.address },
-        'listening beyond loopback without a token: anyone who can reach this port sees the masks and metrics; set server.token, server.tokenFile or SEGD_TOKEN',
-      );
-    }
+    const address = await listen(http, config, logger);
 
     const m = config.model;
     const engineOptions = (choice: ModelChoice): OnnxEngineOptions => ({
@@ -168,161 +158,104 @@ export async function startDaemon(
       onFailed: engineFailed,
     });
     const initialChoice: ModelChoice = { path: m.path, card: m.card };
-    engine = await OnnxEngine.create(engineOptions(initialChoice));
-    const eng = engine;
+    // After a swap the ModelSwap owns the serving engine (and the one loading).
+    const eng = await life.start('model', () => OnnxEngine.create(engineOptions(initialChoice)), (e) => (late.swap ?? e).close());
+    late.ready = true;
     metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
     /** The engine serving now (a swap replaces it). */
-    const serving = (): OnnxEngine => models?.engine ?? eng;
+    const serving = (): OnnxEngine => late.swap?.engine ?? eng;
 
-    // Per stream, once per frame: class areas (one pass over the mask) and zones, shared by every consumer.
-    // Rebuilt when a stream is added or changed, or the model swapped (classes and size follow it).
-    const analysis = new Map<string, { analyzer: StreamAnalyzer; observe: (a: FrameAnalysis) => void }>();
-    let running = false;
-    const setAnalysis = (cfg: StreamConfig, model: OnnxEngine): void => {
-      const classNames = model.card.classes.map((c) => c.name);
-      let analyzer: StreamAnalyzer;
-      try {
-        analyzer = new StreamAnalyzer(cfg.id, model.inputWidth, model.inputHeight, classNames, cfg.zones);
-      } catch (err) {
-        if (!running) throw err; // at start-up: a bad zone is a config error, the daemon does not start
-        // At run time the stream runs on without areas or zones; the error names stream, zone and field.
-        logger.error({ err, stream: cfg.id }, 'class areas and zones off for this stream');
-        dropAnalysis(cfg.id);
-        return;
-      }
-      analysis.set(cfg.id, { analyzer, observe: metrics.analysisObserver(cfg.id, classNames, cfg.zones) });
-      mqtt?.setStream(mqttStreamInfo(analyzer));
-    };
-    const dropAnalysis = (id: string): void => {
-      analysis.delete(id);
-      metrics.removeAnalysis(id);
-      mqtt?.removeStream(id);
-    };
-    for (const cfg of config.streams) setAnalysis(cfg, eng);
-    mqtt = createMqttPublisher(config.mqtt, {
+    // Class areas and zones, once per frame per stream; a bad zone at start-up is a config error.
+    const analyses = new StreamAnalyses(analysisModelOf(eng));
+    const initial = config.streams.map((cfg) => analyses.set(cfg).analyzer);
+    const mqtt = createMqttPublisher(config.mqtt, {
       modelId: eng.card.name,
       classNames: eng.card.classes.map((c) => c.name),
-      analyzers: [...analysis.values()].map((x) => x.analyzer),
+      analyzers: initial.filter((a) => a !== null),
       logger,
       metrics,
     });
-    const mq = mqtt;
-
-    const publisherHooks = metrics.publisherHooks();
-    const publisher = new WsPublisher({
-      modelId: eng.card.name,
-      modelCard: eng.card,
-      streams: () => board.infos(serving().inputWidth, serving().inputHeight),
+    const ws = createWsPublisher(config.publish, {
+      model: { id: eng.card.name, card: eng.card },
+      inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),
+      board,
+      metrics,
       logger,
-      maxBufferedBytes: config.publish.maxBufferedBytes,
-      maxClients: config.publish.maxClients,
-      maxSubscriptionsPerClient: config.publish.maxSubscriptionsPerClient,
-      maxMessageBytes: config.publish.maxMessageBytes,
-      hooks: {
-        ...publisherHooks,
-        onFrameSent: (result, info) => {
-          // find, not get: the stream may have been removed while its last frame was being sent.
-          const status = board.find(result.streamId);
-          if (status !== undefined) status.framesPublished++;
-          publisherHooks.onFrameSent?.(result, info);
-        },
-        onDrop: (streamId, reason) => board.find(streamId)?.dropped(reason),
-      },
     });
-    upgrades.target = publisher;
+    upgrades.target = ws;
+    const status = new StatusSink(board, metrics);
+    const sinks: Sink[] = [status, ws, ...(mqtt !== null ? [mqtt] : [])];
+    for (const a of initial) if (a !== null) status.onStreamChanged({ reason: 'added', streamId: a.streamId, analyzer: a, ended: [], removedZones: [] });
+    // WebSocket clients get 1001 and the broker `offline`, together.
+    life.onClose('http + sinks', () => Promise.all([http.close(), ...sinks.map((s) => s.close())]).then(() => undefined));
+    const router = new FrameRouter({ analyses, sinks, logger, onBatch: (timing) => metrics.observeBatch(timing) });
 
-    const b = new Batcher({
-      engine: eng,
-      // The callbacks reach each stream's current source through the registry (filled below).
-      streams: config.streams.map((cfg) => batcherStreamOf(cfg, (id) => registry?.sourceOf(id))),
-      maxBatch: config.batching.maxBatch,
-      maxDelayMs: config.batching.maxDelayMs,
-      perStreamCap: config.batching.perStreamCap,
-      logger,
-      onBatch: (results: MaskResult[], timing: BatchTiming, frames: BatchFrames) => {
-        metrics.observeBatch(timing);
-        for (let i = 0; i < results.length; i++) {
-          const r = results[i] as MaskResult;
-          const status = board.find(r.streamId);
-          if (status === undefined) continue; // removed while its frame was being inferred
-          metrics.observeResultStages(r);
-          status.metrics.frameInferred();
-          const an = analysis.get(r.streamId);
-          const a: FrameAnalysis | null = an ? an.analyzer.analyze(r) : null;
-          if (an && a) an.observe(a);
-          // The frame's pixels, for clients that asked for previews (valid during this call only).
-          publisher.publish(r, frames.rgb(i), a);
-          if (mq !== null && a !== null) publishMqtt(mq, a, logger);
-        }
-      },
-      onDrop: (streamId, reason) => board.find(streamId)?.dropped(reason),
-    });
-    batcher = b;
+    const batcher = await life.start(
+      'batcher',
+      () =>
+        new Batcher({
+          engine: eng,
+          // The callbacks reach each stream's current source through the registry (filled below).
+          streams: config.streams.map((cfg) => batcherStreamOf(cfg, (id) => registry.sourceOf(id))),
+          maxBatch: config.batching.maxBatch,
+          maxDelayMs: config.batching.maxDelayMs,
+          perStreamCap: config.batching.perStreamCap,
+          logger,
+          onBatch: (results, timing, frames) => router.route(results, timing, frames),
+          onDrop: (streamId, reason) => board.find(streamId)?.dropped(reason),
+        }),
+      (b) => b.drain(),
+    );
 
-    const reg = new StreamRegistry({
-      batcher: b,
+    const registry: StreamRegistry = new StreamRegistry({
+      batcher,
       board,
       ffmpegPath: config.ffmpeg.path ?? bundledFfmpeg(),
       decodeThreads: config.ffmpeg.threads,
       logger,
       inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),
       maxStreams: MAX_STREAMS,
-      // A zone naming a class the serving model lacks (or covering no pixel) is refused, not run without zones.
-      check: (cfg) => {
-        const model = serving();
-        try {
-          new StreamAnalyzer(cfg.id, model.inputWidth, model.inputHeight, model.card.classes.map((c) => c.name), cfg.zones);
-        } catch (err) {
-          if (!(err instanceof SegdError)) throw err;
-          const expected = `zones whose classes the serving model ${model.card.name} has (GET /api/model) and whose polygons cover pixels`;
-          throw new ControlError('invalid_stream', 'zones', expected, err.details[0] ?? err.message, err.details);
-        }
-      },
-      onChanged: (change, id) => {
-        const cfg = reg.get(id);
-        if (change === 'removed' || cfg === undefined) dropAnalysis(id);
-        else setAnalysis(cfg, serving());
-        publisher.streamsChanged(change, [id]);
-      },
+      // A zone naming a class the serving model lacks (or covering no pixel) is refused, not run without zones;
+      // the analyzer built to check it is the one the change then runs.
+      check: (cfg) => checkZones(analyses, cfg, serving().card.name),
+      onChanged: (change, id) => router.streamChanged(change, id, registry.get(id) ?? null),
     });
-    registry = reg;
+    // Sources stop and queued frames go together; the batch in flight still publishes.
+    life.onClose('sources + batcher', () => Promise.all([registry.close(), batcher.drain()]).then(() => undefined));
+
     const swap = new ModelSwap({
       initial: eng,
       initialChoice,
-      batcher: b,
+      batcher,
       load: (choice) => OnnxEngine.create(engineOptions(choice)),
       onSwitched: (next, previous) => {
-        // Synchronous, between two batches: the card reaches every client before the first mask of `next`.
-        publisher.setModel(next.card.name, next.card);
-        metrics.setModelInfo({ model: next.card.name, architecture: next.card.architecture, provider: next.provider });
-        // Class areas and zones follow the new model's classes and size.
-        mqtt?.setModel(next.card.name, next.card.classes.map((c) => c.name));
-        for (const cfg of reg.list()) setAnalysis(cfg, next);
+        // Synchronous, between two batches: the card reaches every client before the first mask of `next`;
+        // class areas and zones follow the new model's classes and size.
+        router.modelChanged({ ...sinkModelOf(next), ...analysisModelOf(next) }, registry.list());
         if (next.inputWidth !== previous.inputWidth || next.inputHeight !== previous.inputHeight) {
           // ffmpeg scales to the model's input: every source restarts at the new size.
-          void reg.restartAll().catch((err: unknown) => logger.error({ err }, 'restarting the sources at the new input size failed'));
+          void registry.restartAll().catch((err: unknown) => logger.error({ err }, 'restarting the sources at the new input size failed'));
         }
       },
       logger,
     });
-    models = swap;
+    late.swap = swap;
 
     const persister = configFile !== null && config.api.persist ? new ConfigPersister(configFile.path, logger) : null;
     const reloader =
-      configFile !== null ? new ConfigReloader({ load: configFile.load, source: configFile.path, startConfig: config, registry: reg, models: swap, logger }) : null;
-    api = apiRoutes({
-      registry: reg,
+      configFile !== null ? new ConfigReloader({ load: configFile.load, source: configFile.path, startConfig: config, registry, models: swap, logger }) : null;
+    late.api = apiRoutes({
+      registry,
       models: swap,
       status: (id) => board.find(id),
       reload: reloader !== null ? () => reloader.reload() : null,
-      persist: persister !== null ? () => persister.persist({ streams: reg.list(), model: swap.choice }) : null,
+      persist: persister !== null ? () => persister.persist({ streams: registry.list(), model: swap.choice }) : null,
       baseDir: configFile !== null ? dirname(configFile.path) : process.cwd(),
       logger,
     });
 
-    reg.startInitial(config.streams);
-    running = true;
-    logger.info({ streams: reg.size, provider: eng.provider, model: eng.card.name }, 'ready');
+    registry.startInitial(config.streams);
+    logger.info({ streams: registry.size, provider: eng.provider, model: eng.card.name }, 'ready');
 
     const reload = (): Promise<ReloadResult> =>
       reloader !== null
@@ -335,11 +268,38 @@ export async function startDaemon(
   }
 }
 
-/** The broker's trouble is never the pipeline's: a throw here is logged and the frame goes on. */
-function publishMqtt(mqtt: MqttPublisher, a: FrameAnalysis, logger: Logger): void {
+/** Binds the server and logs where it listens (and a warning when it is reachable without a token). */
+async function listen(http: SegdHttpServer, config: SegdConfig, logger: Logger): Promise<Daemon['address']> {
+  const addr = await http.listen(config.server.host, config.server.port);
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  logger.info(
+    { host: addr.address, port: addr.port, ws: `ws://${urlHost}:${addr.port}/ws`, metrics: `http://${urlHost}:${addr.port}/metrics` },
+    'listening',
+  );
+  if (config.server.token === null && !isLoopbackAddress(addr.address)) {
+    logger.warn(
+      { host: addr.address },
+      'listening beyond loopback without a token: anyone who can reach this port sees the masks and metrics; set server.token, server.tokenFile or SEGD_TOKEN',
+    );
+  }
+  return { host: addr.address, port: addr.port };
+}
+
+function analysisModelOf(e: OnnxEngine): AnalysisModel {
+  return { width: e.inputWidth, height: e.inputHeight, classNames: e.card.classes.map((c) => c.name) };
+}
+
+function sinkModelOf(e: OnnxEngine): SinkModel {
+  return { id: e.card.name, card: e.card, classNames: e.card.classes.map((c) => c.name), architecture: e.card.architecture, provider: e.provider };
+}
+
+/** The control API's check of a stream's zones against the serving model: 400 invalid_stream naming the zone and field. */
+function checkZones(analyses: StreamAnalyses, cfg: StreamConfig, modelName: string): void {
   try {
-    mqtt.publish(a);
+    analyses.prepare(cfg);
   } catch (err) {
-    logger.error({ err, stream: a.result.streamId, seq: a.result.seq }, 'mqtt publish failed; segmentation continues');
+    if (!(err instanceof SegdError)) throw err;
+    const expected = `zones whose classes the serving model ${modelName} has (GET /api/model) and whose polygons cover pixels`;
+    throw new ControlError('invalid_stream', 'zones', expected, err.details[0] ?? err.message, err.details);
   }
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { StreamAnalyzer } from '../pipeline/analysis/frame-analysis.js';
-import { MqttPublisher, type MqttStreamInfo } from '../pipeline/publish/mqtt-publisher.js';
+import { MqttPublisher, mqttStreamInfo } from '../pipeline/publish/mqtt-publisher.js';
 import type { MqttConfig } from './config/schema.js';
 import type { SegdMetrics } from './metrics.js';
 
@@ -44,9 +44,4 @@ export function createMqttPublisher(
     logger: deps.logger,
     hooks: deps.metrics.mqttHooks(),
   });
-}
-
-/** What the MQTT publisher needs of one stream: its id, zone names and their current states. */
-export function mqttStreamInfo(a: StreamAnalyzer): MqttStreamInfo {
-  return { id: a.streamId, zoneNames: a.zones.map((z) => z.name), zoneStates: () => a.states() };
 }

@@ -40,8 +40,17 @@ export class StreamAnalyzer {
   /**
    * Throws SEGD_CONFIG_INVALID naming the stream, the zone and the field when a zone names a class
    * the model does not have or covers no pixel of its masks (both known only once the model is).
+   * `trackerOf`: an existing tracker to go on with for a zone (same definition, e.g. across a
+   * model swap), so its occupancy carries over instead of starting clear.
    */
-  constructor(streamId: string, width: number, height: number, classNames: readonly string[], zones: readonly ZoneConfig[] = []) {
+  constructor(
+    streamId: string,
+    width: number,
+    height: number,
+    classNames: readonly string[],
+    zones: readonly ZoneConfig[] = [],
+    trackerOf: (zone: ZoneConfig) => ZoneTracker | undefined = () => undefined,
+  ) {
     this.streamId = streamId;
     this.classNames = classNames;
     this.zones = zones;
@@ -57,7 +66,7 @@ export class StreamAnalyzer {
           );
         } else ids.push(id);
       });
-      return { tracker: new ZoneTracker(streamId, z), ids, names: z.classes };
+      return { tracker: trackerOf(z) ?? new ZoneTracker(streamId, z), ids, names: z.classes };
     });
     try {
       this.counter = new ClassAreaCounter(width, height, classNames.length, zones.map((z) => z.polygon as unknown as readonly [number, number][]));
@@ -69,6 +78,11 @@ export class StreamAnalyzer {
       this.counter = new ClassAreaCounter(width, height, Math.max(1, classNames.length));
     }
     if (problems.length > 0) throw new SegdError('SEGD_CONFIG_INVALID', `zones of stream ${streamId}:\n  ${problems.join('\n  ')}`, problems);
+  }
+
+  /** Each zone's tracker, in config order (handed on to the analyzer that replaces this one). */
+  trackers(): ZoneTracker[] {
+    return this.plans.map((p) => p.tracker);
   }
 
   /** The zones' current states (for retained topics and new subscribers). */

@@ -102,6 +102,23 @@ export class ZoneTracker {
   }
 
   /**
+   * The zone goes away (removed, renamed or redefined at run time, or its stream removed): while
+   * occupied, its occupancy ends here with an `exit` at the last reading, so a consumer that saw
+   * the `enter` sees the end too. Returns null while clear. The tracker is not fed afterwards.
+   */
+  end(): ZoneEvent | null {
+    if (!this.occupied || this.last === null) return null;
+    const before = this.lastReported ?? this.last;
+    const ev = this.event('exit', before, this.last, this.last.timeMs);
+    this.occupied = false;
+    this.pendingSinceMs = null;
+    this.sinceMs = this.last.timeMs;
+    this.eventId = null;
+    this.lastReported = this.last;
+    return ev;
+  }
+
+  /**
    * While occupied: an `update` when the ratio moved by more than the hysteresis band since the
    * last event, at most once per minDurationMs (so a busy zone does not flood the bus).
    */

@@ -18,12 +18,13 @@
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../core/backoff.js';
-import type { FrameAnalysis } from '../analysis/frame-analysis.js';
+import type { FrameAnalysis, StreamAnalyzer } from '../analysis/frame-analysis.js';
 import type { MqttDropReason, MqttMessageKind } from '../core/reasons.js';
 import { redactUrl } from '../core/redact.js';
 import type { ZoneEvent, ZoneState } from '../analysis/zone-tracker.js';
 import { BoundedQueue } from '../core/bounded-queue.js';
 import { MqttTopics, STATUS_OFFLINE, STATUS_ONLINE, eventPayload, maskPayload, statsPayload, zoneStatePayload } from './mqtt-messages.js';
+import type { Sink, SinkFrame, SinkModel, SinkStreamChange } from './sink.js';
 
 export type MqttState = 'connecting' | 'connected' | 'backoff' | 'closing' | 'closed';
 
@@ -43,6 +44,11 @@ export interface MqttStreamInfo {
   readonly zoneNames: readonly string[];
   /** The zones' current states (read on connect, to re-send the retained state topics). */
   readonly zoneStates: () => readonly ZoneState[];
+}
+
+/** What the MQTT publisher needs of one stream's analysis: its id, zone names and their current states. */
+export function mqttStreamInfo(a: StreamAnalyzer): MqttStreamInfo {
+  return { id: a.streamId, zoneNames: a.zones.map((z) => z.name), zoneStates: () => a.states() };
 }
 
 export interface MqttPublisherOptions {
@@ -79,9 +85,11 @@ interface StreamCtx {
   lastMaskMs: number;
 }
 
+/** A QoS 1 message that waits for a connection: a zone event, or a retained state topic cleared. */
 interface QueuedEvent {
   readonly topic: string;
   readonly payload: string;
+  readonly kind: 'event' | 'zone_state';
 }
 
 const QOS0: IClientPublishOptions = { qos: 0, retain: false };
@@ -91,7 +99,8 @@ const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
 /** MQTT 5 CONNACK reason codes (and MQTT 3 return codes) that mean "your credentials". */
 const AUTH_CODES = new Set([4, 5, 134, 135]);
 
-export class MqttPublisher {
+export class MqttPublisher implements Sink {
+  readonly name = 'mqtt';
   private state: MqttState = 'connecting';
   private readonly client: MqttClient;
   private readonly topics: MqttTopics;
@@ -185,6 +194,25 @@ export class MqttPublisher {
     return this.queue.length;
   }
 
+  // Sink (sink.ts): the frame router's calls.
+  onFrame(f: SinkFrame): void {
+    if (f.analysis !== null) this.publish(f.analysis);
+  }
+
+  onModelChanged(m: SinkModel): void {
+    this.setModel(m.id, m.classNames);
+  }
+
+  /**
+   * A stream added, changed or removed, or its analysis rebuilt: the stream publishes with its new
+   * zones from its next frame on.
+   */
+  onStreamChanged(c: SinkStreamChange): void {
+    if (this.closing !== null) return;
+    if (c.analyzer === null) this.removeStream(c.streamId);
+    else this.setStream(mqttStreamInfo(c.analyzer));
+  }
+
   /** One frame's analysis: zone events and states at once, stats and masks when their interval allows. */
   publish(a: FrameAnalysis): void {
     if (this.closing !== null) return;
@@ -250,7 +278,7 @@ export class MqttPublisher {
   private publishEvents(s: StreamCtx, events: readonly ZoneEvent[]): void {
     let statesChanged = false;
     for (const e of events) {
-      this.sendEvent({ topic: s.eventsTopic, payload: eventPayload(this.opts.node, e) });
+      this.sendEvent({ topic: s.eventsTopic, payload: eventPayload(this.opts.node, e), kind: 'event' });
       if (e.type !== 'update') statesChanged = true;
     }
     // Not queued while disconnected: every connect re-sends the current states.
@@ -277,10 +305,10 @@ export class MqttPublisher {
   private sendQos1(e: QueuedEvent): void {
     const token = this.nextToken++;
     this.inflight.set(token, e);
-    this.client.publish(e.topic, e.payload, QOS1, (err) => {
+    this.client.publish(e.topic, e.payload, e.kind === 'event' ? QOS1 : RETAINED, (err) => {
       // After a disconnect the entry was queued again (onClose); a late callback changes nothing.
       if (!this.inflight.delete(token) || err) return;
-      this.hooks.onSent?.('event');
+      this.hooks.onSent?.(e.kind);
     });
   }
 

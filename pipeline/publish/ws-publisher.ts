@@ -17,6 +17,7 @@ import { FrameFanout } from './frame-fanout.js';
 import { DEFAULT_DEFLATE_LEVEL } from './mask-encoders.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES, MAX_MODEL_ID_BYTES } from './protocol.js';
 import type { PublisherHooks, StreamInfo } from './publisher-types.js';
+import type { Sink, SinkFrame, SinkModel, SinkStreamChange } from './sink.js';
 
 export { CLOSE_TRY_AGAIN_LATER } from './client-admission.js';
 export type { FrameSentInfo, PublisherHooks, StreamInfo } from './publisher-types.js';
@@ -69,7 +70,8 @@ function servedModel(modelId: string, card: unknown): ServedModel {
   return { modelId, modelCardReply: JSON.stringify({ type: 'model_card', card }) };
 }
 
-export class WsPublisher {
+export class WsPublisher implements Sink {
+  readonly name = 'websocket';
   private readonly admission: ClientAdmission;
   private readonly fanout: FrameFanout;
   private readonly streams: () => readonly StreamInfo[];
@@ -168,6 +170,20 @@ export class WsPublisher {
       if (change === 'removed') s.forgetStreams(ids);
       s.announce(text);
     }
+  }
+
+  // Sink (sink.ts): the frame router's calls.
+  onFrame(f: SinkFrame): void {
+    this.publish(f.result, f.rgb, f.analysis);
+  }
+
+  onModelChanged(m: SinkModel): void {
+    this.setModel(m.id, m.card);
+  }
+
+  /** Clients hear of the stream list only: an analysis rebuilt for a new model is not a change of it. */
+  onStreamChanged(c: SinkStreamChange): void {
+    if (c.reason !== 'model') this.streamsChanged(c.reason, [c.streamId]);
   }
 
   /** Closes every client with `code` (1001 going away) and stops accepting new ones. Idempotent. */
