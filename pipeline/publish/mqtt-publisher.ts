@@ -7,8 +7,11 @@
  * - stats (QoS 0) and masks (QoS 0, message expiry) are throttled per stream on capture time and
  *   dropped, counted, while disconnected (stale by the time they would arrive) or while the socket
  *   holds more than MAX_UNSENT_BYTES;
- * - zone states (QoS 1, retained) are sent on change and re-sent on every connect, so a broker
- *   that restarted without persistence has them again;
+ * - zone states (QoS 1, retained) are sent after a stream's first frame, on change, and re-sent on
+ *   every connect (those with a reading), so a broker that restarted without persistence has them
+ *   again; nothing is retained before the first frame says what a zone holds;
+ * - a zone or stream that goes away (sink.ts onStreamChanged) sends `exit` for an occupancy it ended
+ *   and clears its retained state topic (an empty retained message), queued like events;
  * - zone events (QoS 1) wait in a bounded queue while disconnected (oldest dropped, counted);
  *   events not acknowledged when a connection drops are queued again (at-least-once).
  *
@@ -83,6 +86,8 @@ interface StreamCtx {
   /** Capture time of the last stats / mask sent; -Infinity = none yet. */
   lastStatsMs: number;
   lastMaskMs: number;
+  /** Every zone's state has been sent with a reading (after the stream's first frame, or on a connect since). */
+  statesSent: boolean;
 }
 
 /** A QoS 1 message that waits for a connection: a zone event, or a retained state topic cleared. */
@@ -170,6 +175,7 @@ export class MqttPublisher implements Sink {
       idBytes: Buffer.from(s.id, 'utf8'),
       lastStatsMs: Number.NEGATIVE_INFINITY,
       lastMaskMs: Number.NEGATIVE_INFINITY,
+      statesSent: false,
     });
   }
 
@@ -204,11 +210,15 @@ export class MqttPublisher implements Sink {
   }
 
   /**
-   * A stream added, changed or removed, or its analysis rebuilt: the stream publishes with its new
-   * zones from its next frame on.
+   * A stream added, changed or removed, or its analysis rebuilt: occupancies the change ended get
+   * their `exit`, zones that are gone get their retained state cleared (both queued while
+   * disconnected), then the stream publishes with its new zones (states after its next frame).
    */
   onStreamChanged(c: SinkStreamChange): void {
     if (this.closing !== null) return;
+    const eventsTopic = this.topics.events(c.streamId);
+    for (const e of c.ended) this.sendEvent({ topic: eventsTopic, payload: eventPayload(this.opts.node, e), kind: 'event' });
+    for (const zone of c.removedZones) this.sendEvent({ topic: this.topics.zoneState(c.streamId, zone), payload: '', kind: 'zone_state' });
     if (c.analyzer === null) this.removeStream(c.streamId);
     else this.setStream(mqttStreamInfo(c.analyzer));
   }
@@ -219,6 +229,8 @@ export class MqttPublisher implements Sink {
     const s = this.streams.get(a.result.streamId);
     if (s === undefined) return;
     if (a.events.length > 0) this.publishEvents(s, a.events);
+    // The first frame's states, then changes only (publishEvents).
+    if (!s.statesSent && s.zoneTopics.length > 0 && this.state === 'connected') this.sendZoneStates(s, null);
     const t = a.result.captureTimeMs;
     if (t - s.lastStatsMs >= this.opts.statsIntervalMs) {
       s.lastStatsMs = t;
@@ -282,16 +294,23 @@ export class MqttPublisher implements Sink {
       if (e.type !== 'update') statesChanged = true;
     }
     // Not queued while disconnected: every connect re-sends the current states.
-    if (statesChanged && this.state === 'connected') this.sendZoneStates(s, new Set(events.map((e) => e.zone)));
+    if (statesChanged && s.statesSent && this.state === 'connected') this.sendZoneStates(s, new Set(events.map((e) => e.zone)));
   }
 
+  /** Retained states of the stream's zones (`only` those, or all); a zone without a reading yet is not sent. */
   private sendZoneStates(s: StreamCtx, only: ReadonlySet<string> | null): void {
     const states = s.info.zoneStates();
+    let all = true;
     states.forEach((z, j) => {
+      if (z.reading === null) {
+        all = false;
+        return;
+      }
       if (only !== null && !only.has(z.zone)) return;
       this.client.publish(s.zoneTopics[j] as string, zoneStatePayload(this.opts.node, s.info.id, z), RETAINED);
       this.hooks.onSent?.('zone_state');
     });
+    if (only === null && all) s.statesSent = true;
   }
 
   private sendEvent(e: QueuedEvent): void {

@@ -37,6 +37,24 @@ export class Subscriber {
     return s;
   }
 
+  /**
+   * What the broker holds retained under `filter` (ending in `/#`), exactly: a fresh subscriber, then
+   * a marker it publishes itself under the same filter. The broker sends the retained messages when
+   * it handles the SUBSCRIBE, before it routes the later PUBLISH on the same connection, so
+   * everything retained has arrived once the marker has: no waiting on a quiet period.
+   */
+  static async retained(url: string, filter: string, opts: IClientOptions = {}): Promise<Received[]> {
+    const s = await Subscriber.connect(url, filter, opts);
+    try {
+      const marker = `${filter.replace(/#$/, '')}__marker__${process.pid}`;
+      await s.client.publishAsync(marker, 'marker', { qos: 1, retain: false });
+      await s.waitFor(() => s.on(marker).length > 0, `the marker on ${marker}`);
+      return s.messages.slice(0, s.messages.findIndex((m) => m.topic === marker)).filter((m) => m.retain);
+    } finally {
+      await s.close();
+    }
+  }
+
   on(topic: string): Received[] {
     return this.messages.filter((m) => m.topic === topic);
   }

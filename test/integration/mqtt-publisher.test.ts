@@ -1,7 +1,9 @@
 // The MQTT publisher against a real mosquitto per test (test/helpers/mosquitto.ts): availability and
 // Last Will, retained zone states for a late subscriber, stats equal to the mask's own histogram,
 // events, masks round trip with expiry, a broker down at start and killed mid-run, the bounded
-// offline queue, wrong credentials and TLS with a throw-away CA.
+// offline queue, wrong credentials and TLS with a throw-away CA; no retained zone state before the
+// first frame; a zone removed or renamed, or its stream removed, sends `exit` for an occupied zone
+// and clears its retained state.
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +11,8 @@ import type { Logger } from 'pino';
 import { StreamAnalyzer, type FrameAnalysis } from '../../pipeline/analysis/frame-analysis.js';
 import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import type { MqttDropReason, MqttMessageKind } from '../../pipeline/core/reasons.js';
-import { MqttPublisher, type MqttPublisherOptions } from '../../pipeline/publish/mqtt-publisher.js';
+import { StreamAnalyses } from '../../pipeline/analysis/stream-analyses.js';
+import { MqttPublisher, mqttStreamInfo, type MqttPublisherOptions } from '../../pipeline/publish/mqtt-publisher.js';
 import { decodeMaskHeader } from '../../pipeline/publish/protocol.js';
 import { makeTempDir } from '../helpers/daemon.js';
 import { makeTestCa, startBroker, type Broker } from '../helpers/mosquitto.js';
@@ -223,5 +226,64 @@ describe('mqtt publisher (real mosquitto)', () => {
     closers.push(() => untrusted.close());
     await waitFor(() => lines.some((l) => /self.signed|unable to (get|verify)|certificate/i.test(l)), 'a certificate error', 60_000, () => lines.join('\n'));
     assert.notEqual(untrusted.connectionState, 'connected');
+  });
+
+  it('no retained zone state before the first frame; after it, the real reading', async () => {
+    const b = await broker();
+    const analyzer = new StreamAnalyzer('cam1', W, H, CLASSES, [TOP]);
+    const early = await Subscriber.connect(b.url, ['segd/#']);
+    closers.push(() => early.close());
+    const pub = publisher(b.url, memoryLogger('info').logger, analyzer, new Counts());
+    closers.push(() => pub.close());
+    await early.waitFor(() => early.on('segd/nodes/n1/status').some((m) => m.text() === 'online'), 'online');
+    assert.deepEqual((await Subscriber.retained(b.url, 'segd/cam1/#')).map((m) => m.text()), [], 'nothing retained for the zone before a frame');
+
+    pub.publish(analyzer.analyze(frame(1, 1))); // top all sky: ratio 1, enter at once (minDurationMs 0)
+    await early.waitFor(() => early.on('segd/cam1/zones/top/state').length > 0, 'the first zone state');
+    const retained = await Subscriber.retained(b.url, 'segd/cam1/#');
+    assert.deepEqual(retained.map((m) => m.topic), ['segd/cam1/zones/top/state']);
+    const state = retained[0]!.json<{ state: string; ratio: number; classes: Record<string, number>; seq: number | null }>();
+    assert.deepEqual([state.state, state.ratio, state.classes, state.seq], ['occupied', 1, { sky: 1 }, 1]);
+  });
+
+  it('a zone renamed, a zone removed, then the stream removed: exit for each occupied zone, retained states cleared', async () => {
+    const b = await broker();
+    const BOTTOM = { ...TOP, name: 'bottom', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], classes: ['road'] };
+    const analyses = new StreamAnalyses({ width: W, height: H, classNames: CLASSES });
+    const first = analyses.set({ id: 'cam1', zones: [TOP, BOTTOM] }).analyzer!;
+    const sub = await Subscriber.connect(b.url, ['segd/#']);
+    closers.push(() => sub.close());
+    const pub = publisher(b.url, memoryLogger('info').logger, first, new Counts(), { streams: [mqttStreamInfo(first)] });
+    closers.push(() => pub.close());
+    await sub.waitFor(() => sub.on('segd/nodes/n1/status').some((m) => m.text() === 'online'), 'online');
+    const feed = (seq: number): void => pub.publish(analyses.analyze(frame(seq, 1))!); // top sky, bottom road: both occupied
+    feed(1);
+    await sub.waitFor(() => sub.on('segd/cam1/events').length === 2 && sub.on('segd/cam1/zones/bottom/state').length > 0, 'both zones entered');
+    const entered = new Map(sub.on('segd/cam1/events').map((m) => m.json<{ zone: string; id: string }>()).map((e) => [e.zone, e.id]));
+    const events = (): { type: string; zone: string; id: string; after: { occupied: boolean } }[] => sub.on('segd/cam1/events').map((m) => m.json());
+
+    // `top` renamed `upper` (API PATCH or reload): `top` exits and its retained state goes; `bottom` carries on occupied.
+    pub.onStreamChanged({ reason: 'changed', ...analyses.set({ id: 'cam1', zones: [{ ...TOP, name: 'upper' }, BOTTOM] }) });
+    await sub.waitFor(() => events().length === 3 && sub.on('segd/cam1/zones/top/state').some((m) => m.payload.length === 0), 'exit of top, its state cleared');
+    assert.deepEqual(events()[2], { ...events()[2], type: 'exit', zone: 'top', id: entered.get('top') });
+    assert.equal(events()[2]?.after.occupied, false);
+    feed(2);
+    await sub.waitFor(() => sub.on('segd/cam1/zones/upper/state').length > 0, 'the renamed zone state');
+    let retained = await Subscriber.retained(b.url, 'segd/cam1/#');
+    assert.deepEqual(retained.map((m) => m.topic).sort(), ['segd/cam1/zones/bottom/state', 'segd/cam1/zones/upper/state']);
+    assert.deepEqual(retained.map((m) => m.json<{ state: string }>().state), ['occupied', 'occupied']);
+
+    // `bottom` removed: it exits with the id of its enter, its state is cleared; `upper` stays.
+    pub.onStreamChanged({ reason: 'changed', ...analyses.set({ id: 'cam1', zones: [{ ...TOP, name: 'upper' }] }) });
+    await sub.waitFor(() => events().some((e) => e.type === 'exit' && e.zone === 'bottom'), 'exit of bottom');
+    assert.equal(events().find((e) => e.type === 'exit' && e.zone === 'bottom')?.id, entered.get('bottom'));
+    retained = await Subscriber.retained(b.url, 'segd/cam1/#');
+    assert.deepEqual(retained.map((m) => m.topic), ['segd/cam1/zones/upper/state']);
+
+    // the stream removed: `upper` exits, nothing of the stream stays retained
+    pub.onStreamChanged({ reason: 'removed', ...analyses.remove('cam1') });
+    await sub.waitFor(() => events().some((e) => e.type === 'exit' && e.zone === 'upper'), 'exit of upper');
+    assert.deepEqual(await Subscriber.retained(b.url, 'segd/cam1/#'), []);
+    assert.deepEqual(events().map((e) => `${e.type} ${e.zone}`).sort(), ['enter bottom', 'enter top', 'enter upper', 'exit bottom', 'exit top', 'exit upper']);
   });
 });
