@@ -4,7 +4,8 @@
 // class_areas and the zone gauge equal the masks' own histograms; zone events agree with the masks
 // they came from; the MQTT mask is the WebSocket mask; a late subscriber gets the retained status
 // and zone state; a broker killed and restarted does not pause the WebSocket and publishing
-// resumes; SIGKILL of the daemon makes the broker deliver `offline`. Bad zone config is a
+// resumes; a zone removed (API PATCH) or a stream removed (API DELETE) sends `exit` and leaves no
+// retained state behind; SIGKILL of the daemon makes the broker deliver `offline`. Bad zone config is a
 // check-config error naming the stream, the zone and the field.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { ClassAreasMessage } from '../../clients/ts/protocol-client.js';
 import { decodeMaskHeader } from '../../pipeline/publish/protocol.js';
+import { api } from '../helpers/control-api.js';
 import { MODEL_PATH, makeTempDir, runCli, startReadyDaemon, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { readCardBeside } from '../helpers/direct-masks.js';
 import { E2eClient, metricValue, pollUntil, scrape } from '../helpers/e2e-client.js';
@@ -123,6 +125,32 @@ describe('e2e: MQTT publishing from the daemon (real mosquitto)', { timeout: 600
       assert.match(late.on('segd/cam/zones/top/state')[0]?.json<{ state: string }>().state ?? '', /^(clear|occupied)$/);
     } finally {
       await late.close();
+    }
+  });
+
+  it('a zone removed by API PATCH, then a zone\'s stream removed by API DELETE: exit for the occupied zone, its retained state cleared', async () => {
+    // Every class counts, over the whole frame: ratio 1, occupied from the first frame on.
+    const whole = { name: 'whole', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]], classes: names, threshold: 0.5, hysteresis: 0.1, minDurationMs: 0 };
+    type Ev = { type: string; id: string; zone: string };
+    const events = (): Ev[] => sub.on('segd/all/events').map((m) => m.json<Ev>());
+    const stateTopic = 'segd/all/zones/whole/state';
+    for (const [step, remove] of [
+      ['PATCH', () => api(daemon.httpUrl, 'PATCH', '/api/streams/all', { zones: [] })],
+      ['DELETE', () => api(daemon.httpUrl, 'DELETE', '/api/streams/all')],
+    ] as const) {
+      const added = await api(daemon.httpUrl, 'POST', '/api/streams', { id: 'all', url: SAMPLE_CLIP_VAL, loop: true, realtime: true, zones: [whole] });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      const entered = events().length;
+      await sub.waitFor(() => events().length > entered && sub.on(stateTopic).some((m) => m.payload.length > 0 && m.json<{ state: string }>().state === 'occupied'), `${step}: whole entered`);
+      const enter = events().at(-1) as Ev;
+      assert.deepEqual([enter.type, enter.zone], ['enter', 'whole']);
+      assert.deepEqual((await Subscriber.retained(broker.url, 'segd/all/#')).map((m) => [m.topic, m.json<{ state: string }>().state]), [[stateTopic, 'occupied']]);
+      const cleared = sub.on(stateTopic).filter((m) => m.payload.length === 0).length;
+      const r = await remove();
+      assert.ok(r.status >= 200 && r.status < 300, `${step}: ${r.status} ${JSON.stringify(r.body)}`);
+      await sub.waitFor(() => events().some((e) => e.type === 'exit' && e.id === enter.id) && sub.on(stateTopic).filter((m) => m.payload.length === 0).length > cleared, `${step}: exit and the state cleared`);
+      assert.deepEqual(await Subscriber.retained(broker.url, 'segd/all/#'), [], `${step}: nothing of the zone retained`);
+      if (step === 'PATCH') assert.equal((await api(daemon.httpUrl, 'DELETE', '/api/streams/all')).status, 200);
     }
   });
 
