@@ -122,11 +122,19 @@ export interface SpawnOptions {
   /** Default: this checkout's dist/daemon/cli.js, run from the repository root. */
   readonly cliPath?: string;
   readonly cwd?: string;
+  /** Node options before the script, e.g. `--expose-gc` and `--import` of a probe (test/helpers/leak-probe.ts). */
+  readonly nodeArgs?: readonly string[];
+  /** Open an IPC channel to the daemon (child.send / 'message'), for a probe loaded with nodeArgs. */
+  readonly ipc?: boolean;
 }
 
 /** Spawns the CLI with `args`; resolves once it logged "listening" (rejects if it exits first). */
 export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60000): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [opts.cliPath ?? CLI_PATH, ...opts.args], { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? cleanEnv() });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cliPath ?? CLI_PATH, ...opts.args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: opts.env ?? cleanEnv(),
+    stdio: opts.ipc === true ? ['pipe', 'pipe', 'pipe', 'ipc'] : 'pipe',
+  });
   live.add(child);
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
@@ -236,8 +244,8 @@ export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60
 }
 
 /** Writes `config` into `dir`, starts the built daemon on it and resolves once /readyz says ready. */
-export async function startReadyDaemon(dir: string, config: unknown): Promise<DaemonProcess> {
-  const daemon = await startDaemonProcess({ args: ['run', '--config', writeConfig(dir, config)] });
+export async function startReadyDaemon(dir: string, config: unknown, spawnOptions: Omit<SpawnOptions, 'args'> = {}): Promise<DaemonProcess> {
+  const daemon = await startDaemonProcess({ ...spawnOptions, args: ['run', '--config', writeConfig(dir, config)] });
   await daemon.waitForReady();
   return daemon;
 }
