@@ -2,8 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layers, bottom up (README.md, "Layout"): pipeline/core ← pipeline/batching, pipeline/engine,
- * pipeline/analysis ← pipeline/sources (core only), pipeline/publish (core, analysis) ← daemon. An import may only point down. The pipeline folders
+ * The layers, bottom up (README.md, "Layout"): pipeline/core ← pipeline/batching, pipeline/sources,
+ * pipeline/engine, pipeline/analysis ← pipeline/publish (core, analysis) ← daemon. An import may
+ * only point down. The pipeline folders
  * are flat, so "leaves its folder" is an import source starting with `../`; `allowed` lists the
  * folders below it may reach.
  */
