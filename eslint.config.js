@@ -38,7 +38,8 @@ export default tseslint.config(
   layer('pipeline/sources', ['core/'], 'may import pipeline/core only'),
   layer('pipeline/engine', ['core/'], 'may import pipeline/core only'),
   layer('pipeline/analysis', ['core/'], 'may import pipeline/core only'),
-  layer('pipeline/publish', ['core/', 'analysis/'], 'may import pipeline/core and pipeline/analysis only'),
+  // …and the wire constants' one TypeScript definition, which the standalone client owns.
+  layer('pipeline/publish', ['core/', 'analysis/', '../clients/ts/protocol-client.js'], 'may import pipeline/core, pipeline/analysis and clients/ts/protocol-client.js only'),
   {
     files: ['daemon/**/*.ts'],
     rules: {

@@ -27,7 +27,7 @@ apt_install() {
 
 if [ "$want_test" = 1 ]; then
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets systemd python3-venv \
+    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets python3-jsonschema systemd python3-venv \
     mosquitto openssl
 fi
 

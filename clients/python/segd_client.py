@@ -8,7 +8,9 @@ client). Needs only the standard library and ``websockets`` (Debian: python3-web
 that requires a token takes it in the URL: ``ws://HOST:PORT/ws?token=...``.
 
 The wire format is docs/protocol.md (version 1): binary messages = 48-byte little-endian header,
-stream id, model id, payload; JSON text messages for control. Importable: ``decode_header``,
+stream id, model id, payload; JSON text messages for control. Its tests (test_segd_client.py) check
+it against the protocol's machine-readable definition in docs/protocol/ (golden header vectors, the
+control messages' JSON Schema). Importable: ``decode_header``, ``control_requests``,
 ``class_area_fractions``, ``format_fractions``, ``run``.
 """
 from __future__ import annotations
@@ -56,10 +58,14 @@ def decode_header(msg: bytes) -> Header:
         raise ValueError(f"magic: {magic!r}; expected b'SEGD'")
     if version != 1:
         raise ValueError(f"version: {version}; expected 1")
+    if mtype == MESSAGE_TYPE_MASK and enc not in ENCODINGS:
+        raise ValueError(f"encoding: {enc}; expected 0 (raw), 1 (deflate) or 2 (png)")
     if hlen != HEADER_FIXED_BYTES + slen + mlen:
         raise ValueError(f"headerLength: {hlen}; expected {HEADER_FIXED_BYTES + slen + mlen}")
     if len(msg) != hlen + plen:
         raise ValueError(f"message: {len(msg)} bytes; expected {hlen} + {plen}")
+    if seq_hi >= 2**21:
+        raise ValueError(f"seq: high word {seq_hi} exceeds 2^53")
     return Header(
         message_type=mtype,
         encoding=enc,
@@ -89,6 +95,15 @@ def mask_ids(msg: bytes, h: Header) -> bytes:
     return ids
 
 
+def control_requests(encoding: str, streams: list[str]) -> list[dict]:
+    """What the client sends after ``hello``: its encoding, its streams (if any), a model card request."""
+    return [
+        {"type": "encoding", "encoding": encoding},
+        *([{"type": "subscribe", "streams": streams}] if streams else []),
+        {"type": "model_card"},
+    ]
+
+
 def class_area_fractions(ids: bytes, num_classes: int) -> list[float]:
     """Fraction of pixels per class id (index = id); sums to 1."""
     counts = [ids.count(bytes([k])) for k in range(num_classes)]
@@ -114,10 +129,8 @@ async def run(url: str, frames: int | None, streams: list[str], encoding: str, o
                 reply = json.loads(msg)
                 kind = reply.get("type")
                 if kind == "hello":
-                    await ws.send(json.dumps({"type": "encoding", "encoding": encoding}))
-                    if streams:
-                        await ws.send(json.dumps({"type": "subscribe", "streams": streams}))
-                    await ws.send(json.dumps({"type": "model_card"}))
+                    for request in control_requests(encoding, streams):
+                        await ws.send(json.dumps(request))
                 elif kind == "model_card":
                     classes = reply["card"]["classes"]
                 elif kind == "error":

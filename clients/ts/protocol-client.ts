@@ -1,20 +1,37 @@
 /**
- * Minimal typed decoder for the segd WebSocket protocol, version 1 (docs/protocol.md), written
- * from the document. No Node APIs (DataView, TextDecoder only), so it runs in browsers too: the
+ * Typed decoder for the segd WebSocket protocol, version 1 (docs/protocol.md), and the one
+ * definition of its wire constants in TypeScript: the server's encoder (pipeline/publish/protocol.ts)
+ * imports them from here. Checked against the language-neutral definition in docs/protocol/ (golden
+ * header vectors, the control messages' JSON Schema) by the server's, this client's and the Python
+ * client's tests. No Node APIs (DataView, TextDecoder only), so it runs in browsers too: the
  * daemon's viewer page (daemon/viewer/viewer.js) imports this file's compiled output as is.
  * Payload decompression is left to the caller (deflate: DecompressionStream('deflate') or
  * zlib.inflateSync; png: any PNG decoder, the grey values are the class ids).
  */
 
 export const PROTOCOL_VERSION = 1;
+/** 'SEGD' in ASCII, the first four bytes of every binary message. */
+export const MAGIC_BYTES: readonly number[] = [0x53, 0x45, 0x47, 0x44];
 export const HEADER_FIXED_BYTES = 48;
+export const MAX_STREAM_ID_BYTES = 255;
+export const MAX_MODEL_ID_BYTES = 1024;
 export const MESSAGE_TYPE_MASK = 1;
+/** A downscaled JPEG of the frame a mask belongs to, sent only to clients that asked (`preview`). */
 export const MESSAGE_TYPE_PREVIEW_JPEG = 2;
-/** Encoding byte of a preview message: a JPEG file. */
+/** Encoding byte of a preview message: the payload is a baseline JPEG (JFIF) file. */
 export const PREVIEW_ENCODING_JPEG = 3;
 
 export type MaskEncoding = 'raw' | 'deflate' | 'png';
-const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
+/** In code order: ENCODINGS[code] is the name. */
+export const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
+
+/** A binary message that is not a valid version-1 message; the text names the field and what was expected. */
+export class ProtocolDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolDecodeError';
+  }
+}
 
 export type StreamState = 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped';
 
@@ -154,9 +171,10 @@ export type ServerMessage =
   | ClassAreasMessage
   | ErrorMessage;
 
-const SERVER_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'preview', 'areas', 'class_areas', 'error'];
+/** Every server text message type (docs/protocol/control-messages.schema.json, server_message). */
+export const SERVER_MESSAGE_TYPES: readonly ServerMessage['type'][] = ['hello', 'subscription', 'streams', 'model_card', 'preview', 'areas', 'class_areas', 'error'];
 
-/** Decodes one binary message of any type; throws Error naming the field that is wrong. */
+/** Decodes one binary message of any type; throws ProtocolDecodeError naming the field that is wrong. */
 export function decodeMessage(data: ArrayBuffer | Uint8Array): BinaryMessage {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   const type = bytes.byteLength > 5 ? (bytes[5] as number) : MESSAGE_TYPE_MASK;
@@ -176,13 +194,13 @@ export function decodeMessage(data: ArrayBuffer | Uint8Array): BinaryMessage {
   };
 }
 
-/** Decodes one mask message (type 1); throws Error naming the field that is wrong. */
+/** Decodes one mask message (type 1); throws ProtocolDecodeError naming the field that is wrong. */
 export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   const h = decodeHeader(bytes, null);
-  if (h.messageType !== MESSAGE_TYPE_MASK) throw new Error(`segd message: type ${h.messageType}; expected ${MESSAGE_TYPE_MASK} (mask)`);
+  if (h.messageType !== MESSAGE_TYPE_MASK) throw new ProtocolDecodeError(`messageType: ${h.messageType}; expected ${MESSAGE_TYPE_MASK} (mask)`);
   const encoding = ENCODINGS[h.encodingCode];
-  if (encoding === undefined) throw new Error(`segd message: encoding ${h.encodingCode}; expected 0, 1 or 2`);
+  if (encoding === undefined) throw new ProtocolDecodeError(`encoding: ${h.encodingCode}; expected 0 (raw), 1 (deflate) or 2 (png)`);
   const { encodingCode: _code, ...fields } = h;
   return { kind: 'mask', ...fields, encoding };
 }
@@ -205,26 +223,29 @@ interface Header {
 /** The common header of every binary message; `encoding` when the type fixes it. */
 function decodeHeader(bytes: Uint8Array, encoding: number | null): Header {
   if (bytes.byteLength < HEADER_FIXED_BYTES) {
-    throw new Error(`segd message: ${bytes.byteLength} bytes; expected at least ${HEADER_FIXED_BYTES}`);
+    throw new ProtocolDecodeError(`message: ${bytes.byteLength} bytes; expected at least ${HEADER_FIXED_BYTES}`);
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint8(0) !== 0x53 || v.getUint8(1) !== 0x45 || v.getUint8(2) !== 0x47 || v.getUint8(3) !== 0x44) {
-    throw new Error("segd message: bad magic; expected 'SEGD'");
+  if (MAGIC_BYTES.some((b, i) => v.getUint8(i) !== b)) {
+    const hex = [0, 1, 2, 3].map((i) => v.getUint8(i).toString(16).padStart(2, '0')).join('');
+    throw new ProtocolDecodeError(`magic: ${hex}; expected 53454744 ('SEGD')`);
   }
   const version = v.getUint8(4);
-  if (version !== PROTOCOL_VERSION) throw new Error(`segd message: version ${version}; expected ${PROTOCOL_VERSION}`);
+  if (version !== PROTOCOL_VERSION) throw new ProtocolDecodeError(`version: ${version}; expected ${PROTOCOL_VERSION}`);
   const encodingCode = v.getUint8(6);
-  if (encoding !== null && encodingCode !== encoding) throw new Error(`segd message: encoding ${encodingCode}; expected ${encoding}`);
+  if (encoding !== null && encodingCode !== encoding) throw new ProtocolDecodeError(`encoding: ${encodingCode}; expected ${encoding}`);
   const headerLength = v.getUint16(8, true);
   const sLen = v.getUint16(10, true);
   const mLen = v.getUint16(12, true);
   if (headerLength !== HEADER_FIXED_BYTES + sLen + mLen) {
-    throw new Error(`segd message: headerLength ${headerLength}; expected ${HEADER_FIXED_BYTES + sLen + mLen}`);
+    throw new ProtocolDecodeError(`headerLength: ${headerLength}; expected ${HEADER_FIXED_BYTES} + ${sLen} + ${mLen}`);
   }
   const payloadLength = v.getUint32(44, true);
   if (bytes.byteLength !== headerLength + payloadLength) {
-    throw new Error(`segd message: ${bytes.byteLength} bytes; expected ${headerLength} + ${payloadLength}`);
+    throw new ProtocolDecodeError(`message: ${bytes.byteLength} bytes; expected headerLength ${headerLength} + payloadLength ${payloadLength}`);
   }
+  const seqHi = v.getUint32(20, true);
+  if (seqHi >= 2 ** 21) throw new ProtocolDecodeError(`seq: high word ${seqHi} exceeds 2^53`);
   const pts = v.getFloat64(24, true);
   const text = new TextDecoder();
   return {
@@ -234,7 +255,7 @@ function decodeHeader(bytes: Uint8Array, encoding: number | null): Header {
     flags: v.getUint8(7),
     streamId: text.decode(bytes.subarray(HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + sLen)),
     modelId: text.decode(bytes.subarray(HEADER_FIXED_BYTES + sLen, headerLength)),
-    seq: v.getUint32(16, true) + v.getUint32(20, true) * 2 ** 32,
+    seq: v.getUint32(16, true) + seqHi * 2 ** 32,
     ptsMs: Number.isNaN(pts) ? null : pts,
     captureTimeMs: v.getFloat64(32, true),
     width: v.getUint16(40, true),
@@ -248,7 +269,7 @@ export function parseServerMessage(text: string): ServerMessage {
   const msg: unknown = JSON.parse(text);
   if (typeof msg !== 'object' || msg === null || !('type' in msg)) throw new Error('segd reply: not an object with a type');
   const type = (msg as { type: unknown }).type;
-  if (!(SERVER_TYPES as readonly unknown[]).includes(type)) throw new Error(`segd reply: unknown type ${JSON.stringify(type)}`);
+  if (!(SERVER_MESSAGE_TYPES as readonly unknown[]).includes(type)) throw new Error(`segd reply: unknown type ${JSON.stringify(type)}`);
   return msg as ServerMessage;
 }
 

@@ -15,6 +15,7 @@ import {
   type StreamCatalog,
   type SubscriptionReply,
 } from './control-messages.js';
+import { PREVIEW_DEFAULTS } from './control-schema.js';
 import { PreviewRate } from './preview-rate.js';
 import type { MaskEncoding } from './protocol.js';
 import type { StreamInfo, WsRefusal } from './publisher-types.js';
@@ -188,10 +189,13 @@ export class ClientSession {
         if (this.preview !== null) this.ctx.previewsChanged(-1);
         // No upscaling: the width is capped at the widest stream's frames.
         const maxWidth = Math.max(0, ...this.ctx.streams().map((s) => s.width));
-        const width = maxWidth > 0 ? Math.min(req.width, maxWidth) : req.width;
-        this.preview = req.enabled ? { rate: new PreviewRate(req.maxFps), width } : null;
+        // Validation filled in the defaults (useDefaults); `??` only tells the type so.
+        const asked = req.width ?? PREVIEW_DEFAULTS.width;
+        const maxFps = req.maxFps ?? PREVIEW_DEFAULTS.maxFps;
+        const width = maxWidth > 0 ? Math.min(asked, maxWidth) : asked;
+        this.preview = req.enabled ? { rate: new PreviewRate(maxFps), width } : null;
         if (this.preview !== null) this.ctx.previewsChanged(1);
-        const reply: PreviewReply = { type: 'preview', enabled: req.enabled, maxFps: req.maxFps, width };
+        const reply: PreviewReply = { type: 'preview', enabled: req.enabled, maxFps, width };
         this.sendJson(reply);
         return;
       }

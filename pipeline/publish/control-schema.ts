@@ -37,16 +37,24 @@ export const UnsubscribeSchema = Request('unsubscribe', { streams: StreamIds });
 export const EncodingSchema = Request('encoding', { encoding: StringEnum(ENCODINGS, { expected: `one of: ${ENCODINGS.join(', ')}` }) });
 export const ListStreamsSchema = Request('list_streams', {});
 export const ModelCardSchema = Request('model_card', {});
-/** `preview`: downscaled JPEGs of the frames (protocol message type 2), rate-limited per client and stream. */
+/**
+ * `preview`: downscaled JPEGs of the frames (protocol message type 2), rate-limited per client and
+ * stream. maxFps and width may be left out (optional in the schema, so docs/protocol/ says so too);
+ * ajv's useDefaults fills them in before anyone reads the request.
+ */
 export const PreviewSchema = Request('preview', {
   enabled: Type.Boolean({ expected: 'true or false' }),
-  maxFps: Type.Number({ exclusiveMinimum: 0, maximum: PREVIEW_MAX_FPS, default: PREVIEW_DEFAULTS.maxFps, expected: `a number > 0 and <= ${PREVIEW_MAX_FPS}` }),
-  width: Type.Integer({
-    minimum: PREVIEW_MIN_WIDTH,
-    maximum: PREVIEW_MAX_WIDTH,
-    default: PREVIEW_DEFAULTS.width,
-    expected: `an integer ${PREVIEW_MIN_WIDTH} … ${PREVIEW_MAX_WIDTH}`,
-  }),
+  maxFps: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, maximum: PREVIEW_MAX_FPS, default: PREVIEW_DEFAULTS.maxFps, expected: `a number > 0 and <= ${PREVIEW_MAX_FPS}` }),
+  ),
+  width: Type.Optional(
+    Type.Integer({
+      minimum: PREVIEW_MIN_WIDTH,
+      maximum: PREVIEW_MAX_WIDTH,
+      default: PREVIEW_DEFAULTS.width,
+      expected: `an integer ${PREVIEW_MIN_WIDTH} … ${PREVIEW_MAX_WIDTH}`,
+    }),
+  ),
 });
 
 /** `areas`: after each mask, a `class_areas` text message with the frame's class and zone pixel counts. */
@@ -62,7 +70,8 @@ export const REQUEST_SCHEMAS = {
   areas: AreasSchema,
 } as const satisfies Record<ClientRequestType, TObject>;
 
-export type PreviewRequest = Readonly<Static<typeof PreviewSchema>>;
+/** After validation: the defaults are filled in (useDefaults). */
+export type PreviewRequest = Readonly<Required<Static<typeof PreviewSchema>>>;
 export type ClientRequest = { readonly [K in ClientRequestType]: Readonly<Static<(typeof REQUEST_SCHEMAS)[K]>> }[ClientRequestType];
 
 export interface ControlValidators {

@@ -1,25 +1,36 @@
 /**
- * Binary layout of the segd WebSocket protocol, version 1 (docs/protocol.md is the reference:
- * change both together). Encoding writes into a caller-provided buffer; decoding validates
- * everything a peer could get wrong and names the field.
+ * The server's side of the segd WebSocket protocol, version 1 (docs/protocol.md is the reference:
+ * change both together): the header encoder, writing into a caller-provided buffer. The wire
+ * constants are defined once, in the TypeScript client (clients/ts/protocol-client.ts, which must
+ * stand alone in a browser), and imported from there; decoding is the client's too. Both are
+ * checked against docs/protocol/ (golden header vectors, the control messages' JSON Schema).
  */
+import {
+  ENCODINGS,
+  HEADER_FIXED_BYTES,
+  MAGIC_BYTES,
+  MAX_MODEL_ID_BYTES,
+  MAX_STREAM_ID_BYTES,
+  MESSAGE_TYPE_MASK,
+  MESSAGE_TYPE_PREVIEW_JPEG,
+  PREVIEW_ENCODING_JPEG,
+  PROTOCOL_VERSION,
+  type MaskEncoding,
+} from '../../clients/ts/protocol-client.js';
 
-export const PROTOCOL_VERSION = 1;
+export {
+  ENCODINGS,
+  HEADER_FIXED_BYTES,
+  MAX_MODEL_ID_BYTES,
+  MAX_STREAM_ID_BYTES,
+  MESSAGE_TYPE_MASK,
+  MESSAGE_TYPE_PREVIEW_JPEG,
+  PREVIEW_ENCODING_JPEG,
+  PROTOCOL_VERSION,
+  type MaskEncoding,
+};
 /** 'SEGD' in ASCII. */
-export const MAGIC = Buffer.from('SEGD', 'ascii');
-export const HEADER_FIXED_BYTES = 48;
-export const MAX_STREAM_ID_BYTES = 255;
-export const MAX_MODEL_ID_BYTES = 1024;
-
-export const MESSAGE_TYPE_MASK = 1;
-/** A downscaled JPEG of the frame a mask belongs to, sent only to clients that asked (`preview`). */
-export const MESSAGE_TYPE_PREVIEW_JPEG = 2;
-/** Encoding byte of a preview message: the payload is a baseline JPEG (JFIF) file. */
-export const PREVIEW_ENCODING_JPEG = 3;
-
-export type MaskEncoding = 'raw' | 'deflate' | 'png';
-/** In code order: ENCODINGS[code] is the name. */
-export const ENCODINGS: readonly MaskEncoding[] = ['raw', 'deflate', 'png'];
+export const MAGIC = Buffer.from(MAGIC_BYTES);
 export const ENCODING_CODE: Readonly<Record<MaskEncoding, number>> = { raw: 0, deflate: 1, png: 2 };
 
 /** Control (text) messages above this get an `error` reply. */
@@ -53,22 +64,6 @@ export interface MaskHeaderFields {
   readonly encoding: number;
   readonly streamId: Uint8Array;
   readonly modelId: Uint8Array;
-  readonly seq: number;
-  readonly ptsMs: number | null;
-  readonly captureTimeMs: number;
-  readonly width: number;
-  readonly height: number;
-  readonly payloadLength: number;
-}
-
-export interface MaskHeader {
-  readonly version: number;
-  readonly messageType: number;
-  readonly encoding: MaskEncoding;
-  readonly flags: number;
-  readonly headerLength: number;
-  readonly streamId: string;
-  readonly modelId: string;
   readonly seq: number;
   readonly ptsMs: number | null;
   readonly captureTimeMs: number;
@@ -119,57 +114,4 @@ export function encodeMaskHeader(target: Buffer, offset: number, f: MaskHeaderFi
   target.set(f.streamId, offset + HEADER_FIXED_BYTES);
   target.set(f.modelId, offset + HEADER_FIXED_BYTES + sLen);
   return headerLength;
-}
-
-/** A message that is not a valid version-1 mask message; the text names the field. */
-export class ProtocolDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtocolDecodeError';
-  }
-}
-
-/**
- * Decodes the header of a whole binary message (header + payload) and checks that the message
- * length matches. The payload is `message.subarray(header.headerLength)`.
- */
-export function decodeMaskHeader(message: Uint8Array): MaskHeader {
-  if (message.byteLength < HEADER_FIXED_BYTES) {
-    throw new ProtocolDecodeError(`message: ${message.byteLength} bytes; expected at least ${HEADER_FIXED_BYTES}`);
-  }
-  const b = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  if (!b.subarray(0, 4).equals(MAGIC)) throw new ProtocolDecodeError(`magic: ${b.subarray(0, 4).toString('hex')}; expected 53454744 ('SEGD')`);
-  const version = b[OFF_VERSION] ?? 0;
-  if (version !== PROTOCOL_VERSION) throw new ProtocolDecodeError(`version: ${version}; expected ${PROTOCOL_VERSION}`);
-  const encodingCode = b[OFF_ENCODING] ?? 0;
-  const encoding = ENCODINGS[encodingCode];
-  if (encoding === undefined) throw new ProtocolDecodeError(`encoding: ${encodingCode}; expected 0 (raw), 1 (deflate) or 2 (png)`);
-  const headerLength = b.readUInt16LE(OFF_HEADER_LENGTH);
-  const sLen = b.readUInt16LE(OFF_STREAM_ID_LENGTH);
-  const mLen = b.readUInt16LE(OFF_MODEL_ID_LENGTH);
-  if (headerLength !== HEADER_FIXED_BYTES + sLen + mLen) {
-    throw new ProtocolDecodeError(`headerLength: ${headerLength}; expected ${HEADER_FIXED_BYTES} + ${sLen} + ${mLen}`);
-  }
-  const payloadLength = b.readUInt32LE(OFF_PAYLOAD_LENGTH);
-  if (b.length !== headerLength + payloadLength) {
-    throw new ProtocolDecodeError(`message: ${b.length} bytes; expected headerLength ${headerLength} + payloadLength ${payloadLength}`);
-  }
-  const seqHi = b.readUInt32LE(OFF_SEQ_HI);
-  if (seqHi >= 2 ** 21) throw new ProtocolDecodeError(`seq: high word ${seqHi} exceeds 2^53`);
-  const pts = b.readDoubleLE(OFF_PTS);
-  return {
-    version,
-    messageType: b[OFF_TYPE] ?? 0,
-    encoding,
-    flags: b[OFF_FLAGS] ?? 0,
-    headerLength,
-    streamId: b.toString('utf8', HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + sLen),
-    modelId: b.toString('utf8', HEADER_FIXED_BYTES + sLen, headerLength),
-    seq: b.readUInt32LE(OFF_SEQ_LO) + seqHi * TWO_POW_32,
-    ptsMs: Number.isNaN(pts) ? null : pts,
-    captureTimeMs: b.readDoubleLE(OFF_CAPTURE),
-    width: b.readUInt16LE(OFF_WIDTH),
-    height: b.readUInt16LE(OFF_HEIGHT),
-    payloadLength,
-  };
 }

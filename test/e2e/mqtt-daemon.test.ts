@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { ClassAreasMessage } from '../../clients/ts/protocol-client.js';
-import { decodeMaskHeader } from '../../pipeline/publish/protocol.js';
+import { decodeMaskHeader } from '../helpers/mask-header.js';
 import { api } from '../helpers/control-api.js';
 import { MODEL_PATH, makeTempDir, runCli, startReadyDaemon, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { readCardBeside } from '../helpers/direct-masks.js';

@@ -13,7 +13,7 @@ import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import type { MqttDropReason, MqttMessageKind } from '../../pipeline/core/reasons.js';
 import { StreamAnalyses } from '../../pipeline/analysis/stream-analyses.js';
 import { MqttPublisher, mqttStreamInfo, type MqttPublisherOptions } from '../../pipeline/publish/mqtt-publisher.js';
-import { decodeMaskHeader } from '../../pipeline/publish/protocol.js';
+import { decodeMaskHeader } from '../helpers/mask-header.js';
 import { makeTempDir } from '../helpers/daemon.js';
 import { makeTestCa, startBroker, type Broker } from '../helpers/mosquitto.js';
 import { Subscriber } from '../helpers/mqtt-subscriber.js';

@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeMaskMessage } from '../../clients/ts/protocol-client.js';
 import { parseControlMessage, type StreamCatalog } from '../../pipeline/publish/control-messages.js';
-import {
-  ProtocolDecodeError,
-  decodeMaskHeader,
-  encodeMaskHeader,
-  maskHeaderLength,
-  type MaskHeaderFields,
-} from '../../pipeline/publish/protocol.js';
+import { ProtocolDecodeError, decodeMaskHeader } from '../helpers/mask-header.js';
+import { encodeMaskHeader, maskHeaderLength, type MaskHeaderFields } from '../../pipeline/publish/protocol.js';
 
 // Written by hand from docs/protocol.md, field by field (floats from IEEE-754 tables).
 const GOLDEN_HEX = [
