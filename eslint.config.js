@@ -4,9 +4,8 @@ import tseslint from 'typescript-eslint';
 /**
  * The layers, bottom up (README.md, "Layout"): pipeline/core ← pipeline/batching, pipeline/sources,
  * pipeline/engine, pipeline/analysis ← pipeline/publish (core, analysis) ← daemon. An import may
- * only point down. The pipeline folders
- * are flat, so "leaves its folder" is an import source starting with `../`; `allowed` lists the
- * folders below it may reach.
+ * only point down. The pipeline folders are flat, so "leaves its folder" is an import source
+ * starting with `../`; `allowed` lists the folders below it may reach.
  */
 function layer(folder, allowed, why) {
   const exits = allowed.map((a) => a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
