@@ -12,6 +12,7 @@
 // cores are shared by all of them.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
 const TIERS = ['unit', 'integration', 'e2e'];
@@ -37,12 +38,25 @@ if (missing.length > 0) {
   process.exit(1);
 }
 // Fast tiers first; sorted within a tier.
-const files = dirs.flatMap((d) => collect(d).sort()).filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
-if (files.length === 0) {
+const byDir = dirs.map((d) => ({
+  dir: d,
+  files: collect(d).sort().filter((f) => only.length === 0 || only.some((o) => f.includes(o))),
+}));
+if (byDir.every((t) => t.files.length === 0)) {
   console.error(`run-node-tests: no test file under ${dirs.join(', ')} matches ${only.map((o) => JSON.stringify(o)).join(' or ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-});
-process.exit(r.status ?? 1);
+// The unit tier must pass on a bare clone (no ../shared data beside it): it runs with SEGD_SHARED
+// pointing at a folder that does not exist, so a unit test that reads shared data fails here too.
+const NO_SHARED = join(tmpdir(), 'segd-unit-tier-uses-no-shared-data');
+let status = 0;
+for (const { dir, files } of byDir) {
+  if (files.length === 0) continue;
+  const env = dir === join(ROOT, 'unit') ? { ...process.env, SEGD_SHARED: NO_SHARED } : process.env;
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    stdio: 'inherit',
+    env,
+  });
+  if (r.status !== 0) status = r.status ?? 1;
+}
+process.exit(status);

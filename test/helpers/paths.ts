@@ -27,6 +27,10 @@ export const SHARED_DATA_DIR: string = join(SHARED_DIR, 'data');
 export const CAMVID_DIR: string = join(SHARED_DATA_DIR, 'camvid');
 export const VIDEOS_DIR: string = join(SHARED_DATA_DIR, 'videos');
 
+/** The sample clip bundled in the repository (config/samples/): unit tests use it, since they must not
+ *  need ../shared. The same 100-frame CamVid val sequence as SAMPLE_CLIP_VAL. */
+export const BUNDLED_SAMPLE_CLIP: string = join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4');
+
 /** 100 frames, 10 fps, 480x360, H.264. */
 export const SAMPLE_CLIP_VAL: string = join(VIDEOS_DIR, 'camvid-0016E5-val.mp4');
 /** 101 frames, 480x360, H.264. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadConfigFile, parseConfigText } from '../../daemon/config/load.js';
 import { SegdError } from '../../pipeline/core/errors.js';
-import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { REPO_ROOT, BUNDLED_SAMPLE_CLIP } from '../helpers/paths.js';
 import { makeTempDir, writeConfig } from '../helpers/daemon.js';
 
 function configError(fn: () => unknown): SegdError {
@@ -25,7 +25,7 @@ describe('config loading', () => {
   after(() => tmp.cleanup());
 
   it('applies every default to a file that only lists streams', () => {
-    const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${SAMPLE_CLIP_VAL}\n`, 'minimal.yaml');
+    const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${BUNDLED_SAMPLE_CLIP}\n`, 'minimal.yaml');
     const cfg = loadConfigFile(path);
     assert.deepEqual(cfg, {
       server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null },
@@ -47,7 +47,7 @@ describe('config loading', () => {
       streams: [
         {
           id: 'cam1',
-          url: SAMPLE_CLIP_VAL,
+          url: BUNDLED_SAMPLE_CLIP,
           loop: true,
           realtime: true,
           rtspTransport: 'tcp',
@@ -65,7 +65,7 @@ describe('config loading', () => {
       'ffmpeg: { path: bin/ffmpeg }',
       'model: { path: m/x.onnx, card: m/x-card.json, tensorrt: { engineCacheDir: cache/trt } }',
       'streams:',
-      `  - { id: a, url: ${JSON.stringify(SAMPLE_CLIP_VAL)} }`,
+      `  - { id: a, url: ${JSON.stringify(BUNDLED_SAMPLE_CLIP)} }`,
       `  - { id: b, url: rtsp://10.0.0.5/s1 }`,
     ].join('\n');
     const cfg = parseConfigText(text, { baseDir: '/etc/segd', source: 'inline' });

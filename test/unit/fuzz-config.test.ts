@@ -11,7 +11,7 @@ import { parseConfigText } from '../../daemon/config/load.js';
 import { resolveToken } from '../../daemon/config/token.js';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { makeTempDir } from '../helpers/daemon.js';
-import { SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { BUNDLED_SAMPLE_CLIP } from '../helpers/paths.js';
 import { Prng, fuzzSeed } from '../helpers/prng.js';
 
 const VALID = `server:
@@ -32,7 +32,7 @@ publish:
   maxClients: 8
 streams:
   - id: cam1
-    url: ${SAMPLE_CLIP_VAL}
+    url: ${BUNDLED_SAMPLE_CLIP}
     loop: true
   - id: cam2
     url: rtsp://user:pw@10.0.0.5:554/s1
@@ -131,7 +131,7 @@ describe('bearer token resolution', () => {
   after(() => tmp.cleanup());
 
   const base = (server: Record<string, unknown> = {}): ReturnType<typeof parseConfigText> =>
-    parseConfigText(JSON.stringify({ server, streams: [{ id: 'c', url: SAMPLE_CLIP_VAL }] }), { baseDir: tmp.dir, source: 't.yaml' });
+    parseConfigText(JSON.stringify({ server, streams: [{ id: 'c', url: BUNDLED_SAMPLE_CLIP }] }), { baseDir: tmp.dir, source: 't.yaml' });
   const TOKEN = 'abcdefghijklmnop-1234';
 
   it('none configured → null (open)', () => {
