@@ -82,6 +82,8 @@ export const configSchema = Type.Object(
       token: Nullable(Type.String({ minLength: 1, default: null })),
       /** File holding the token (null once resolved). */
       tokenFile: Nullable(Type.String({ minLength: 1, default: null })),
+      /** Serve without a token on an address beyond loopback; false: such a config is refused (config/token.ts). */
+      allowUnauthenticated: Type.Boolean({ default: false }),
     }),
     log: Section({ level: StringEnum(LOG_LEVELS, { default: 'info' }) }),
     /** null = the bundled @ffmpeg-installer binary. */

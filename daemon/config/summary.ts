@@ -6,7 +6,7 @@ export function summarizeConfig(cfg: SegdConfig): string[] {
   const m = cfg.model;
   const b = cfg.batching;
   const lines = [
-    `server: ${cfg.server.host}:${cfg.server.port} (${cfg.server.token !== null || cfg.server.tokenFile !== null ? 'bearer token required' : 'no token'})`,
+    `server: ${cfg.server.host}:${cfg.server.port} (${serverAuth(cfg.server)})`,
     `model: ${m.path} (card ${m.card ?? 'beside the model'}; providers ${m.providers.join(' > ')}; warm-up runs ${m.warmupRuns})`,
     `batching: up to ${b.maxBatch} frame(s), wait at most ${b.maxDelayMs} ms, at most ${b.perStreamCap} per stream`,
     `ffmpeg: ${cfg.ffmpeg.path ?? 'bundled'}`,
@@ -23,6 +23,11 @@ export function summarizeConfig(cfg: SegdConfig): string[] {
     }
   }
   return lines;
+}
+
+function serverAuth(s: SegdConfig['server']): string {
+  if (s.token !== null || s.tokenFile !== null) return 'bearer token required';
+  return s.allowUnauthenticated ? 'no token: open to anyone who can reach it (server.allowUnauthenticated)' : 'no token';
 }
 
 /** Never the password: whether one is set. */

@@ -3,10 +3,12 @@
  * `%d/segd-token` under systemd's LoadCredential=), config server.tokenFile, config server.token.
  * A file holds the token alone (one trailing newline is ignored). The resolved token replaces
  * server.token; it is never printed or logged.
+ * Without a token, a host beyond loopback is refused unless server.allowUnauthenticated says it is
+ * meant: anyone who can reach the port would see every camera's masks and could drive the API.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MIN_TOKEN_LENGTH } from '../auth.js';
+import { MIN_TOKEN_LENGTH, isLoopbackAddress } from '../auth.js';
 import { SegdError } from '../../pipeline/core/errors.js';
 import type { SegdConfig } from './schema.js';
 
@@ -48,5 +50,17 @@ export function resolveToken(cfg: SegdConfig, env: Readonly<Record<string, strin
   else if (s.tokenFile !== null) token = readTokenFile(s.tokenFile, 'server.tokenFile');
   else if (s.token !== null) token = checkToken(s.token, 'server.token');
   else token = null;
+  if (token === null && !s.allowUnauthenticated && !isLoopbackHost(s.host)) {
+    throw new SegdError(
+      'SEGD_CONFIG_INVALID',
+      `server.host: ${s.host} is reachable beyond this machine, and no bearer token is set: expected server.token, server.tokenFile, SEGD_TOKEN or SEGD_TOKEN_FILE, or server.allowUnauthenticated: true to serve it open on purpose (docs/operations.md, "Bearer token")`,
+      ['server.host'],
+    );
+  }
   return { ...cfg, server: { ...s, token, tokenFile: null } };
+}
+
+/** The configured listen host, before binding: `localhost` or a loopback address. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopbackAddress(host);
 }

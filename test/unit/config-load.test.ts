@@ -28,7 +28,7 @@ describe('config loading', () => {
     const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${BUNDLED_SAMPLE_CLIP}\n`, 'minimal.yaml');
     const cfg = loadConfigFile(path);
     assert.deepEqual(cfg, {
-      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null },
+      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false },
       log: { level: 'info' },
       ffmpeg: { path: null, threads: 1 },
       model: {
@@ -189,7 +189,7 @@ describe('shipped config files', () => {
     assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
     assert.equal(cfg.streams[0]?.loop, true);
     assert.equal(cfg.streams[0]?.realtime, true);
-    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null });
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false });
   });
 
   it('config/segd.example.yaml (the /etc/segd/segd.yaml template) is valid', () => {

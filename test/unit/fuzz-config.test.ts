@@ -161,4 +161,22 @@ describe('bearer token resolution', () => {
     invalid(() => resolveToken(base({ tokenFile: 'absent' }), {}), 'server.tokenFile');
     invalid(() => resolveToken(base({ token: TOKEN, tokenFile: 'tok' }), {}), 'server.tokenFile');
   });
+
+  it('beyond loopback without a token: refused, naming server.host, unless allowUnauthenticated says it is meant', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.20', 'cam-box.lan']) {
+      assert.throws(
+        () => resolveToken(base({ host }), {}),
+        (err: unknown) =>
+          err instanceof SegdError &&
+          err.code === 'SEGD_CONFIG_INVALID' &&
+          err.message.startsWith(`server.host: ${host} is reachable beyond this machine, and no bearer token is set`) &&
+          err.message.includes('server.allowUnauthenticated: true'),
+        host,
+      );
+      assert.equal(resolveToken(base({ host, token: TOKEN }), {}).server.token, TOKEN);
+      assert.equal(resolveToken(base({ host }), { SEGD_TOKEN: TOKEN }).server.token, TOKEN);
+      assert.equal(resolveToken(base({ host, allowUnauthenticated: true }), {}).server.token, null);
+    }
+    for (const host of ['127.0.0.1', '127.0.1.1', '::1', 'localhost']) assert.equal(resolveToken(base({ host }), {}).server.token, null, host);
+  });
 });
