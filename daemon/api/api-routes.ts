@@ -28,7 +28,7 @@ import type { ModelSwap } from '../control/model-swap.js';
 import type { StreamRegistry } from '../control/stream-registry.js';
 import type { StreamStatus } from '../stream-status.js';
 import { readJsonBody, sendError, sendJson } from './api-http.js';
-import { parseModelRequest } from './model-request.js';
+import { explainRelativePaths, parseModelRequest } from './model-request.js';
 
 export const API_PREFIX = '/api/';
 
@@ -41,7 +41,7 @@ export interface ApiOptions {
   readonly reload: (() => Promise<ReloadResult>) | null;
   /** api.persist: writes the current streams and model to the config file; null when off. */
   readonly persist: (() => Promise<void>) | null;
-  /** Relative stream and model paths resolve against it (the config file's directory). */
+  /** Relative stream file paths resolve against it (the config file's directory); model paths against the working directory. */
   readonly baseDir: string;
   readonly logger: Logger;
 }
@@ -142,8 +142,12 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
     model: {
       GET: async () => [200, { model: modelView(models.engine) }],
       PUT: async (req) => {
-        const choice = parseModelRequest(await readJsonBody(req), opts.baseDir);
-        const engine = await models.swap(choice);
+        // Relative model paths: against the working directory, not the config file's (model-request.ts).
+        const raw = await readJsonBody(req);
+        const cwd = process.cwd();
+        const engine = await models.swap(parseModelRequest(raw, cwd)).catch((err: unknown) => {
+          throw explainRelativePaths(err, raw, cwd);
+        });
         return [200, { model: modelView(engine), ...(await persisted()) }];
       },
     },

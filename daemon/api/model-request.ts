@@ -1,9 +1,10 @@
 /**
  * The body of `PUT /api/model`: which model to serve. A JSON Schema (TypeBox) validated by ajv with
- * the config's options and worded by the config's error formatter; relative paths resolve against
- * the config file's directory, as `model.path` in the file does.
+ * the config's options and worded by the config's error formatter. Relative paths resolve against
+ * the daemon's working directory (what a user typing `models/x.onnx` beside the daemon means; under
+ * systemd its WorkingDirectory=/opt/segd), and a refusal of such a path says so.
  */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Nullable } from '../../pipeline/core/schema-builders.js';
@@ -34,4 +35,13 @@ export function parseModelRequest(raw: unknown, baseDir: string): ModelChoice {
   }
   const body = data as { path: string; card: string | null };
   return { path: resolve(baseDir, body.path), card: body.card === null ? null : resolve(baseDir, body.card) };
+}
+
+/** A `model_rejected` for a request with a relative path, saying what it was resolved against. */
+export function explainRelativePaths(err: unknown, raw: unknown, baseDir: string): unknown {
+  if (!(err instanceof ControlError) || err.code !== 'model_rejected' || typeof raw !== 'object' || raw === null) return err;
+  const given = [(raw as Record<string, unknown>)['path'], (raw as Record<string, unknown>)['card']];
+  if (!given.some((p) => typeof p === 'string' && !isAbsolute(p))) return err;
+  const note = ` (relative paths in PUT /api/model resolve against the daemon's working directory, ${baseDir})`;
+  return new ControlError(err.code, err.field, err.expected, `${err.message}${note}`, err.problems, { cause: err });
 }
