@@ -5,8 +5,10 @@
  * Exit codes: 0 ok · 1 crash · 2 bad usage or invalid config · 3 start-up failure (model,
  * provider, address in use). systemd's RestartPreventExitStatus=2 relies on 2 meaning "fix the config".
  */
+// First: on a Node.js older than package.json's engines, exit with one clear line before anything else runs.
+import './require-node.js';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SegdError } from '../pipeline/core/errors.js';
@@ -28,7 +30,15 @@ const EXIT_START_FAILED = 3;
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 
-const USAGE = `Usage: segd <command> [options]
+/** How this CLI was invoked, for the usage text: `segd` when installed as a bin, else `node <path to cli.js>`. */
+function programName(): string {
+  const script = process.argv[1] ?? 'dist/daemon/cli.js';
+  if (basename(script) === 'segd') return 'segd';
+  const rel = relative(process.cwd(), script);
+  return `node ${rel !== '' && !rel.startsWith('..') ? rel : script}`;
+}
+
+const USAGE = `Usage: ${programName()} <command> [options]
 
 Commands:
   run [--config FILE] [--port N] [--host H]

@@ -70,7 +70,7 @@ export class ConfigReloader {
       const problems = err.details.length > 0 ? err.details : [err.message];
       for (const line of problems) logger.error({ code: err.code, config: this.opts.source }, `config reload: ${line}`);
       logger.warn({ config: this.opts.source, problems: problems.length }, 'config reload refused: nothing changed');
-      throw new ControlError('invalid_config', null, 'a valid config file (segd check-config FILE)', `config file ${this.opts.source}: ${problems.length} problem(s); nothing changed`, problems, { cause: err });
+      throw new ControlError('invalid_config', null, 'a valid config file (node dist/daemon/cli.js check-config FILE)', `config file ${this.opts.source}: ${problems.length} problem(s); nothing changed`, problems, { cause: err });
     }
     const plan = planReload({ streams: registry.list(), model: models.choice, config: this.opts.startConfig }, next);
     let model: string | null = null;

@@ -30,7 +30,7 @@ describe('segd CLI', () => {
     for (const flag of ['--help', '-h']) {
       const r = await runCli([flag]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^Usage: segd <command>/);
+      assert.match(r.stdout, /^Usage: node dist\/daemon\/cli.js <command>/);
       assert.match(r.stdout, /check-config/);
       assert.match(r.stdout, /SEGD_PORT/);
     }
@@ -47,7 +47,7 @@ describe('segd CLI', () => {
     for (const args of [[], ['serve'], ['run', '--colour']]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /Usage: segd/);
+      assert.match(r.stderr, /Usage: node dist\/daemon\/cli.js/);
     }
   });
 
