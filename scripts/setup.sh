@@ -31,8 +31,11 @@ if [ "$want_test" = 1 ]; then
     mosquitto openssl
 fi
 
-# npm ci never runs onnxruntime-node's postinstall download (.npmrc: onnxruntime-node-install=skip):
-# the CPU provider is bundled in the package; CUDA/TensorRT libraries are the operator's to install.
+# onnxruntime-node's postinstall would download CUDA/TensorRT libraries from outside the npm registry.
+# It never runs: package.json "allowScripts" denies it (npm 11's install-script policy), and npm versions
+# without that policy run it with ONNXRUNTIME_NODE_INSTALL=skip, which the script reads and exits on.
+# The CPU provider is bundled in the package; CUDA/TensorRT libraries are the operator's to install.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npm run build
 

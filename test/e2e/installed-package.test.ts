@@ -1,12 +1,15 @@
 // The shipped package on its own: the files `npm pack` would ship (package.json "files") copied
-// into an empty directory with node_modules linked, no source tree anywhere near it. The daemon
-// starts from that copy, serves the viewer page and its protocol decoder, and reports its version.
+// into an empty directory with package-lock.json, and its dependencies installed there as
+// docs/running.md ("Under systemd") does on the target: `npm ci --omit=dev` (from npm's cache when it
+// has them). No source tree anywhere near it. npm prints no warning, onnxruntime-node's download of
+// CUDA libraries stays skipped, no dev dependency is installed; the daemon starts from that copy,
+// serves the viewer page and its protocol decoder, and reports its version.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTempDir, runCli, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
+import { cleanEnv, makeTempDir, runCli, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 
 /** The package's file list as npm computes it (paths relative to the package root). */
@@ -18,11 +21,12 @@ function packedFiles(): string[] {
   return pack.files.map((f) => f.path);
 }
 
-describe('the installed package', { timeout: 240_000 }, () => {
+describe('the installed package', { timeout: 420_000 }, () => {
   let tmp: ReturnType<typeof makeTempDir>;
   let root: string;
   let files: string[];
   let daemon: DaemonProcess | null = null;
+  let npmOutput = '';
 
   before(() => {
     tmp = makeTempDir('segd-install-');
@@ -32,7 +36,11 @@ describe('the installed package', { timeout: 240_000 }, () => {
       mkdirSync(dirname(join(root, f)), { recursive: true });
       copyFileSync(join(REPO_ROOT, f), join(root, f));
     }
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    copyFileSync(join(REPO_ROOT, 'package-lock.json'), join(root, 'package-lock.json'));
+    // As on the target; cleanEnv: no ONNXRUNTIME_NODE_INSTALL, so package.json "allowScripts" alone keeps the download off.
+    const r = spawnSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: root, encoding: 'utf8', timeout: 300_000, env: cleanEnv() });
+    npmOutput = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, `npm ci --omit=dev failed:\n${npmOutput}`);
   });
   after(async () => {
     await daemon?.stop();
@@ -44,6 +52,16 @@ describe('the installed package', { timeout: 240_000 }, () => {
       assert.ok(files.includes(f), `${f} is not shipped`);
     }
     for (const f of files) assert.doesNotMatch(f, /^(daemon|pipeline|test|scripts|dist\/test|dist\/scripts)\/|\.ts$(?<!\.d\.ts$)/, `${f} should not ship`);
+  });
+
+  it('npm ci --omit=dev installs without a warning, skips the CUDA download and every dev dependency', () => {
+    assert.doesNotMatch(npmOutput, /npm warn/i, npmOutput);
+    const ortBin = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64');
+    assert.ok(existsSync(join(ortBin, 'libonnxruntime.so.1')), 'the bundled CPU provider is there');
+    assert.deepEqual(readdirSync(ortBin).filter((f) => /cuda|tensorrt/i.test(f)), [], 'no CUDA/TensorRT library was downloaded');
+    for (const dev of ['typescript', 'eslint', 'playwright-core', 'typescript-eslint']) {
+      assert.ok(!existsSync(join(root, 'node_modules', dev)), `dev dependency ${dev} installed`);
+    }
   });
 
   it('runs from the copy alone: version, readiness and the viewer page with its decoder', async () => {
