@@ -59,7 +59,8 @@ def _train_parser(sub: argparse._SubParsersAction, name: str, task: str) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m segd_train", description=__doc__.splitlines()[0])
+    # The docstring's whole first paragraph: its first line alone stops mid-list.
+    ap = argparse.ArgumentParser(prog="python -m segd_train", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = ap.add_subparsers(dest="command", required=True)
     for name, task in TRAIN_COMMANDS.items():
         _train_parser(sub, name, task)

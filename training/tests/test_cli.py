@@ -116,3 +116,10 @@ def test_export_is_delegated_to_the_exporter() -> None:
     proc = subprocess.run([sys.executable, "-m", "segd_train", "export", "--help"], cwd=TRAINING,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--checkpoint" in proc.stdout and "--untrained" in proc.stdout
+
+
+def test_help_describes_every_command() -> None:
+    from segd_train.cli import build_parser
+    # the description names the whole command list, the last ones included (argparse wraps it at print time)
+    assert build_parser().description == ("`python -m segd_train <command>`: train-teacher, train-student, "
+                                          "train-baseline, eval, fps, profile, models, report, export, quantize.")

@@ -107,6 +107,19 @@ def folder_dataset(root: str | Path, split: str) -> SegDataset:
     return SegDataset(table.name, split, items, table)
 
 
+def classes_file_of(layout: str, root: str | Path) -> Path:
+    """The classes.json a layout reads its class table from (what an export writes into the model card)."""
+    r = resolve_data_root(root)
+    if layout == "camvid":
+        return r / "classes.json"
+    if layout == "folder":
+        for base in (r / "val", r):
+            if (base / "classes.json").is_file():
+                return base / "classes.json"
+        return r / "classes.json"
+    raise ValueError(f"the {layout!r} layout has no classes.json to put in a model card; pass --classes FILE")
+
+
 DATASET_LAYOUTS: dict[str, Callable[[str | Path, str], SegDataset]] = {
     "camvid": camvid_dataset,
     "cityscapes": cityscapes_dataset,

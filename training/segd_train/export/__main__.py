@@ -2,6 +2,10 @@
 
   python -m segd_train.export --checkpoint runs/x/last.pt [--metrics runs/x/metrics.json] [--out ...]
   python -m segd_train.export --untrained --arch sctnet-s --seed 0      # placeholder model
+
+The classes and the parity frames come from the checkpoint recipe's own dataset (its `dataset` and `data_root`;
+--dataset/--data-root override them; CamVid for --untrained). The parity frames are read before anything is
+written, so a dataset that cannot be read leaves no half-done export behind.
 """
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ import torch
 
 from . import export_model, load_checkpoint, model_from_checkpoint, untrained_model
 from ..data.classes import load_classes_json
+from ..data.layouts import classes_file_of
 from ..data.paths import REPO_ROOT
-from .parity import camvid_dir, load_frames, mask_agreement
+from .parity import dataset_images, mask_agreement
 
 UNTRAINED_SUMMARY = ("UNTRAINED placeholder: {arch} with random initialisation (seed {seed}), never trained "
                      "nor evaluated; its masks are meaningless. It exists so the daemon can be built and tested "
@@ -59,28 +64,40 @@ def _run(argv: list[str] | None) -> int:
     src.add_argument("--untrained", action="store_true", help="export a seeded random init (placeholder)")
     ap.add_argument("--arch", default="sctnet-s", help="architecture for --untrained (default sctnet-s)")
     ap.add_argument("--seed", type=int, default=0, help="init seed for --untrained (default 0)")
-    ap.add_argument("--classes", type=Path, default=None, help="dataset classes file (default: CamVid's)")
+    ap.add_argument("--classes", type=Path, default=None,
+                    help="classes file for the card (default: the dataset's classes.json)")
+    ap.add_argument("--dataset", default=None, help="dataset layout for classes and parity frames: camvid, "
+                    "cityscapes, folder (default: the checkpoint recipe's; camvid for --untrained)")
+    ap.add_argument("--data-root", default=None, help="its root; relative roots resolve against $SEGD_SHARED "
+                    "(default: the checkpoint recipe's; data/camvid for --untrained)")
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--width", type=int, default=480)
     ap.add_argument("--out", type=Path, default=None, help="ONNX path (default models/<arch>-<dataset>.onnx)")
     ap.add_argument("--metrics", type=Path, default=None, help="evaluation JSON {miou, per_class_iou, split}")
     ap.add_argument("--summary", default=None, help="training.summary text for the card")
-    ap.add_argument("--parity-frames", type=int, default=4, help="val frames for the ORT-vs-PyTorch check (0: skip)")
+    ap.add_argument("--parity-frames", type=int, default=4,
+                    help="val frames of the dataset for the ORT-vs-PyTorch check (fewer if the split has fewer; 0: skip)")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-    classes = args.classes or camvid_dir() / "classes.json"
+    ckpt = load_checkpoint(args.checkpoint) if args.checkpoint else None
+    recipe = ckpt["config"] if ckpt is not None else {}
+    dataset = args.dataset or recipe.get("dataset") or "camvid"
+    data_root = args.data_root or recipe.get("data_root") or "data/camvid"
+    classes = args.classes or classes_file_of(dataset, data_root)
     table = load_classes_json(classes)
     num_classes = len(table.classes)
     metrics = _read_metrics(args.metrics) if args.metrics else None
-    if args.untrained:
+    # Read before anything is written: a dataset that cannot be read must not leave an export behind.
+    frames = (dataset_images(args.parity_frames, args.height, args.width, dataset=dataset, data_root=data_root)
+              if args.parity_frames > 0 else None)
+    if ckpt is None:
         model, arch = untrained_model(args.arch, num_classes, args.seed), args.arch
         training: dict[str, Any] = {"summary": args.summary or UNTRAINED_SUMMARY.format(arch=arch, seed=args.seed),
                                     "untrained": True, "seed": args.seed}
         if metrics is not None:
             raise SystemExit("--metrics makes no sense with --untrained (the card must say miou: null)")
     else:
-        ckpt = load_checkpoint(args.checkpoint)
         model, arch = model_from_checkpoint(ckpt, str(args.checkpoint))
         config = ckpt["config"]
         distil = f", distilled from {config['teacher']} through SIAM" if config.get("teacher") else ""
@@ -92,9 +109,10 @@ def _run(argv: list[str] | None) -> int:
     onnx_path, card = export_model(model, arch, out, classes_file=classes, height=args.height, width=args.width,
                                    metrics=metrics, training=training)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card}")
-    if args.parity_frames > 0:
-        frac = mask_agreement(onnx_path, model, load_frames(args.parity_frames, args.height, args.width))
-        print(f"parity: {frac:.6f} of pixels agree (ONNX Runtime vs PyTorch, {args.parity_frames} val frames)")
+    if frames is not None:
+        frac = mask_agreement(onnx_path, model, frames)
+        print(f"parity: {frac:.6f} of pixels agree (ONNX Runtime vs PyTorch, {len(frames)} {dataset} val frames "
+              f"from {data_root})")
         if frac < 0.999:
             print("parity below 0.999: the export is not faithful")
             return 1

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..data import build_dataset
 from ..data.classes import load_classes_json
 from ..data.paths import shared_dir
 from .onnx_export import INPUT_NAME, SegmentationExport
@@ -27,18 +28,30 @@ def camvid_dir() -> Path:
     return shared_dir() / "data" / "camvid"
 
 
-def load_frames(count: int, height: int, width: int, split: str = "val") -> np.ndarray:
-    """The first `count` images of a CamVid split (sorted by name) as uint8 RGB [N, H, W, 3]."""
-    folder = camvid_dir() / split / "images"
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if len(files) < count:
-        raise ValueError(f"{folder}: need {count} images, found {len(files)}")
-    frames = np.empty((count, height, width, 3), dtype=np.uint8)
-    for i, f in enumerate(files[:count]):
-        img = Image.open(f).convert("RGB")
+def dataset_images(count: int, height: int, width: int, *, dataset: str = "camvid", data_root: str = "data/camvid",
+                   split: str = "val", spread: bool = False) -> np.ndarray:
+    """Up to `count` images of a dataset split (layouts: camvid, cityscapes, folder) as uint8 RGB [N, H, W, 3],
+    resized to H×W: the first ones in sorted order, or spread evenly over the split. A split with fewer images
+    gives all it has (N < count); an empty or missing split raises an error naming the folder."""
+    if count < 1:
+        raise ValueError(f"asked for {count} frames; need at least 1")
+    ds = build_dataset(dataset, data_root, split)
+    n = min(count, len(ds))
+    picks = [round(i * (len(ds) - 1) / max(n - 1, 1)) for i in range(n)] if spread else list(range(n))
+    frames = np.empty((n, height, width, 3), dtype=np.uint8)
+    for i, k in enumerate(picks):
+        img = Image.open(ds.items[k].image).convert("RGB")
         if img.size != (width, height):
             img = img.resize((width, height), Image.Resampling.BILINEAR)
         frames[i] = np.asarray(img)
+    return frames
+
+
+def load_frames(count: int, height: int, width: int, split: str = "val") -> np.ndarray:
+    """The first `count` images of a CamVid split (sorted by name) as uint8 RGB [N, H, W, 3]."""
+    frames = dataset_images(count, height, width, split=split)
+    if len(frames) < count:
+        raise ValueError(f"{camvid_dir() / split / 'images'}: need {count} images, found {len(frames)}")
     return frames
 
 

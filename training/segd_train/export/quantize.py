@@ -8,12 +8,17 @@ quantised: the uint8→float normalisation, the logits resize and the argmax sta
 its input, output and card contract. The new card is the fp32 card with its own file, hash, a `quantization`
 block (scheme, calibration, agreement with fp32) and — unless --no-eval — its own val metrics, measured here with
 ONNX Runtime on every image of the split.
+
+A small dataset is fine: with fewer train or val images than asked for, all of them are used (the card records
+how many); images of another size than the model's input are resized to it. Nothing is written unless every step
+succeeds: the model and card are built under temporary names and renamed into place at the end.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ from ..data import build_dataset
 from ..engine.evaluate import iou_from_confusion
 from .card import sha256_file
 from .onnx_export import INPUT_NAME
+from .parity import dataset_images
 
 SCHEME = {"format": "QDQ", "ops": ["Conv"], "weights": "int8 per-channel symmetric",
           "activations": "uint8 per-tensor asymmetric", "calibration_method": "MinMax", "tool": "onnxruntime"}
@@ -33,16 +39,9 @@ SCHEME = {"format": "QDQ", "ops": ["Conv"], "weights": "int8 per-channel symmetr
 
 def split_frames(count: int, height: int, width: int, *, dataset: str = "camvid", data_root: str = "data/camvid",
                  split: str = "train") -> np.ndarray:
-    """`count` images spread evenly over a split (in its sorted order), uint8 RGB [N, H, W, 3], resized to H×W."""
-    ds = build_dataset(dataset, data_root, split)
-    if not 0 < count <= len(ds):
-        raise ValueError(f"{dataset} {split} at {data_root}: asked for {count} frames, the split has {len(ds)}")
-    frames = np.empty((count, height, width, 3), dtype=np.uint8)
-    for i in range(count):
-        img = Image.open(ds.items[round(i * (len(ds) - 1) / max(count - 1, 1))].image).convert("RGB")
-        frames[i] = np.asarray(img if img.size == (width, height)
-                               else img.resize((width, height), Image.Resampling.BILINEAR))
-    return frames
+    """Up to `count` images spread evenly over a split (in its sorted order), uint8 RGB [N, H, W, 3], resized to
+    H×W; a split with fewer images gives all it has."""
+    return dataset_images(count, height, width, dataset=dataset, data_root=data_root, split=split, spread=True)
 
 
 def _session(path: str | Path, threads: int) -> ort.InferenceSession:
@@ -97,8 +96,9 @@ def evaluate_onnx(path: str | Path, *, dataset: str = "camvid", data_root: str =
     conf = np.zeros((k, k), dtype=np.int64)
     for i in range(len(ds)):
         image, label = ds.load(i)
-        if image.shape[:2] != (height, width):
-            raise ValueError(f"{ds.items[i].image}: {image.shape[1]}×{image.shape[0]}, the model takes {width}×{height}")
+        if image.shape[:2] != (height, width):   # scored at the model's input size, as the daemon feeds it
+            image = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+            label = np.asarray(Image.fromarray(label).resize((width, height), Image.Resampling.NEAREST))
         pred = session.run(None, {INPUT_NAME: image[None]})[0][0]
         keep = label < k
         conf += np.bincount(label[keep].astype(np.int64) * k + pred[keep], minlength=k * k).reshape(k, k)
@@ -108,7 +108,8 @@ def evaluate_onnx(path: str | Path, *, dataset: str = "camvid", data_root: str =
 
 
 def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int, calibration_dataset: str,
-                    agreement: float, metrics: dict[str, Any] | None) -> Path:
+                    agreement: float, metrics: dict[str, Any] | None, card_path: Path | None = None) -> Path:
+    """The int8 card beside `int8_onnx` (or at `card_path`), describing the file `int8_onnx` as it is named."""
     card = json.loads(fp32_onnx.with_suffix(".json").read_text())
     source = card["name"]
     card["name"] = int8_onnx.stem
@@ -121,7 +122,7 @@ def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int,
         card["metrics"] = metrics
     card["training"] = {**card["training"], "summary": f"{card['training']['summary']}; then statically quantised "
                         f"to int8 (QDQ, Conv only, MinMax on {calibration_count} {calibration_dataset} train frames) from {source}"}
-    path = int8_onnx.with_suffix(".json")
+    path = card_path or int8_onnx.with_suffix(".json")
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 
@@ -137,21 +138,46 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agreement-frames", type=int, default=16, help="val frames for the int8-vs-fp32 check")
     ap.add_argument("--no-eval", action="store_true", help="skip the whole-val mIoU (the card keeps fp32's)")
     args = ap.parse_args(argv)
+    try:
+        return _quantize(args)
+    except (ValueError, FileNotFoundError, OSError, ort.capi.onnxruntime_pybind11_state.Fail) as err:
+        # DatasetError is a ValueError; ONNX Runtime refuses a file that is not a model with Fail.
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _quantize(args: argparse.Namespace) -> int:
     threads = min(2, os.cpu_count() or 1)
     if not args.onnx.with_suffix(".json").is_file():
         raise SystemExit(f"{args.onnx}: no model card beside it ({args.onnx.with_suffix('.json').name})")
+    for flag, n in (("--calibration-frames", args.calibration_frames), ("--agreement-frames", args.agreement_frames)):
+        if n < 1:
+            raise ValueError(f"{flag} must be at least 1, got {n}")
     shape = _session(args.onnx, threads).get_inputs()[0].shape
     height, width = int(shape[1]), int(shape[2])
     out = args.out or args.onnx.with_name(f"{args.onnx.stem}-int8.onnx")
+    card_out = out.with_suffix(".json")
     data = {"dataset": args.dataset, "data_root": args.data_root}
-    quantize_onnx(args.onnx, out, split_frames(args.calibration_frames, height, width, split="train", **data))
-    agreement = mask_agreement_onnx(args.onnx, out, split_frames(args.agreement_frames, height, width, split="val",
-                                                                 **data), threads)
-    metrics = None if args.no_eval else evaluate_onnx(out, split="val", threads=threads, **data)
-    name = json.loads(args.onnx.with_suffix(".json").read_text())["dataset"]["name"]
-    card = write_int8_card(args.onnx, out, calibration_count=args.calibration_frames, calibration_dataset=name,
-                           agreement=agreement, metrics=metrics)
-    print(json.dumps({"int8": str(out), "card": str(card), "agreement_with_fp32": agreement,
+    calibration = split_frames(args.calibration_frames, height, width, split="train", **data)
+    check = split_frames(args.agreement_frames, height, width, split="val", **data)
+    for what, asked, got in (("train (calibration)", args.calibration_frames, len(calibration)),
+                             ("val (agreement)", args.agreement_frames, len(check))):
+        if got < asked:
+            print(f"note: {what}: the split has {got} images, using all of them instead of {asked}", file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Built under temporary names beside the destination, renamed into place only once everything succeeded.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}-") as tmp:
+        tmp_onnx = Path(tmp) / out.name
+        quantize_onnx(args.onnx, tmp_onnx, calibration)
+        agreement = mask_agreement_onnx(args.onnx, tmp_onnx, check, threads)
+        metrics = None if args.no_eval else evaluate_onnx(tmp_onnx, split="val", threads=threads, **data)
+        name = json.loads(args.onnx.with_suffix(".json").read_text())["dataset"]["name"]
+        tmp_card = write_int8_card(args.onnx, tmp_onnx, calibration_count=len(calibration), calibration_dataset=name,
+                                   agreement=agreement, metrics=metrics)
+        os.replace(tmp_onnx, out)
+        os.replace(tmp_card, card_out)
+    print(json.dumps({"int8": str(out), "card": str(card_out), "agreement_with_fp32": agreement,
+                      "calibration_frames": len(calibration), "agreement_frames": len(check),
                       "val_miou": None if metrics is None else metrics["miou"]}))
     return 0
 
