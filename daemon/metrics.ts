@@ -136,6 +136,7 @@ export class SegdMetrics {
   private readonly analysisLabels = new Map<string, { classes: readonly string[]; zones: readonly ZoneConfig[] }>();
   private readonly classArea: Gauge<'stream' | 'class'>;
   private readonly zoneOccupancy: Gauge<'stream' | 'zone' | 'class'>;
+  private readonly zoneOccupied: Gauge<'stream' | 'zone'>;
   private readonly mqttConnected: Gauge<string>;
   private readonly mqttMessages: Readonly<Record<MqttMessageKind, CounterChild>>;
   private readonly mqttDropped: Readonly<Record<MqttDropReason, CounterChild>>;
@@ -207,6 +208,12 @@ export class SegdMetrics {
       name: 'segd_zone_occupancy_ratio',
       help: "Fraction of a zone's pixels covered by each of its classes of interest, latest frame.",
       labelNames: ['stream', 'zone', 'class'],
+      registers,
+    });
+    this.zoneOccupied = new Gauge({
+      name: 'segd_zone_occupied',
+      help: 'Zone state as MQTT and the zone events report it (threshold, hysteresis, minDurationMs applied): 1 occupied, 0 clear.',
+      labelNames: ['stream', 'zone'],
       registers,
     });
     this.mqttConnected = new Gauge({ name: 'segd_mqtt_connected', help: '1 while connected to the MQTT broker, else 0 (also 0 when MQTT is off).', registers });
@@ -282,7 +289,10 @@ export class SegdMetrics {
     if (labels === undefined) return;
     this.analysisLabels.delete(streamId);
     for (const c of labels.classes) this.classArea.remove(streamId, c);
-    for (const z of labels.zones) for (const c of z.classes) this.zoneOccupancy.remove(streamId, z.name, c);
+    for (const z of labels.zones) {
+      for (const c of z.classes) this.zoneOccupancy.remove(streamId, z.name, c);
+      this.zoneOccupied.remove(streamId, z.name);
+    }
   }
 
   /** The handle of a registered stream; throws naming the id when it was never registered. */
@@ -318,6 +328,7 @@ export class SegdMetrics {
     this.analysisLabels.set(streamId, { classes: classNames, zones });
     const classes = classNames.map((name) => this.classArea.labels(streamId, name));
     const zoneGauges = zones.map((z) => z.classes.map((c) => ({ gauge: this.zoneOccupancy.labels(streamId, z.name, c), name: c })));
+    const occupiedGauges = zones.map((z) => this.zoneOccupied.labels(streamId, z.name));
     return (a) => {
       const { counts, pixels } = a.areas;
       for (let c = 0; c < classes.length; c++) (classes[c] as GaugeChild).set(pixels > 0 ? (counts[c] as number) / pixels : 0);
@@ -326,6 +337,7 @@ export class SegdMetrics {
         if (reading === undefined) continue;
         for (const g of zoneGauges[j] ?? []) g.gauge.set(reading.classes[g.name] ?? 0);
       }
+      for (let j = 0; j < occupiedGauges.length; j++) (occupiedGauges[j] as GaugeChild).set(a.occupied[j] === true ? 1 : 0);
     };
   }
 

@@ -1,5 +1,6 @@
 // docs/grafana/segd.json against a live daemon: every metric the dashboard queries is in a real
-// /metrics scrape, and every label it filters, groups or templates by is on that metric.
+// /metrics scrape, and every label it filters, groups or templates by is on that metric. The stream
+// has a zone, so the zone series exist; MQTT's series exist with MQTT off (connected 0, counters 0).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,7 +61,8 @@ describe('e2e: the Grafana dashboard queries what a live daemon exports', { time
 
   before(async () => {
     tmp = makeTempDir('segd-e2e-grafana-');
-    daemon = await startReadyDaemon(tmp.dir, testConfig([{ id: 'cam', url: SAMPLE_CLIP_VAL }]));
+    const zones = [{ name: 'lower-half', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]], classes: ['road', 'car'] }];
+    daemon = await startReadyDaemon(tmp.dir, testConfig([{ id: 'cam', url: SAMPLE_CLIP_VAL, zones }]));
     client = await E2eClient.connect(daemon.wsUrl);
     await client.waitUntil(() => (client as E2eClient).count('cam') >= 2, '2 masks', 60000);
   });
@@ -99,9 +101,26 @@ describe('e2e: the Grafana dashboard queries what a live daemon exports', { time
       }
     }
     assert.deepEqual(missing, []);
-    // What the dashboard is for: throughput, drops, stages, end-to-end latency, model/provider, restarts.
-    for (const m of ['segd_frames_published_total', 'segd_frames_dropped_total', 'segd_stage_latency_seconds_bucket', 'segd_capture_to_send_seconds_bucket', 'segd_model_info', 'segd_stream_restarts_total']) {
+    // What the dashboard is for: throughput, drops, stages, end-to-end latency, model/provider, restarts,
+    // zones (state and occupancy), class areas, MQTT.
+    for (const m of [
+      'segd_frames_published_total',
+      'segd_frames_dropped_total',
+      'segd_stage_latency_seconds_bucket',
+      'segd_capture_to_send_seconds_bucket',
+      'segd_model_info',
+      'segd_stream_restarts_total',
+      'segd_zone_occupied',
+      'segd_zone_occupancy_ratio',
+      'segd_class_area_ratio',
+      'segd_mqtt_connected',
+      'segd_mqtt_messages_total',
+      'segd_mqtt_dropped_total',
+    ]) {
       assert.ok(used.has(m), `dashboard does not query ${m}`);
     }
+    // The zone state is a 0/1 gauge.
+    const occupied = /^segd_zone_occupied\{stream="cam",zone="lower-half"\} (\S+)$/m.exec(text);
+    assert.ok(occupied !== null && ['0', '1'].includes(occupied[1] as string), `segd_zone_occupied: ${occupied?.[0] ?? 'absent'}`);
   });
 });
