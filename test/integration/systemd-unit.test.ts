@@ -86,6 +86,9 @@ describe('systemd unit', { skip }, () => {
       CacheDirectory: 'segd',
     };
     for (const [k, v] of Object.entries(expected)) assert.deepEqual(d.get(k), [v], k);
+    // The token reaches the dynamic user as a credential: a root-only /etc/segd file it could not read itself.
+    assert.deepEqual(d.get('LoadCredential'), ['segd-token:/etc/segd/token']);
+    assert.deepEqual(d.get('Environment'), ['NODE_ENV=production', 'SEGD_TOKEN_FILE=%d/segd-token']);
     // V8's JIT needs writable+executable memory: node aborts under MemoryDenyWriteExecute.
     assert.equal(d.get('MemoryDenyWriteExecute'), undefined);
   });
