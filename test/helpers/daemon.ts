@@ -23,7 +23,15 @@ export interface ExitInfo {
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
+  for (const c of live) {
+    // A child started in a group of its own (SpawnOptions.command) takes its group with it.
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      /* not a group leader */
+    }
+    c.kill('SIGKILL');
+  }
 });
 
 /** A temp directory removed by the returned cleanup. */
@@ -126,16 +134,32 @@ export interface SpawnOptions {
   readonly nodeArgs?: readonly string[];
   /** Open an IPC channel to the daemon (child.send / 'message'), for a probe loaded with nodeArgs. */
   readonly ipc?: boolean;
+  /** Another command line instead of `node CLI args` (e.g. `npm start`): run in a process group of its own, signalled as a whole. */
+  readonly command?: readonly [string, ...string[]];
 }
 
 /** Spawns the CLI with `args`; resolves once it logged "listening" (rejects if it exits first). */
 export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60000): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cliPath ?? CLI_PATH, ...opts.args], {
+  const group = opts.command !== undefined;
+  const [file, ...argv] = opts.command ?? [process.execPath, ...(opts.nodeArgs ?? []), opts.cliPath ?? CLI_PATH, ...opts.args];
+  const child = spawn(file, argv, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: opts.env ?? cleanEnv(),
     stdio: opts.ipc === true ? ['pipe', 'pipe', 'pipe', 'ipc'] : 'pipe',
+    detached: group,
   });
   live.add(child);
+  // npm and the like do not always pass a signal on: the whole process group gets it.
+  const signal = (s: NodeJS.Signals): void => {
+    if (!group || child.pid === undefined) child.kill(s);
+    else {
+      try {
+        process.kill(-child.pid, s);
+      } catch {
+        child.kill(s);
+      }
+    }
+  };
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
@@ -190,10 +214,10 @@ export async function startDaemonProcess(opts: SpawnOptions, startTimeoutMs = 60
     });
 
   let stopping: Promise<ExitInfo> | null = null;
-  const stop = (signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 10000): Promise<ExitInfo> => {
+  const stop = (sig: NodeJS.Signals = 'SIGTERM', killAfterMs = 10000): Promise<ExitInfo> => {
     stopping ??= (async () => {
-      if (exitInfo === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      if (exitInfo === null) signal(sig);
+      const timer = setTimeout(() => signal('SIGKILL'), killAfterMs);
       const e = await exited;
       clearTimeout(timer);
       return e;
