@@ -74,6 +74,18 @@ def test_export_uses_the_recipes_own_dataset_for_classes_and_parity(tiny, tmp_pa
     assert f"3 folder val frames from {tiny}" in printed.out
 
 
+def test_export_takes_parity_frames_from_the_recipes_val_split(tiny, tmp_path, capsys):
+    (tiny / "splits").mkdir()
+    (tiny / "splits" / "holdout.txt").write_text("train/f004\ntrain/f005\n")   # a list split, as xseq recipes use
+    ckpt = _checkpoint(tmp_path, tiny)
+    state = checkpoint.read(ckpt)
+    checkpoint.save(ckpt, model=untrained_model("sctnet-s", 3, seed=1), optimizer=None, scheduler=None, step=10,
+                    generator=None, config={**state["config"], "val_split": "holdout"})
+    out = tmp_path / "out" / "yard.onnx"
+    assert export_main(["--checkpoint", str(ckpt), "--height", str(H), "--width", str(W), "--out", str(out)]) == 0
+    assert f"2 folder holdout frames from {tiny}" in capsys.readouterr().out
+
+
 def test_export_writes_nothing_when_the_parity_data_cannot_be_read(tiny, tmp_path, capsys):
     out = tmp_path / "out" / "yard.onnx"
     missing = tmp_path / "gone"

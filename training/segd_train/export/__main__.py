@@ -84,13 +84,14 @@ def _run(argv: list[str] | None) -> int:
     recipe = ckpt["config"] if ckpt is not None else {}
     dataset = args.dataset or recipe.get("dataset") or "camvid"
     data_root = args.data_root or recipe.get("data_root") or "data/camvid"
+    val_split = recipe.get("val_split") or "val"   # the split the recipe validated on (a list split too)
     classes = args.classes or classes_file_of(dataset, data_root)
     table = load_classes_json(classes)
     num_classes = len(table.classes)
     metrics = _read_metrics(args.metrics) if args.metrics else None
     # Read before anything is written: a dataset that cannot be read must not leave an export behind.
-    frames = (dataset_images(args.parity_frames, args.height, args.width, dataset=dataset, data_root=data_root)
-              if args.parity_frames > 0 else None)
+    frames = (dataset_images(args.parity_frames, args.height, args.width, dataset=dataset, data_root=data_root,
+                             split=val_split) if args.parity_frames > 0 else None)
     if ckpt is None:
         model, arch = untrained_model(args.arch, num_classes, args.seed), args.arch
         training: dict[str, Any] = {"summary": args.summary or UNTRAINED_SUMMARY.format(arch=arch, seed=args.seed),
@@ -111,8 +112,8 @@ def _run(argv: list[str] | None) -> int:
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card}")
     if frames is not None:
         frac = mask_agreement(onnx_path, model, frames)
-        print(f"parity: {frac:.6f} of pixels agree (ONNX Runtime vs PyTorch, {len(frames)} {dataset} val frames "
-              f"from {data_root})")
+        print(f"parity: {frac:.6f} of pixels agree (ONNX Runtime vs PyTorch, {len(frames)} {dataset} {val_split} "
+              f"frames from {data_root})")
         if frac < 0.999:
             print("parity below 0.999: the export is not faithful")
             return 1
