@@ -2,7 +2,7 @@
 // codes of `run` when it must not start (bad config, bad overrides).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 import { cleanEnv, makeTempDir, runCli, writeConfig } from '../helpers/daemon.js';
@@ -60,10 +60,21 @@ describe('segd CLI', () => {
   });
 
   it('check-config never prints credentials', async () => {
-    const r = await runCli(['check-config', join(REPO_ROOT, 'config', 'segd.example.yaml')]);
+    // As under systemd: the token from the credential file SEGD_TOKEN_FILE names.
+    const token = 'example-token-0123456789abcdef';
+    const tokenFile = join(tmp.dir, 'segd-token');
+    writeFileSync(tokenFile, `${token}\n`);
+    const r = await runCli(['check-config', join(REPO_ROOT, 'config', 'segd.example.yaml')], { env: cleanEnv({ SEGD_TOKEN_FILE: tokenFile }) });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /gate: rtsp:\/\//);
-    assert.ok(!r.stdout.includes('secret'), r.stdout);
+    assert.match(r.stdout, /^server: 0\.0\.0\.0:8080 \(bearer token required\)$/m);
+    assert.ok(!r.stdout.includes('secret') && !r.stdout.includes(token), r.stdout);
+  });
+
+  it('the example config, LAN-facing, is refused without a token', async () => {
+    const r = await runCli(['check-config', join(REPO_ROOT, 'config', 'segd.example.yaml')]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /SEGD_CONFIG_INVALID: server\.host: 0\.0\.0\.0 is reachable beyond this machine, and no bearer token is set/);
   });
 
   it('check-config on a file with several errors prints every one and exits 2', async () => {
