@@ -198,6 +198,10 @@ describe('shipped config files', () => {
       cfg.streams.map((s) => s.id),
       ['gate', 'yard', 'dock'],
     );
+    // The int8 model, as the default config: twice the fp32 model's frames/s on a CPU.
+    assert.equal(cfg.model.path, '/opt/segd/models/sctnet-s-camvid-int8.onnx');
+    // LAN-facing: no way to serve it open unless someone says so.
+    assert.equal(cfg.server.allowUnauthenticated, false);
     // The TensorRT cache lives under systemd's CacheDirectory=segd.
     assert.ok(cfg.model.tensorrt.engineCacheDir?.startsWith('/var/cache/segd/'));
   });
