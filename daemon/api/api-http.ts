@@ -4,6 +4,7 @@
  * per violation, worded as config file errors are.
  */
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { MAX_JSON_DEPTH, parseBoundedJson } from '../../pipeline/core/bounded-json.js';
 import { ControlError, type ControlErrorCode } from '../control/control-error.js';
 
 /** A request body above this is refused (413) unread: a stream or a model choice is a few hundred bytes. */
@@ -82,11 +83,10 @@ export function readJsonBody(req: IncomingMessage): Promise<unknown> {
       if (refused) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve(undefined);
-      try {
-        resolve(JSON.parse(text) as unknown);
-      } catch (err) {
-        reject(new ControlError('invalid_json', null, 'a JSON object', `request body is not JSON (${(err as Error).message})`));
-      }
+      // Depth is checked before parsing: nothing downstream (merge, validation, errors) recurses unbounded.
+      const json = parseBoundedJson(text, MAX_JSON_DEPTH);
+      if (json.ok) resolve(json.value);
+      else reject(new ControlError('invalid_json', null, `a JSON object nested at most ${MAX_JSON_DEPTH} levels`, `request body is not JSON: ${json.problem}`));
     });
   });
 }

@@ -118,8 +118,16 @@ export class ClientSession {
     this.preview = null;
   }
 
+  /** Whatever a client sends, a failure here answers (or drops) that client only, never the process. */
   private onMessage(data: Buffer, isBinary: boolean): void {
-    const req = parseControlMessage(data, isBinary, this.ctx.catalog, this.ctx.maxMessageBytes);
+    let req: ClientRequest | ProtocolErrorReply;
+    try {
+      req = parseControlMessage(data, isBinary, this.ctx.catalog, this.ctx.maxMessageBytes);
+    } catch (err) {
+      this.log.error({ err }, 'control message could not be checked');
+      this.internalError(null);
+      return;
+    }
     if (req.type === 'error') {
       this.ctx.refuse(req.code === 'too_large' ? 'message_too_large' : 'bad_message');
       this.log.debug({ code: req.code, field: req.field }, 'bad control message: %s', req.message);
@@ -131,15 +139,24 @@ export class ClientSession {
     } catch (err) {
       // A failing stream provider must not take the connection (or the process) down.
       this.log.error({ err }, 'control message handling failed');
-      const reply: ProtocolErrorReply = {
-        type: 'error',
-        code: 'internal_error',
-        field: null,
-        expected: 'the request to succeed',
-        message: 'internal error; see the daemon log',
-        request: req.type,
-      };
+      this.internalError(req.type);
+    }
+  }
+
+  private internalError(request: ClientRequest['type'] | null): void {
+    const reply: ProtocolErrorReply = {
+      type: 'error',
+      code: 'internal_error',
+      field: null,
+      expected: 'the request to succeed',
+      message: 'internal error; see the daemon log',
+      request,
+    };
+    try {
       this.sendJson(reply);
+    } catch (err) {
+      this.log.error({ err }, 'could not answer a ws client; disconnecting it');
+      this.ws.terminate();
     }
   }
 

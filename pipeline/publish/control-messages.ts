@@ -5,6 +5,7 @@
  * functions: the publisher decides what to do with a valid request.
  */
 import type { ErrorObject } from 'ajv';
+import { MAX_JSON_DEPTH, parseBoundedJson } from '../core/bounded-json.js';
 import type { StreamChange } from '../core/reasons.js';
 import { fieldPath } from '../core/schema-errors.js';
 import {
@@ -71,7 +72,12 @@ export function errorReply(
 
 /** JSON of a peer-supplied value for an error text, cut short so a reply never echoes a big payload. */
 function show(value: unknown): string {
-  const text = value === undefined ? 'undefined' : JSON.stringify(value);
+  let text: string;
+  try {
+    text = value === undefined ? 'undefined' : JSON.stringify(value);
+  } catch {
+    text = Array.isArray(value) ? 'an array' : typeof value; // unreachable below MAX_JSON_DEPTH; never throw from an error path
+  }
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
@@ -90,12 +96,10 @@ export function parseControlMessage(
   if (data.length > maxBytes) {
     return errorReply('too_large', null, `at most ${maxBytes} bytes`, `message of ${data.length} bytes`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data.toString('utf8'));
-  } catch (err) {
-    return errorReply('bad_json', null, 'a JSON object', `not JSON (${(err as Error).message})`);
-  }
+  // Depth first: a `[[[[…` message must not reach anything that recurses (show(), ajv).
+  const json = parseBoundedJson(data.toString('utf8'), MAX_JSON_DEPTH);
+  if (!json.ok) return errorReply('bad_json', null, `a JSON object nested at most ${MAX_JSON_DEPTH} levels`, `not JSON: ${json.problem}`);
+  const parsed = json.value;
   const { envelope, requests } = controlValidators();
   if (!envelope(parsed)) return envelopeError(firstError(envelope.errors, ['type']));
   const type = (parsed as { type: ClientRequestType }).type;

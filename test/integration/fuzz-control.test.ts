@@ -53,9 +53,16 @@ function fuzzMessage(r: Prng): string | Buffer {
       return JSON.stringify({ type: r.pick(['subscribe', 'unsubscribe']), streams: Array.from({ length: r.int(300) }, () => r.pick(ids)) });
     case 7:
       return '{"type":"subscribe","__proto__":{"polluted":1},"streams":["cam1"]}';
-    case 8:
-      // Deep nesting: JSON.parse copes; validation stops at the first wrong field.
-      return `{"type":"encoding","encoding":${'['.repeat(500)}${']'.repeat(500)}}`;
+    case 8: {
+      // Deep nesting, up to depth 100,000 (within MAX_MESSAGE_BYTES where it fits, else too_large).
+      const depth = r.pick([10, 40, 500, 5000, 100_000]);
+      return r.pick([
+        `{"type":"encoding","encoding":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        `{"type":"subscribe","streams":${'['.repeat(depth)}"cam1"${']'.repeat(depth)}}`,
+        '{"a":'.repeat(depth) + '1' + '}'.repeat(depth),
+        `{"type":"preview","enabled":true,"maxFps":${r.pick(['1e999999', '-0', '9'.repeat(400)])},"width":640}`,
+      ]);
+    }
     case 9:
       return JSON.stringify({ type: 'encoding', encoding: r.pick(['raw', 'png', 'deflate']) }); // valid
     case 10:
@@ -116,6 +123,34 @@ describe('fuzz: WebSocket control protocol', () => {
       const m = await watcher.nextMask(10_000);
       if (m.seq === 1_000_000) got.add(m.streamId);
     }
+  });
+
+  it('deeply nested messages (depth 5,000 … 100,000) get bad_json; the process and other clients carry on', guard, async (t) => {
+    // Issue 28 F1: one 10 KB `[[[…]]]` message used to overflow the stack in the error text and stop the process.
+    const srv = await setup(t, { maxMessageBytes: 256 * 1024 });
+    const watcher = await clientFor(t, srv);
+    const fuzzer = await clientFor(t, srv);
+    const nest = (depth: number, inner = ''): string => '['.repeat(depth) + inner + ']'.repeat(depth);
+    const attacks = [
+      nest(5000),
+      `{"type":"subscribe","streams":${nest(5000, '"cam1"')}}`,
+      `{"type":"encoding","encoding":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`,
+      nest(100_000),
+      '['.repeat(100_000), // unbalanced
+      `{"type":"preview","enabled":true,"maxFps":1e999999,"width":${'9'.repeat(5000)}}`,
+    ];
+    let seq = 0;
+    for (const [i, attack] of attacks.entries()) {
+      fuzzer.send(attack);
+      const reply = await fuzzer.nextText(20_000);
+      assert.ok(checkReply(reply, i), `attack ${i}: an error reply, got ${reply.type}`);
+      assert.equal(reply.type === 'error' ? reply.code : '', i === attacks.length - 1 ? 'bad_field' : 'bad_json', `attack ${i}`);
+      // The other client still gets every mask published after the attack.
+      srv.publisher.publish(maskResult('cam1', seq, MASK, W, H));
+      assert.equal((await watcher.nextMask(10_000)).seq, seq++);
+    }
+    assert.equal(srv.publisher.clientCount, 2);
+    assert.equal((await fuzzer.request({ type: 'list_streams' })).type, 'streams', 'the attacker\'s own connection still works');
   });
 
   it('publish.maxClients: one more client is told too_many_clients and closed with 1013', guard, async (t) => {
