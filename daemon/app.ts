@@ -26,6 +26,8 @@ import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import { SegdError } from '../pipeline/core/errors.js';
+import { allowedSourceDirs } from './config/load.js';
+import { createOriginPolicy } from './origin-check.js';
 import { MAX_STREAMS, type SegdConfig } from './config/schema.js';
 import { apiRoutes } from './api/api-routes.js';
 import { sendError } from './api/api-http.js';
@@ -133,6 +135,8 @@ export async function startDaemon(
           logger,
           auth: createRequestAuth(config.server.token),
           onUnauthorized: () => metrics.refused('unauthorized'),
+          origins: createOriginPolicy(config.server.allowedOrigins),
+          maxConnections: config.server.maxConnections,
           routes: viewerRoutes(logger), // the live viewer page at /
           api: (req: IncomingMessage, res: ServerResponse) => {
             if (late.api !== null) return late.api(req, res);
@@ -251,6 +255,7 @@ export async function startDaemon(
       reload: reloader !== null ? () => reloader.reload() : null,
       persist: persister !== null ? () => persister.persist({ streams: registry.list(), model: swap.choice }) : null,
       baseDir: configFile !== null ? dirname(configFile.path) : process.cwd(),
+      allowedDirs: allowedSourceDirs(configFile !== null ? dirname(configFile.path) : process.cwd(), config.sources.allowedDirs),
       logger,
     });
 

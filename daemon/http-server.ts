@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { StreamState } from '../pipeline/core/reasons.js';
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import type { AuthFailure, RequestAuth } from './auth.js';
+import { nonJsonBody, type OriginPolicy } from './origin-check.js';
 
 export const WS_PATH = '/ws';
 /** The control API's paths (daemon/api/api-routes.ts). */
@@ -56,7 +57,19 @@ export interface HttpServerOptions {
   readonly auth?: RequestAuth | null;
   /** Called once per request or upgrade refused with 401 (metrics). */
   readonly onUnauthorized?: () => void;
+  /** Cross-site check for /api/ and the WebSocket upgrade (daemon/origin-check.ts); absent = none. */
+  readonly origins?: OriginPolicy;
+  /** server.maxConnections: open TCP connections at most (WebSocket clients included). */
+  readonly maxConnections?: number;
 }
+
+/** Whole request headers must arrive within this (slowloris). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request (headers and a body of at most 64 KiB) within this. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle keep-alive connection is closed after this. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 /** The one path open without a token: probes (systemd, load balancers) must not need the secret. */
 export const OPEN_PATH = '/healthz';
@@ -107,6 +120,13 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
     return failure;
   };
   const challenge = { 'www-authenticate': 'Bearer realm="segd"' };
+  /** A cross-site /api/ request or upgrade: refused with 403 and logged (a browser page tried to reach us). */
+  const crossSite = (req: IncomingMessage, path: string): { error: string; message: string } | null => {
+    const why = opts.origins?.crossSite(req) ?? null;
+    if (why === null) return null;
+    log.warn({ remote: req.socket.remoteAddress, path: shown(path), origin: String(req.headers.origin).slice(0, 200) }, `cross-site request refused: ${why}`);
+    return { error: 'cross_origin', message: `${why}; expected a same-origin request (server.allowedOrigins lists others)` };
+  };
   const builtIn = new Map<string, RequestListener>([
     ['/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' })],
     ['/readyz', (_req, res) => readyz(res)],
@@ -141,7 +161,8 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
     }
   }
 
-  const server = http.createServer((req, res) => {
+  // Idle, slow or half-sent requests (no token needed to open a connection) hold a socket only this long.
+  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
     const path = pathOf(req);
     const denied = refusal(req, path);
     if (denied !== null) {
@@ -149,6 +170,17 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
       return;
     }
     if (opts.api !== undefined && path.startsWith(API_PATH_PREFIX)) {
+      const foreign = crossSite(req, path);
+      if (foreign !== null) {
+        sendJson(res, 403, foreign);
+        return;
+      }
+      const media = nonJsonBody(req);
+      if (media !== null) {
+        req.resume();
+        sendJson(res, 415, { error: 'unsupported_media_type', message: `${req.method ?? '?'} ${shown(path)}: ${media}` });
+        return;
+      }
       opts.api(req, res);
       return;
     }
@@ -172,11 +204,19 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
       return;
     }
     if (pathOf(req) === WS_PATH && opts.publisher) {
+      const foreign = crossSite(req, WS_PATH);
+      if (foreign !== null) {
+        refuseUpgrade(socket, 403, foreign);
+        return;
+      }
       opts.publisher.handleUpgrade(req, socket, head);
       return;
     }
     refuseUpgrade(socket, 404, { error: 'not_found', message: `no WebSocket endpoint at ${shown(pathOf(req))}; expected ${WS_PATH}` });
   });
+
+  // Connections beyond this are dropped at accept: WebSocket clients (publish.maxClients) plus room for API calls.
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   let closing: Promise<void> | null = null;
 

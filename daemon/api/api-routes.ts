@@ -43,6 +43,8 @@ export interface ApiOptions {
   readonly persist: (() => Promise<void>) | null;
   /** Relative stream file paths resolve against it (the config file's directory); model paths against the working directory. */
   readonly baseDir: string;
+  /** Directories file streams may be read from (config/load.ts allowedSourceDirs). */
+  readonly allowedDirs: readonly string[];
   readonly logger: Logger;
 }
 
@@ -88,7 +90,7 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
   };
   const streamInput = (body: unknown, source: string): StreamConfig => {
     try {
-      return parseStreamInput(body, opts.baseDir, source);
+      return parseStreamInput(body, opts.baseDir, source, opts.allowedDirs);
     } catch (err) {
       if (!(err instanceof SegdError)) throw err;
       const first = err.details[0] ?? err.message;
@@ -97,7 +99,7 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
   };
   const objectBody = (body: unknown): Record<string, unknown> => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ControlError('invalid_stream', null, 'a JSON object', `request body: expected a JSON object, got ${body === undefined ? 'no body' : Array.isArray(body) ? 'an array' : typeof body}`);
+      throw new ControlError('invalid_stream', null, 'a JSON object', `request body: expected a JSON object, got ${body === undefined ? 'no body' : body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
     }
     return body as Record<string, unknown>;
   };

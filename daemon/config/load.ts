@@ -2,8 +2,9 @@
  * Reads a YAML config file, validates it (every violation at once), applies defaults and
  * resolves relative paths against the file's directory.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { SegdError } from '../../pipeline/core/errors.js';
@@ -13,6 +14,7 @@ import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { configSchema, type SegdConfig } from './schema.js';
 import { formatAjvError } from '../../pipeline/core/schema-errors.js';
 import { zoneProblems } from '../../pipeline/core/zone-config.js';
+import { MAX_CONFIG_FILE_BYTES, readProblem, readRegularFile } from '../../pipeline/core/read-file.js';
 
 let validator: ValidateFunction | null = null;
 
@@ -27,10 +29,10 @@ export function loadConfigFile(path: string): SegdConfig {
   const file = resolve(path);
   let text: string;
   try {
-    if (statSync(file).isDirectory()) throw new Error('is a directory');
-    text = readFileSync(file, 'utf8');
+    // Regular files only, size-capped: a device or FIFO given as --config is refused, not read (or waited on).
+    text = readRegularFile(file, MAX_CONFIG_FILE_BYTES).toString('utf8');
   } catch (err) {
-    const why = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
+    const why = readProblem(err);
     throw new SegdError('SEGD_CONFIG_UNREADABLE', `config file ${file}: cannot read (${why})`, [], { cause: err });
   }
   return parseConfigText(text, { baseDir: dirname(file), source: file });
@@ -89,6 +91,23 @@ export function resolveStreamUrl(url: string, baseDir: string): string {
   return HAS_SCHEME.test(url) || isAbsolute(url) ? url : resolve(baseDir, url);
 }
 
+/** The bundled sample clips (the package's config/samples/), always allowed as file streams. */
+export const BUNDLED_SAMPLES_DIR = resolve(fileURLToPath(new URL('../../../config/samples/', import.meta.url)));
+
+/**
+ * The directories file streams may be read from: the config file's own directory, the bundled
+ * samples, and `sources.allowedDirs` (relative ones resolve against `baseDir`).
+ */
+export function allowedSourceDirs(baseDir: string, extra: readonly string[]): string[] {
+  return [baseDir, BUNDLED_SAMPLES_DIR, ...extra.map((d) => resolve(baseDir, d))];
+}
+
+function rawAllowedDirs(raw: unknown): string[] {
+  const sources = isRecord(raw) ? raw['sources'] : undefined;
+  const dirs = isRecord(sources) ? sources['allowedDirs'] : undefined;
+  return Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === 'string' && d !== '') : [];
+}
+
 /**
  * Checks the schema cannot express: unique ids, URLs the sources accept, files that exist.
  * Runs on unvalidated data (so these problems are reported together with schema violations).
@@ -96,6 +115,7 @@ export function resolveStreamUrl(url: string, baseDir: string): string {
 function checkStreams(raw: unknown, baseDir: string): string[] {
   const streams = isRecord(raw) ? raw['streams'] : undefined;
   if (!Array.isArray(streams)) return [];
+  const allowed = allowedSourceDirs(baseDir, rawAllowedDirs(raw));
   const problems: string[] = [];
   const firstIndexOfId = new Map<string, number>();
   streams.forEach((s: unknown, i: number) => {
@@ -107,7 +127,7 @@ function checkStreams(raw: unknown, baseDir: string): string[] {
       else problems.push(`streams[${i}].id: expected a unique id, "${id}" is already used by streams[${first}]`);
     }
     problems.push(...zoneProblems(typeof id === 'string' ? id : `#${i}`, s['zones'], `streams[${i}]`));
-    const problem = checkStreamUrl(s['url'], baseDir, `streams[${i}].url`);
+    const problem = checkStreamUrl(s['url'], baseDir, `streams[${i}].url`, allowed);
     if (problem !== null) problems.push(problem);
   });
   return problems;
@@ -149,21 +169,46 @@ function checkMqtt(raw: unknown): string[] {
 }
 
 /**
- * The check of one stream URL the schema cannot express (a scheme the sources accept, a file that
- * exists), as one problem line naming `field`; null when fine or not a string (the schema reports that).
+ * The check of one stream URL the schema cannot express (a scheme the sources accept; for a file,
+ * a regular file under one of `allowedDirs`, symlinks resolved), as one problem line naming
+ * `field`; null when fine or not a string (the schema reports that). A path outside the allowed
+ * directories is refused before its existence is looked at, so the answer reveals nothing about it.
  */
-export function checkStreamUrl(url: unknown, baseDir: string, field: string): string | null {
+export function checkStreamUrl(url: unknown, baseDir: string, field: string, allowedDirs: readonly string[]): string | null {
   if (typeof url !== 'string' || url === '') return null;
   try {
     const parsed = parseSourceUrl(resolveStreamUrl(url, baseDir), field);
+    if (parsed.kind !== 'file') return null;
     // For files, `input` is `file:<absolute path>` (ffmpeg's file protocol).
     const path = parsed.input.replace(/^file:/, '');
-    if (parsed.kind === 'file' && !existsSync(path)) return `${field}: expected an existing video file, ${redactUrl(path)} does not exist`;
+    const outside = `${field}: expected a video file under one of the allowed directories (${allowedDirs.join(', ')}; sources.allowedDirs), got ${redactUrl(path)}`;
+    if (!isUnder(path, allowedDirs)) return outside;
+    if (!existsSync(path)) return `${field}: expected an existing video file, ${redactUrl(path)} does not exist`;
+    const real = realpathSync(path);
+    if (!isUnder(real, allowedDirs.map(realOrSelf))) return outside; // a symlink out of an allowed directory
+    if (!statSync(real).isFile()) return `${field}: expected a regular video file, ${redactUrl(path)} is a device, FIFO, socket or directory`;
     return null;
   } catch (err) {
     // parseSourceUrl's message starts with the field and names the redacted URL and what was expected.
     const msg = err instanceof Error ? err.message : String(err);
     return msg.startsWith(`${field}: `) ? msg : `${field}: ${redactUrl(msg)}`;
+  }
+}
+
+function isUnder(path: string, dirs: readonly string[]): boolean {
+  // /proc and /sys are never video files, whatever the allowed directories say.
+  if (path === '/proc' || path.startsWith('/proc/') || path === '/sys' || path.startsWith('/sys/')) return false;
+  return dirs.some((d) => {
+    const dir = d.endsWith(sep) ? d : d + sep;
+    return path.startsWith(dir);
+  });
+}
+
+function realOrSelf(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
   }
 }
 
@@ -187,6 +232,7 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
       tensorrt: { ...cfg.model.tensorrt, engineCacheDir: absOrNull(cfg.model.tensorrt.engineCacheDir) },
     },
     streams: cfg.streams.map((s): StreamConfig => ({ ...s, url: resolveStreamUrl(s.url, baseDir) })),
+    sources: { ...cfg.sources, allowedDirs: cfg.sources.allowedDirs.map(abs) },
     mqtt:
       cfg.mqtt === null
         ? null

@@ -5,16 +5,17 @@
  * resolved password replaces mqtt.password; it is never printed or logged. The TLS files are
  * checked for readability here too, so `check-config` reports them.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { SegdError } from '../../pipeline/core/errors.js';
+import { MAX_SECRET_FILE_BYTES, readProblem, readRegularFile } from '../../pipeline/core/read-file.js';
 import type { SegdConfig } from './schema.js';
 
 function readSecretFile(path: string, source: string): string {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, MAX_SECRET_FILE_BYTES).toString('utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const why = readProblem(err);
     const problem = `${source}: cannot read password file ${path} (${why})`;
     throw new SegdError('SEGD_CONFIG_INVALID', problem, [problem], { cause: err });
   }

@@ -10,6 +10,7 @@ import { DEFAULT_ALLOW_SPINNING } from '../../pipeline/engine/provider-options.j
 import { FFMPEG_DEFAULT_THREADS } from '../../pipeline/sources/ffmpeg-args.js';
 import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
 import { StreamConfigSchema } from '../../pipeline/core/stream-config.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../http-server.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES } from '../../pipeline/publish/protocol.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT } from '../../pipeline/publish/ws-publisher.js';
 
@@ -84,6 +85,13 @@ export const configSchema = Type.Object(
       tokenFile: Nullable(Type.String({ minLength: 1, default: null })),
       /** Serve without a token on an address beyond loopback; false: such a config is refused (config/token.ts). */
       allowUnauthenticated: Type.Boolean({ default: false }),
+      /**
+       * Browser origins (`https://dash.example:8443`) besides this server's own that may call /api/
+       * and open /ws; `*` = any. Others get 403 (daemon/origin-check.ts, docs/security.md).
+       */
+      allowedOrigins: Type.Array(Type.String({ minLength: 1, pattern: '^(\\*|https?://[^/\\s]+)$' }), { maxItems: 64, default: [] }),
+      /** Open TCP connections at most (WebSocket clients included); more are dropped at accept. */
+      maxConnections: Type.Integer({ minimum: 8, maximum: 100_000, default: DEFAULT_MAX_CONNECTIONS }),
     }),
     log: Section({ level: StringEnum(LOG_LEVELS, { default: 'info' }) }),
     /** null = the bundled @ffmpeg-installer binary. */
@@ -135,6 +143,14 @@ export const configSchema = Type.Object(
        * rename), so it outlasts a restart; false: it lasts until the daemon restarts.
        */
       persist: Type.Boolean({ default: false }),
+    }),
+    /** Where file streams may come from (docs/security.md). */
+    sources: Section({
+      /**
+       * Directories file streams may be read from, besides the config file's own directory and the
+       * bundled samples (always allowed); relative ones resolve against the config file's directory.
+       */
+      allowedDirs: Type.Array(Type.String({ minLength: 1 }), { maxItems: 64, default: [] }),
     }),
     // Bounded: stream ids become metric label values.
     streams: Type.Array(StreamConfigSchema, { minItems: 1, maxItems: MAX_STREAMS }),

@@ -22,17 +22,17 @@ function getValidator(): ValidateFunction {
 
 /**
  * A validated stream with every default applied (a plain relative path resolved against
- * `baseDir`), or SEGD_CONFIG_INVALID whose `details` hold one line per violation. `raw` is not
+ * `baseDir`; a file under one of `allowedDirs`), or SEGD_CONFIG_INVALID whose `details` hold one line per violation. `raw` is not
  * modified.
  */
-export function parseStreamInput(raw: unknown, baseDir: string, source: string): StreamConfig {
+export function parseStreamInput(raw: unknown, baseDir: string, source: string, allowedDirs: readonly string[]): StreamConfig {
   // structuredClone: ajv writes defaults into what it validates.
   const data: unknown = typeof raw === 'object' && raw !== null ? structuredClone(raw) : raw;
   const validate = getValidator();
   const problems: string[] = [];
   if (!validate(data)) problems.push(...(validate.errors ?? []).map((e) => formatAjvError(e, { vocabulary: 'json' })));
   const record = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
-  const urlProblem = checkStreamUrl(record['url'], baseDir, 'url');
+  const urlProblem = checkStreamUrl(record['url'], baseDir, 'url', allowedDirs);
   if (urlProblem !== null) problems.push(urlProblem);
   problems.push(...zoneProblems(typeof record['id'] === 'string' ? record['id'] : '(no id)', record['zones'], ''));
   if (problems.length > 0) {

@@ -6,10 +6,10 @@
  * Without a token, a host beyond loopback is refused unless server.allowUnauthenticated says it is
  * meant: anyone who can reach the port would see every camera's masks and could drive the API.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MIN_TOKEN_LENGTH, isLoopbackAddress } from '../auth.js';
 import { SegdError } from '../../pipeline/core/errors.js';
+import { MAX_SECRET_FILE_BYTES, readProblem, readRegularFile } from '../../pipeline/core/read-file.js';
 import type { SegdConfig } from './schema.js';
 
 const TOKEN_CHARS = /^[\x21-\x7e]+$/; // printable ASCII, no spaces: it must survive a header and a query string
@@ -28,9 +28,9 @@ function checkToken(token: string, source: string): string {
 function readTokenFile(path: string, source: string): string {
   let text: string;
   try {
-    text = readFileSync(resolve(path), 'utf8');
+    text = readRegularFile(resolve(path), MAX_SECRET_FILE_BYTES).toString('utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const why = readProblem(err);
     throw new SegdError('SEGD_CONFIG_INVALID', `${source}: cannot read token file ${path} (${why})`, [source], { cause: err });
   }
   return checkToken(text.replace(/\r?\n$/, ''), `${source} (${path})`);

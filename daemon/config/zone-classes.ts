@@ -3,14 +3,18 @@
  * again at start, analysis/frame-analysis.ts): a typo in `classes` is a config error, found before
  * the daemon runs. A card that cannot be read is the model's problem, reported at start.
  */
-import { readFileSync } from 'node:fs';
+import { parseBoundedJson } from '../../pipeline/core/bounded-json.js';
 import { SegdError } from '../../pipeline/core/errors.js';
+import { MAX_CARD_FILE_BYTES, readRegularFile } from '../../pipeline/core/read-file.js';
 import type { SegdConfig } from './schema.js';
 
 function cardClassNames(cfg: SegdConfig): string[] | null {
   const path = cfg.model.card ?? cfg.model.path.replace(/\.[^./]*$/, '') + '.json';
   try {
-    const card = JSON.parse(readFileSync(path, 'utf8')) as { classes?: { name?: unknown }[] };
+    // Regular files only, size-capped (a card on /dev/zero is the model's problem, reported at start).
+    const json = parseBoundedJson(readRegularFile(path, MAX_CARD_FILE_BYTES).toString('utf8'));
+    if (!json.ok) return null;
+    const card = json.value as { classes?: { name?: unknown }[] };
     const names = (card.classes ?? []).map((c) => c.name);
     return names.every((n): n is string => typeof n === 'string') ? names : null;
   } catch {

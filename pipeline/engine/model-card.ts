@@ -5,9 +5,10 @@
  * clients as-is).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { MAX_JSON_DEPTH, parseBoundedJson } from '../core/bounded-json.js';
 import { SegdError } from '../core/errors.js';
+import { MAX_CARD_FILE_BYTES, readProblem, readRegularFileAsync } from '../core/read-file.js';
 import { describeValue, fieldPath, formatAjvError } from '../core/schema-errors.js';
 
 export const MODEL_CARD_FORMAT = 'segd-model-card/1';
@@ -99,25 +100,27 @@ export function validateModelCard(json: unknown, cardPath: string): ModelCard {
   return { ...card, ignore_index: card.ignore_index ?? null };
 }
 
-/** Reads and validates a card. Missing/unreadable/non-JSON cards are SEGD_MODEL_CARD_INVALID naming the path. */
+/**
+ * Reads and validates a card. Missing/unreadable/non-JSON cards are SEGD_MODEL_CARD_INVALID naming
+ * the path and what was expected, never quoting the file (it may not be a card at all: /etc/passwd).
+ * Regular files of at most MAX_CARD_FILE_BYTES only, read within FILE_READ_TIMEOUT_MS.
+ */
 export async function readModelCard(cardPath: string): Promise<ModelCard> {
   let text: string;
   try {
-    text = await readFile(cardPath, 'utf8');
+    text = (await readRegularFileAsync(cardPath, MAX_CARD_FILE_BYTES)).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const e = err as NodeJS.ErrnoException;
     const msg =
-      code === 'ENOENT'
+      e.code === 'ENOENT'
         ? `model card not found: expected ${cardPath} (a JSON file beside the model with the same stem)`
-        : `model card ${cardPath} is unreadable: ${(err as Error).message}`;
+        : `model card ${cardPath} is unreadable: ${readProblem(err)}`;
     throw new SegdError('SEGD_MODEL_CARD_INVALID', msg, [msg], { cause: err });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    const msg = `model card ${cardPath} is not valid JSON: ${(err as Error).message}`;
-    throw new SegdError('SEGD_MODEL_CARD_INVALID', msg, [msg], { cause: err });
+  const json = parseBoundedJson(text, MAX_JSON_DEPTH);
+  if (!json.ok) {
+    const msg = `model card ${cardPath} is not a JSON model card (${json.problem}); expected a JSON object (docs/model-contract.md)`;
+    throw new SegdError('SEGD_MODEL_CARD_INVALID', msg, [msg]);
   }
-  return validateModelCard(json, cardPath);
+  return validateModelCard(json.value, cardPath);
 }

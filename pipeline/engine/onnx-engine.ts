@@ -123,7 +123,8 @@ export class OnnxEngine {
       throw new RangeError(`OnnxEngine: maxBatch must be an integer >= 1, got ${String(opts.maxBatch)}`);
     }
     const st = await stat(modelPath).catch(() => null);
-    if (!st?.isFile()) {
+    // /proc and /sys files pass as regular files (size 0, generated on read): never a model.
+    if (!st?.isFile() || /^\/(proc|sys)\//.test(modelPath)) {
       throw new SegdError('SEGD_MODEL_NOT_FOUND', `model file not found: ${modelPath} (expected an .onnx file)`, [modelPath]);
     }
     const cardPath = opts.cardPath ?? defaultCardPath(modelPath);

@@ -97,5 +97,51 @@ async function warmUp(session: InferenceSession, init: WorkerInit): Promise<Warm
       checkOutput(out[OUTPUT_NAME], n, init.card, init.modelPath);
     }
   }
+  // A grey frame shows few classes: one varied frame too, so a card listing fewer classes than the
+  // model emits (ids beyond the card's) is refused here rather than reaching clients (issue 28 F3).
+  let probe: InferenceSession.ReturnType;
+  try {
+    probe = await session.run({ [INPUT_NAME]: new Tensor('uint8', probeFrame(h, w), [1, h, w, 3]) });
+  } catch (err) {
+    const msg = `model ${init.modelPath} failed its warm-up run on a varied frame (expected to accept [N, ${h}, ${w}, 3] uint8): ${(err as Error).message}`;
+    throw new SegdError('SEGD_MODEL_INVALID', msg, [msg]);
+  }
+  checkOutput(probe[OUTPUT_NAME], 1, init.card, init.modelPath);
   return { totalMs: performance.now() - start, slowestMs: slowest };
+}
+
+/**
+ * A deterministic frame with many colours and textures (hue across, brightness down, noisy tiles),
+ * so a segmentation model emits more of its classes than on grey (the shipped CamVid model: ids 0, 5, 6, 8 against 0).
+ */
+const PROBE_MAX = 190;
+
+export function probeFrame(h: number, w: number): Uint8Array {
+  const out = new Uint8Array(h * w * 3);
+  let seed = 0x2545f491;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const hue = (x / w) * 6;
+      const level = 1 - y / h;
+      const c = Math.floor(hue);
+      const f = hue - c;
+      const rgb = [
+        [1, f, 0],
+        [1 - f, 1, 0],
+        [0, 1, f],
+        [0, 1 - f, 1],
+        [f, 0, 1],
+        [1, 0, 1 - f],
+      ][c % 6] as number[];
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      const textured = ((x >> 3) + (y >> 3)) % 3 === 0;
+      const noise = textured ? ((seed >>> 0) % 40) - 20 : 0;
+      const i = (y * w + x) * 3;
+      // At most PROBE_MAX: the frame stays within what a camera's exposure gives (no clipped whites).
+      for (let k = 0; k < 3; k++) out[i + k] = Math.max(0, Math.min(PROBE_MAX, Math.round(PROBE_MAX * level * (rgb[k] as number) + noise)));
+    }
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { REPO_ROOT } from './paths.js';
+import { REPO_ROOT, SHARED_DIR } from './paths.js';
 
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'daemon', 'cli.js');
 export const MODEL_PATH = join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx');
@@ -56,6 +56,8 @@ export function testConfig(streams: readonly TestStream[], extra: Record<string,
     log: { level: 'info' },
     model: { path: MODEL_PATH, providers: ['cpu'], warmupRuns: 1, cpu: { intraOpThreads: 1, interOpThreads: 1 } },
     batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
+    // The shared test clips live outside the config's (temporary) directory.
+    sources: { allowedDirs: [SHARED_DIR] },
     ...extra,
     streams,
   };

@@ -8,11 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { OnnxEngine } from '../../pipeline/engine/index.js';
 import { cardClasses, contractCard, failsOnBrightPixelsModel, makeModelDir, type ModelDir } from '../helpers/bad-models.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
+const SHIPPED_MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx');
+const SHIPPED_CARD = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.json');
 const H = 36;
 const W = 48;
 
@@ -49,11 +54,41 @@ describe('OnnxEngine: class ids against the card', { timeout: 60_000 }, () => {
     });
   }
 
-  it('the same model with a 129-class card loads and serves its ids as they are', async () => {
+  it('a card that lists fewer classes than the model emits on a varied frame (but more than on grey) → SEGD_MODEL_INVALID', async () => {
+    // 129 classes cover the grey warm-up frame's id 128, not the brighter pixels of the varied one.
     const path = await dir.writeModel('k129', model, contractCard(model, H, W, { classes: cardClasses(129) }));
+    const err = await create(path).then(
+      async (engine) => {
+        await engine.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SegdError && err.code === 'SEGD_MODEL_INVALID', String(err));
+    assert.match(err.message, /lists 129 classes \(ids 0\.\.128\)/);
+  });
+
+  it('the shipped model with its card cut to 3 classes (right sha256) → SEGD_MODEL_INVALID (issue 28 F3)', async () => {
+    const card = JSON.parse(readFileSync(SHIPPED_CARD, 'utf8')) as { classes: unknown[] };
+    const cut = join(dir.dir, 'three-classes.json');
+    writeFileSync(cut, JSON.stringify({ ...card, classes: card.classes.slice(0, 3) }));
+    const err = await OnnxEngine.create(cpuEngineOptions(SHIPPED_MODEL, { cardPath: cut })).then(
+      async (engine) => {
+        await engine.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SegdError && err.code === 'SEGD_MODEL_INVALID', String(err));
+    assert.match(err.message, /lists 3 classes \(ids 0\.\.2\)/);
+  });
+
+  it('the same model with a 200-class card loads and serves its ids as they are', async () => {
+    // 200, not 129: warm-up also runs a varied frame (pixels up to 190), not only the grey one.
+    const path = await dir.writeModel('k200', model, contractCard(model, H, W, { classes: cardClasses(200) }));
     const engine = await create(path);
     try {
-      assert.equal(engine.card.classes.length, 129);
+      assert.equal(engine.card.classes.length, 200);
       const input = engine.acquireInput();
       for (let i = 0; i < H * W * 3; i++) input[i] = (i * 13) % 150;
       const mask = await engine.run(1);

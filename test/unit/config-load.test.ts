@@ -28,7 +28,7 @@ describe('config loading', () => {
     const path = writeConfig(tmp.dir, `streams:\n  - id: cam1\n    url: ${BUNDLED_SAMPLE_CLIP}\n`, 'minimal.yaml');
     const cfg = loadConfigFile(path);
     assert.deepEqual(cfg, {
-      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false },
+      server: { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 },
       log: { level: 'info' },
       ffmpeg: { path: null, threads: 1 },
       model: {
@@ -43,6 +43,7 @@ describe('config loading', () => {
       batching: { maxBatch: 2, maxDelayMs: 0, perStreamCap: 1 },
       publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       mqtt: null,
+      sources: { allowedDirs: [] },
       api: { persist: false },
       streams: [
         {
@@ -64,6 +65,7 @@ describe('config loading', () => {
     const text = [
       'ffmpeg: { path: bin/ffmpeg }',
       'model: { path: m/x.onnx, card: m/x-card.json, tensorrt: { engineCacheDir: cache/trt } }',
+      'sources: { allowedDirs: [/srv/videos, clips] }',
       'streams:',
       `  - { id: a, url: ${JSON.stringify(BUNDLED_SAMPLE_CLIP)} }`,
       `  - { id: b, url: rtsp://10.0.0.5/s1 }`,
@@ -74,6 +76,7 @@ describe('config loading', () => {
     assert.equal(cfg.model.card, '/etc/segd/m/x-card.json');
     assert.equal(cfg.model.tensorrt.engineCacheDir, '/etc/segd/cache/trt');
     assert.equal(cfg.streams[1]?.url, 'rtsp://10.0.0.5/s1');
+    assert.deepEqual(cfg.sources.allowedDirs, ['/srv/videos', '/etc/segd/clips']);
     // A bare command name stays a PATH lookup.
     const bare = parseConfigText(`ffmpeg: { path: ffmpeg }\nstreams: [{ id: a, url: rtsp://h/x }]`, { baseDir: '/x', source: 'inline' });
     assert.equal(bare.ffmpeg.path, 'ffmpeg');
@@ -189,7 +192,7 @@ describe('shipped config files', () => {
     assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
     assert.equal(cfg.streams[0]?.loop, true);
     assert.equal(cfg.streams[0]?.realtime, true);
-    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false });
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
   });
 
   it('config/segd.example.yaml (the /etc/segd/segd.yaml template) is valid', () => {

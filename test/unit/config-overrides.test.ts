@@ -14,23 +14,23 @@ describe('config overrides', () => {
   it('uses the file when neither flag nor env is given', () => {
     const o = resolveOverrides({ env: {} }, '/default.yaml');
     assert.equal(o.configPath, '/default.yaml');
-    assert.deepEqual(applyOverrides(fileCfg, o).server, { host: '10.0.0.1', port: 9000, token: null, tokenFile: null, allowUnauthenticated: false });
+    assert.deepEqual(applyOverrides(fileCfg, o).server, { host: '10.0.0.1', port: 9000, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
   });
 
   it('env beats the file, flags beat env', () => {
     const env = { SEGD_PORT: '7000', SEGD_HOST: '0.0.0.0', SEGD_CONFIG: '/env.yaml' };
     const fromEnv = resolveOverrides({ env }, '/default.yaml');
     assert.equal(fromEnv.configPath, '/env.yaml');
-    assert.deepEqual(applyOverrides(fileCfg, fromEnv).server, { host: '0.0.0.0', port: 7000, token: null, tokenFile: null, allowUnauthenticated: false });
+    assert.deepEqual(applyOverrides(fileCfg, fromEnv).server, { host: '0.0.0.0', port: 7000, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
 
     const fromFlags = resolveOverrides({ env, portFlag: '0', hostFlag: '127.0.0.1', configFlag: '/flag.yaml' }, '/default.yaml');
     assert.equal(fromFlags.configPath, '/flag.yaml');
-    assert.deepEqual(applyOverrides(fileCfg, fromFlags).server, { host: '127.0.0.1', port: 0, token: null, tokenFile: null, allowUnauthenticated: false });
+    assert.deepEqual(applyOverrides(fileCfg, fromFlags).server, { host: '127.0.0.1', port: 0, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
   });
 
   it('an empty env variable counts as unset', () => {
     const o = resolveOverrides({ env: { SEGD_PORT: '', SEGD_HOST: '' } }, '/d.yaml');
-    assert.deepEqual(applyOverrides(fileCfg, o).server, { host: '10.0.0.1', port: 9000, token: null, tokenFile: null, allowUnauthenticated: false });
+    assert.deepEqual(applyOverrides(fileCfg, o).server, { host: '10.0.0.1', port: 9000, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
   });
 
   it('names the flag or variable a bad port came from', () => {

@@ -82,13 +82,13 @@ describe('KeyedSerial', () => {
 describe('parseStreamInput (the API body) is the config file stream schema', () => {
 
   it('applies the same defaults as a streams[] item of the file', () => {
-    const viaApi = parseStreamInput({ id: 'cam', url: 'rtsp://h/s' }, REPO_ROOT, 'api');
+    const viaApi = parseStreamInput({ id: 'cam', url: 'rtsp://h/s' }, REPO_ROOT, 'api', [REPO_ROOT]);
     assert.deepEqual(viaApi, config([{ id: 'cam', url: 'rtsp://h/s' }]).streams[0]);
   });
 
   it('reports every violation with the file wording, field paths relative to the stream', () => {
     const bad = { id: 'cam 1', url: 'gopher://h/x', maxFps: 0, extra: true };
-    const fromApi = configProblems(() => parseStreamInput(bad, REPO_ROOT, 'api')).sort();
+    const fromApi = configProblems(() => parseStreamInput(bad, REPO_ROOT, 'api', [REPO_ROOT])).sort();
     const fromFile = configProblems(() => config([bad]))
       .map((l) => l.replace(/^streams\[0\]\./, ''))
       .sort();
@@ -98,7 +98,7 @@ describe('parseStreamInput (the API body) is the config file stream schema', () 
   });
 
   it('never echoes credentials of a URL in an error', () => {
-    const out = configProblems(() => parseStreamInput({ id: 'c', url: 'gopher://user:s3cret@h/x' }, REPO_ROOT, 'api'));
+    const out = configProblems(() => parseStreamInput({ id: 'c', url: 'gopher://user:s3cret@h/x' }, REPO_ROOT, 'api', [REPO_ROOT]));
     assert.ok(out.every((l) => !l.includes('s3cret')), out.join('\n'));
   });
 });
