@@ -5,14 +5,14 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { redactUrl } from '../../pipeline/core/redact.js';
 import { parseSourceUrl } from '../../pipeline/sources/index.js';
 import type { StreamConfig } from '../../pipeline/core/stream-config.js';
 import { configSchema, type SegdConfig } from './schema.js';
-import { formatAjvError } from '../../pipeline/core/schema-errors.js';
+import { fieldPath, formatAjvError } from '../../pipeline/core/schema-errors.js';
 import { zoneProblems } from '../../pipeline/core/zone-config.js';
 import { MAX_CONFIG_FILE_BYTES, readProblem, readRegularFile } from '../../pipeline/core/read-file.js';
 
@@ -50,7 +50,7 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const raw = parseYaml(text, opts.source);
   const validate = getValidator();
   const problems: string[] = [];
-  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(formatAjvError(e), raw)));
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(secretSafe(e) ?? formatAjvError(e), raw)));
   problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw));
   if (problems.length > 0) {
     // Any value may be echoed (a URL pasted into the wrong field): redact every line.
@@ -65,12 +65,50 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   return resolvePaths(raw as SegdConfig, opts.baseDir);
 }
 
+/** Fields whose values are secrets: a wrong type is reported without the value, whatever YAML made of it. */
+const SECRET_FIELDS = new Set(['/server/token', '/mqtt/password']);
+
+function secretSafe(e: ErrorObject): string | null {
+  if (!SECRET_FIELDS.has(e.instancePath)) return null;
+  return `${fieldPath(e.instancePath)}: expected ${e.keyword === 'minLength' ? 'a non-empty string' : 'a string (quote it in YAML)'}, got ${describeType(e.data)} (not shown: a secret)`;
+}
+
+function describeType(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
+}
+
+/**
+ * The first value that is not plain JSON data (a `!!binary` Buffer, a `!!set`, a `!!timestamp`
+ * Date…), as `path: what`; null when all are plain. Iterative: the value came from a file.
+ */
+function nonPlainValue(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
+      continue;
+    }
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      const what = v instanceof Uint8Array ? 'a !!binary value' : v instanceof Date ? 'a !!timestamp value' : v instanceof Set ? 'a !!set value' : v instanceof Map ? 'a !!omap/!!pairs value' : 'a tagged value';
+      return `${path === '' ? '(top level)' : path}: expected a plain YAML scalar, mapping or sequence, got ${what}`;
+    }
+    for (const [k, x] of Object.entries(v)) stack.push([x, path === '' ? k : `${path}.${k}`]);
+  }
+  return null;
+}
+
 function parseYaml(text: string, source: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const errors = doc.errors.map((e) => (e.message.split('\n')[0] ?? e.message).replace(/:$/, ''));
   if (errors.length === 0) {
     try {
-      return doc.toJS({ maxAliasCount: 100 });
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      const odd = nonPlainValue(value);
+      if (odd === null) return value;
+      errors.push(odd);
     } catch (err) {
       errors.push(err instanceof Error ? err.message : String(err));
     }

@@ -17,15 +17,31 @@ const SECRET_PARAM_RE =
   /([?&;#]|\b)(password|passwd|pass|pwd|token|access_token|auth|authorization|key|api_key|apikey|secret|signature|sig|session)=([^&\s'"#;]*)/gi;
 
 /**
+ * Every query parameter (`?name=value`, `&name=value`): cameras name their credential parameters
+ * anything (`pw=`, `loginpas=`, `usr_pwd=`), so values are hidden unless the name is known to be
+ * harmless (HARMLESS_PARAMS).
+ */
+const QUERY_PARAM_RE = /([?&])([^=&\s'"#?]+)=([^&\s'"#]*)/g;
+
+/** Query parameters that select a stream's channel, profile or format on common cameras: shown as they are. */
+export const HARMLESS_PARAMS: ReadonlySet<string> = new Set([
+  'channel', 'ch', 'chn', 'subtype', 'stream', 'streamtype', 'profile', 'track', 'trackid', 'unicast', 'transport',
+  'resolution', 'res', 'fps', 'framerate', 'width', 'height', 'codec', 'videocodec', 'format', 'quality', 'compression',
+  'bitrate', 'audio', 'video', 'camera', 'cam', 'id', 'index', 'source', 'proto', 'protocol', 'mode',
+]);
+
+/**
  * Redacts credentials in a URL or in any text containing URLs: `user:pass@` becomes `***:***@`
- * (`user@` becomes `***@`) and secret query parameters (`password=`, `token=`, ...) keep their
- * name but lose their value. Idempotent. Never throws.
+ * (`user@` becomes `***@`), every query parameter but the HARMLESS_PARAMS keeps its name but
+ * loses its value, and so do secret-named parameters anywhere (`password=`, `token=`, ...).
+ * Idempotent. Never throws.
  */
 export function redactUrl(text: string): string {
   return text
     .replace(USERINFO_RE, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? '***:***' : '***'}@`)
     .replace(LOOSE_USERINFO_RE, (m, lead: string, user: string) => (user === '***' ? m : `${lead}***:***@`))
-    .replace(SECRET_PARAM_RE, (_m, lead: string, name: string) => `${lead}${name}=***`);
+    .replace(SECRET_PARAM_RE, (_m, lead: string, name: string) => `${lead}${name}=***`)
+    .replace(QUERY_PARAM_RE, (m, lead: string, name: string) => (HARMLESS_PARAMS.has(name.toLowerCase()) ? m : `${lead}${name}=***`));
 }
 
 /** The secret substrings of one URL (password, user, secret parameter values), decoded and raw. */
@@ -51,6 +67,7 @@ function secretsOf(url: string): string[] {
     }
   }
   for (const m of url.matchAll(SECRET_PARAM_RE)) add(m[3] ?? '');
+  for (const m of url.matchAll(QUERY_PARAM_RE)) if (!HARMLESS_PARAMS.has((m[2] ?? '').toLowerCase())) add(m[3] ?? '');
   return [...out].sort((a, b) => b.length - a.length);
 }
 

@@ -9,6 +9,9 @@ import { MAX_ZONES_PER_STREAM, ZoneConfigSchema } from './zone-config.js';
 /** Ids end up in metric labels, log fields and the wire protocol: keep them plain. */
 export const STREAM_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
+/** Slowest rate a stream may be given: one frame per 10 s. */
+export const MIN_FPS = 0.1;
+
 export const StreamConfigSchema = Type.Object(
   {
     /** Unique id, [A-Za-z0-9_-]{1,64}: used in logs, metric labels and the WebSocket protocol. */
@@ -28,10 +31,10 @@ export const StreamConfigSchema = Type.Object(
     realtime: Type.Boolean({ default: true }),
     /** rtsp: transport. */
     rtspTransport: StringEnum(['tcp', 'udp'], { default: 'tcp' }),
-    /** Expected frames/s; scales the stall watchdog. */
-    expectedFps: Type.Number({ exclusiveMinimum: 0, maximum: 240, default: 10 }),
-    /** Optional output rate cap (ffmpeg fps filter); null = native rate. */
-    maxFps: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 240, default: null })),
+    /** Expected frames/s; scales the stall watchdog. At least a frame every 10 s (MIN_FPS). */
+    expectedFps: Type.Number({ minimum: MIN_FPS, maximum: 240, default: 10 }),
+    /** Optional output rate cap (ffmpeg fps filter); null = native rate. 1e-300 would starve the watchdog: MIN_FPS. */
+    maxFps: Nullable(Type.Number({ minimum: MIN_FPS, maximum: 240, default: null })),
     /** Newest-wins queue depth between decode and the batcher. */
     queueDepth: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
     /** Named polygons whose occupancy is tracked (core/zone-config.ts); names unique per stream. */

@@ -155,7 +155,7 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
     // The config file's own wording (core/schema-errors.ts): one line per violation, naming the field.
     assert.ok(problems.some((p) => p.startsWith('colour: unknown key')), problems.join('\n'));
     assert.ok(problems.some((p) => p.startsWith('id: expected a string matching')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('maxFps: expected a number > 0')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('maxFps: expected a number >= 0.1')), problems.join('\n'));
     assert.ok(problems.some((p) => p.startsWith('url: ')), problems.join('\n'));
     assert.equal(typeof invalid.body['field'], 'string');
 

@@ -55,7 +55,7 @@ describe('e2e: config reload (SIGHUP) and api.persist', { timeout: 300_000 }, ()
     assert.deepEqual(lines, [
       'batching.maxBatch: expected a number >= 1, got 0',
       'streams[1].colour: unknown key (expected one of: id, url, loop, realtime, rtspTransport, expectedFps, maxFps, queueDepth, zones)',
-      'streams[1].maxFps: expected a number > 0, got -1',
+      'streams[1].maxFps: expected a number >= 0.1, got -1',
     ]);
     assert.deepEqual(await ids(), ['p1', 'p2']);
     assert.deepEqual(childPids(), pids, 'no ffmpeg child was restarted');

@@ -114,6 +114,43 @@ describe('fuzz: config loader', () => {
     assert.ok(outcomes.valid > 0 && outcomes.SEGD_CONFIG_INVALID > 0 && outcomes.SEGD_CONFIG_UNREADABLE > 0, JSON.stringify(outcomes));
   });
 
+  it('hostile values: nesting to depth 100,000, huge and tiny numbers, device paths, secrets of any YAML type (issue 28)', () => {
+    const opts = { baseDir: '/etc/segd', source: '/etc/segd/hostile.yaml' };
+    const stream = 'streams: [{ id: a, url: rtsp://h/x }]';
+    const nest = (d: number): string => '['.repeat(d) + ']'.repeat(d);
+    const cases: [string, string | null][] = [];
+    for (const d of [10, 1000, 100_000]) {
+      cases.push([`streams: ${nest(d)}`, null], [`log: { level: ${'{a: '.repeat(d)}1${'}'.repeat(d)} }\n${stream}`, null]);
+    }
+    for (const n of ['1e999', '-1e999', '1e-300', '9'.repeat(400), '0x7fffffffffffffff', '.nan']) {
+      cases.push([`streams: [{ id: a, url: rtsp://h/x, maxFps: ${n}, expectedFps: ${n}, queueDepth: ${n} }]`, null]);
+      cases.push([`server: { port: ${n} }\n${stream}`, null]);
+    }
+    for (const dev of ['/dev/zero', '/dev/ptmx', '/proc/self/environ', '/sys/kernel/notes', 'file:///dev/urandom', '/etc/passwd']) {
+      cases.push([`streams: [{ id: a, url: ${JSON.stringify(dev)} }]`, null]);
+    }
+    // Secrets written as numbers, booleans, lists, binary: refused without the value.
+    for (const v of ['987654321', '98765432109876543210', 'true', '[987654321]', '{ a: 987654321 }', '!!binary OTg3NjU0MzIx']) {
+      cases.push([`mqtt: { url: "mqtt://h", password: ${v} }\n${stream}`, '987654321'], [`server: { token: ${v} }\n${stream}`, '987654321']);
+    }
+    for (const [text, secret] of cases) {
+      try {
+        parseConfigText(text, opts);
+        assert.fail(`accepted: ${text.slice(0, 200)}`);
+      } catch (err) {
+        assert.ok(err instanceof SegdError && (err.code === 'SEGD_CONFIG_INVALID' || err.code === 'SEGD_CONFIG_UNREADABLE'), `${text.slice(0, 100)}: ${String(err)}`);
+        assert.ok(err.message.includes(opts.source), err.message);
+        assert.ok(err.message.length < 4000, `a short message (${err.message.length} chars)`);
+        if (secret !== null) assert.ok(!err.message.includes(secret) && !err.message.includes('OTg3NjU0MzIx'), `secret echoed: ${err.message}`);
+      }
+    }
+    const binary = configErrorOf(() => parseConfigText(`mqtt: { url: "mqtt://h", password: !!binary aGVsbG8= }\n${stream}`, opts));
+    assert.match(binary.message, /mqtt\.password: expected a plain YAML scalar, mapping or sequence, got a !!binary value/);
+    assert.ok(!binary.message.includes('readBigUInt64LE'), 'one clear error, not the Buffer\'s methods');
+    const tiny = configErrorOf(() => parseConfigText('streams: [{ id: a, url: rtsp://h/x, maxFps: 1e-300 }]', opts));
+    assert.deepEqual(tiny.details, ['streams[0].maxFps: expected a number >= 0.1, got 1e-300']);
+  });
+
   it('an alias bomb is refused as SEGD_CONFIG_UNREADABLE, quickly', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
@@ -180,3 +217,13 @@ describe('bearer token resolution', () => {
     for (const host of ['127.0.0.1', '127.0.1.1', '::1', 'localhost']) assert.equal(resolveToken(base({ host }), {}).server.token, null, host);
   });
 });
+
+function configErrorOf(fn: () => unknown): SegdError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SegdError) return err;
+    throw err;
+  }
+  throw new Error('expected a SegdError');
+}

@@ -78,10 +78,19 @@ describe('redactUrl', () => {
     assert.equal(redactUrl('rtsp://admin:s3cret@10.1.2.3:554/h264'), 'rtsp://***:***@10.1.2.3:554/h264');
     assert.equal(redactUrl('rtsp://admin@cam/h264'), 'rtsp://***@cam/h264');
     assert.equal(redactUrl('rtsp://admin:p@ss@cam/x'), 'rtsp://***:***@cam/x', 'unencoded @ in the password');
-    assert.equal(redactUrl('https://h/x.m3u8?a=1&password=pw&token=t0k&b=2'), 'https://h/x.m3u8?a=1&password=***&token=***&b=2');
-    assert.equal(redactUrl('http://h/cgi?user=bob&PWD=x&api_key=k'), 'http://h/cgi?user=bob&PWD=***&api_key=***');
+    assert.equal(redactUrl('https://h/x.m3u8?a=1&password=pw&token=t0k&b=2'), 'https://h/x.m3u8?a=***&password=***&token=***&b=***');
+    assert.equal(redactUrl('http://h/cgi?user=bob&PWD=x&api_key=k'), 'http://h/cgi?user=***&PWD=***&api_key=***');
     assert.equal(redactUrl('rtsp://cam.local/stream'), 'rtsp://cam.local/stream');
     assert.equal(redactUrl('/data/clip.mp4'), '/data/clip.mp4');
+  });
+
+  it('every query parameter is redacted unless its name is known to be harmless (issue 28 F6)', () => {
+    for (const name of ['pw', 'loginpas', 'passwrd', 'credentials', 'usr_pwd', 'x', 'Ключ', 'p.w', 'a-b']) {
+      const url = `rtsp://cam/live?channel=1&${name}=hunter2xyz&subtype=0`;
+      assert.equal(redactUrl(url), `rtsp://cam/live?channel=1&${name}=***&subtype=0`, name);
+      assert.equal(createLineRedactor(url)(`login failed with hunter2xyz for ${url}`), `login failed with *** for rtsp://cam/live?channel=1&${name}=***&subtype=0`, name);
+    }
+    assert.equal(redactUrl('http://h/v?Channel=2&FPS=5&profile=main&track=1'), 'http://h/v?Channel=2&FPS=5&profile=main&track=1');
   });
 
   it('works on free text such as ffmpeg log lines, and is idempotent', () => {
