@@ -27,6 +27,7 @@ import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import { SegdError } from '../pipeline/core/errors.js';
 import { allowedSourceDirs } from './config/load.js';
+import { chooseFfmpeg } from './ffmpeg-binary.js';
 import { createOriginPolicy } from './origin-check.js';
 import { MAX_STREAMS, type SegdConfig } from './config/schema.js';
 import { apiRoutes } from './api/api-routes.js';
@@ -211,10 +212,12 @@ export async function startDaemon(
       (b) => b.drain(),
     );
 
+    const ffmpeg = chooseFfmpeg(config.ffmpeg.path, bundledFfmpeg);
+    logger.info({ path: ffmpeg.path, version: ffmpeg.version, source: ffmpeg.source, systemSkipped: ffmpeg.systemSkipped }, 'ffmpeg');
     const registry: StreamRegistry = new StreamRegistry({
       batcher,
       board,
-      ffmpegPath: config.ffmpeg.path ?? bundledFfmpeg(),
+      ffmpegPath: ffmpeg.path,
       decodeThreads: config.ffmpeg.threads,
       logger,
       inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),

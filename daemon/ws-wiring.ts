@@ -26,6 +26,7 @@ export function createWsPublisher(publish: SegdConfig['publish'], w: WsWiring): 
     logger: w.logger,
     maxBufferedBytes: publish.maxBufferedBytes,
     maxClients: publish.maxClients,
+    maxClientsPerAddress: publish.maxClientsPerAddress,
     maxSubscriptionsPerClient: publish.maxSubscriptionsPerClient,
     maxMessageBytes: publish.maxMessageBytes,
     hooks: {

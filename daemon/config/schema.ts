@@ -12,7 +12,7 @@ import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
 import { StreamConfigSchema } from '../../pipeline/core/stream-config.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../http-server.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_INCOMING_MESSAGE_BYTES } from '../../pipeline/publish/protocol.js';
-import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT } from '../../pipeline/publish/ws-publisher.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_CLIENTS_PER_ADDRESS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT } from '../../pipeline/publish/ws-publisher.js';
 
 /** Streams one daemon serves (config file and API alike): stream ids become metric label values. */
 export const MAX_STREAMS = 64;
@@ -94,7 +94,7 @@ export const configSchema = Type.Object(
       maxConnections: Type.Integer({ minimum: 8, maximum: 100_000, default: DEFAULT_MAX_CONNECTIONS }),
     }),
     log: Section({ level: StringEnum(LOG_LEVELS, { default: 'info' }) }),
-    /** null = the bundled @ffmpeg-installer binary. */
+    /** null = /usr/bin/ffmpeg when version >= 5, else the bundled @ffmpeg-installer binary (daemon/ffmpeg-binary.ts). */
     ffmpeg: Section({
       path: Nullable(Type.String({ minLength: 1, default: null })),
       /** Decoder threads per stream (`-threads`); 0 = ffmpeg's own choice (one per core, and more). */
@@ -130,6 +130,8 @@ export const configSchema = Type.Object(
     publish: Section({
       maxBufferedBytes: Type.Integer({ minimum: 1024, maximum: 1073741824, default: DEFAULT_MAX_BUFFERED_BYTES }),
       maxClients: Type.Integer({ minimum: 1, maximum: 10000, default: DEFAULT_MAX_CLIENTS }),
+      /** Clients from one remote address (a reverse proxy is one address: raise it there). */
+      maxClientsPerAddress: Type.Integer({ minimum: 1, maximum: 10000, default: DEFAULT_MAX_CLIENTS_PER_ADDRESS }),
       maxSubscriptionsPerClient: Type.Integer({ minimum: 1, maximum: 64, default: DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT }),
       // Control messages are small JSON; above MAX_INCOMING_MESSAGE_BYTES (1 MiB) `ws` closes the connection unread.
       maxMessageBytes: Type.Integer({ minimum: 256, maximum: MAX_INCOMING_MESSAGE_BYTES, default: MAX_CONTROL_MESSAGE_BYTES }),

@@ -18,6 +18,8 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 export interface ClientAdmissionOptions {
   readonly maxClients: number;
+  /** Clients from one remote address (behind a reverse proxy, all clients share its address). */
+  readonly maxClientsPerAddress: number;
   /** Ping period; a client that did not answer the previous ping is dropped. 0 disables. */
   readonly pingIntervalMs: number;
   /** How long close() waits for closing handshakes before cutting connections. */
@@ -37,6 +39,8 @@ export class ClientAdmission {
   private readonly wss: WebSocketServer;
   private readonly heartbeat: NodeJS.Timeout | null;
   private nextClientId = 1;
+  /** Connected clients per remote address. */
+  private readonly perAddress = new Map<string, number>();
   private closePromise: Promise<void> | null = null;
   private resolveClosed: (() => void) | null = null;
 
@@ -97,15 +101,18 @@ export class ClientAdmission {
       return;
     }
     const max = this.opts.maxClients;
+    const remote = req.socket.remoteAddress ?? '';
+    const fromRemote = this.perAddress.get(remote) ?? 0;
     if (this.sessions.size >= max) {
-      this.opts.refuse('too_many_clients');
-      log.warn({ remote: req.socket.remoteAddress, max }, 'ws client refused: publish.maxClients reached');
-      ws.on('error', (err) => log.debug({ err }, 'ws client error'));
-      ws.send(JSON.stringify(errorReply('too_many_clients', null, `at most ${max} clients (publish.maxClients)`, 'the server is full')));
-      ws.close(CLOSE_TRY_AGAIN_LATER, 'too many clients');
-      setTimeout(() => ws.terminate(), this.opts.closeTimeoutMs).unref();
+      this.turnAway(ws, log, remote, `at most ${max} clients (publish.maxClients)`, 'the server is full', 'publish.maxClients reached');
       return;
     }
+    if (fromRemote >= this.opts.maxClientsPerAddress) {
+      const perMax = this.opts.maxClientsPerAddress;
+      this.turnAway(ws, log, remote, `at most ${perMax} clients from one address (publish.maxClientsPerAddress)`, `${fromRemote} clients from ${remote} already`, 'publish.maxClientsPerAddress reached');
+      return;
+    }
+    this.perAddress.set(remote, fromRemote + 1);
     const session = this.opts.createSession(id, ws, log);
     this.sessions.add(session);
     log.info({ remote: req.socket.remoteAddress, clients: this.sessions.size }, 'ws client connected');
@@ -116,6 +123,9 @@ export class ClientAdmission {
       log.debug({ err }, 'ws client error');
     });
     ws.on('close', (code) => {
+      const left = (this.perAddress.get(remote) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(remote, left);
+      else this.perAddress.delete(remote);
       this.sessions.delete(session);
       session.ended();
       log.info({ code, clients: this.sessions.size }, 'ws client disconnected');
@@ -123,6 +133,16 @@ export class ClientAdmission {
       if (this.sessions.size === 0 && this.resolveClosed) this.resolveClosed();
     });
     session.start();
+  }
+
+  /** Refused for a limit: told why (`too_many_clients`), closed with 1013, cut off if it does not close. */
+  private turnAway(ws: WebSocket, log: Logger, remote: string, expected: string, problem: string, logText: string): void {
+    this.opts.refuse('too_many_clients');
+    log.warn({ remote }, `ws client refused: ${logText}`);
+    ws.on('error', (err) => log.debug({ err }, 'ws client error'));
+    ws.send(JSON.stringify(errorReply('too_many_clients', null, expected, problem)));
+    ws.close(CLOSE_TRY_AGAIN_LATER, 'too many clients');
+    setTimeout(() => ws.terminate(), this.opts.closeTimeoutMs).unref();
   }
 
   private pingAll(): void {

@@ -27,6 +27,8 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_PING_INTERVAL_MS = 30_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_MAX_CLIENTS = 64;
+/** Half of DEFAULT_MAX_CLIENTS: one host (one local process, one LAN machine) cannot take every slot. */
+export const DEFAULT_MAX_CLIENTS_PER_ADDRESS = 32;
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT = 64;
 
 export interface WsPublisherOptions {
@@ -46,6 +48,8 @@ export interface WsPublisherOptions {
   readonly closeTimeoutMs?: number;
   /** Config publish.maxClients: one more is told `too_many_clients` and closed with 1013. */
   readonly maxClients?: number;
+  /** Config publish.maxClientsPerAddress: clients from one remote address; one more is refused as over maxClients. */
+  readonly maxClientsPerAddress?: number;
   /** Config publish.maxSubscriptionsPerClient: explicit stream subscriptions one client may hold. */
   readonly maxSubscriptionsPerClient?: number;
   /** Config publish.maxMessageBytes: larger control messages get `too_large` (≤ MAX_INCOMING_MESSAGE_BYTES). */
@@ -86,6 +90,7 @@ export class WsPublisher implements Sink {
       throw new RangeError(`maxBufferedBytes: ${maxBuffered}; expected a non-negative integer`);
     }
     const maxClients = positiveInt('maxClients', opts.maxClients ?? DEFAULT_MAX_CLIENTS);
+    const maxPerAddress = positiveInt('maxClientsPerAddress', opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS);
     const maxSubscriptions = positiveInt('maxSubscriptionsPerClient', opts.maxSubscriptionsPerClient ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT);
     const maxMessageBytes = positiveInt('maxMessageBytes', opts.maxMessageBytes ?? MAX_CONTROL_MESSAGE_BYTES);
     if (maxMessageBytes > MAX_INCOMING_MESSAGE_BYTES) {
@@ -106,6 +111,7 @@ export class WsPublisher implements Sink {
     };
     this.admission = new ClientAdmission({
       maxClients,
+      maxClientsPerAddress: maxPerAddress,
       pingIntervalMs: opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
       closeTimeoutMs: opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
       logger: opts.logger,

@@ -4,12 +4,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
+import { REPO_ROOT, SAMPLE_CLIP_VAL, SHARED_DIR } from '../helpers/paths.js';
 import { cleanEnv, makeTempDir, runCli, writeConfig } from '../helpers/daemon.js';
 
 const SEVERAL_ERRORS = [
   'server: { port: 123456 }',
   'log: { level: loud }',
+  `sources: { allowedDirs: [${JSON.stringify(SHARED_DIR)}] }`, // the shared clip is outside the config's directory
   'streams:',
   `  - { id: cam1, url: ${JSON.stringify(SAMPLE_CLIP_VAL)}, realtime: sometimes }`,
   '  - { id: cam1, url: "nope://x" }',
@@ -21,7 +22,7 @@ describe('segd CLI', () => {
   let bad: string;
   before(() => {
     tmp = makeTempDir('segd-cli-');
-    good = writeConfig(tmp.dir, `streams:\n  - { id: cam1, url: ${JSON.stringify(SAMPLE_CLIP_VAL)} }\n`, 'good.yaml');
+    good = writeConfig(tmp.dir, `sources: { allowedDirs: [${JSON.stringify(SHARED_DIR)}] }\nstreams:\n  - { id: cam1, url: ${JSON.stringify(SAMPLE_CLIP_VAL)} }\n`, 'good.yaml');
     bad = writeConfig(tmp.dir, SEVERAL_ERRORS, 'bad.yaml');
   });
   after(() => tmp.cleanup());

@@ -177,6 +177,33 @@ describe('fuzz: WebSocket control protocol', () => {
     await clientFor(t, srv);
   });
 
+  it('publish.maxClientsPerAddress: one address cannot take every slot; another address still gets in (issue 28 F9)', guard, async (t) => {
+    const srv = await setup(t, { maxClients: 10, maxClientsPerAddress: 2 });
+    await clientFor(t, srv);
+    await clientFor(t, srv);
+    const { WebSocket } = await import('ws');
+    const open = (localAddress: string): Promise<{ code: number; texts: string[] }> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(srv.wsUrl, { localAddress });
+        const texts: string[] = [];
+        ws.on('message', (d) => {
+          texts.push(String(d));
+          if (texts.length === 1 && texts[0]?.includes('"hello"')) ws.close(1000);
+        });
+        ws.on('close', (code) => resolve({ code, texts }));
+      });
+    const third = await open('127.0.0.1');
+    assert.equal(third.code, 1013);
+    const reply = JSON.parse(third.texts[0] ?? '{}') as { code?: string; expected?: string };
+    assert.equal(reply.code, 'too_many_clients');
+    assert.match(String(reply.expected), /publish\.maxClientsPerAddress/);
+    assert.equal(await refused(srv, 'too_many_clients'), 1);
+    // The whole of 127/8 is loopback: 127.0.0.2 is another address, and gets its hello.
+    const other = await open('127.0.0.2');
+    assert.equal(other.code, 1000);
+    assert.match(other.texts[0] ?? '', /"hello"/);
+  });
+
   it('publish.maxSubscriptionsPerClient: a subscribe over the limit is refused as a whole', guard, async (t) => {
     const srv = await setup(t, { maxSubscriptionsPerClient: 2 });
     const c = await clientFor(t, srv);

@@ -41,7 +41,7 @@ describe('config loading', () => {
         warmupRuns: 2,
       },
       batching: { maxBatch: 2, maxDelayMs: 0, perStreamCap: 1 },
-      publish: { maxBufferedBytes: 4194304, maxClients: 64, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
+      publish: { maxBufferedBytes: 4194304, maxClients: 64, maxClientsPerAddress: 32, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       mqtt: null,
       sources: { allowedDirs: [] },
       api: { persist: false },
