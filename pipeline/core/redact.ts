@@ -8,9 +8,10 @@ const USERINFO_RE = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/'"?#]*)@/gi;
 
 /**
  * `user:password@` without a well-formed `scheme://` in front (a mistyped `rtsp:/user:pw@host`, a
- * URL pasted into a path): anything shaped like userinfo after a slash, quote, space or line start.
+ * URL pasted into a path, `rtsp:/@user:pw@host`): anything shaped like userinfo after a character
+ * that cannot be part of a user name (slash, quote, space, `?#@:=`) or at line start.
  */
-const LOOSE_USERINFO_RE = /(^|[\s/'"=])([^\s/'"?#@:]+):([^\s/'"?#@]*)@(?=[^\s/@])/g;
+const LOOSE_USERINFO_RE = /(^|[\s/'"?#@:=])([^\s/'"?#@:]+):([^\s/'"?#@]*)@(?=[^\s/@])/g;
 
 /** Query/fragment parameters whose value is a secret (`?password=...&token=...`). */
 const SECRET_PARAM_RE =

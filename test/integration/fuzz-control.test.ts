@@ -20,6 +20,8 @@ const MAX_MESSAGE_BYTES = 4096;
 const ERROR_CODES = ['not_text', 'too_large', 'bad_json', 'bad_message', 'bad_type', 'bad_field', 'unknown_stream', 'too_many_subscriptions', 'internal_error'];
 const REPLY_TYPES = ['error', 'subscription', 'streams', 'model_card'];
 const guard = { timeout: 120_000 };
+/** Messages the fuzzer sends: env SEGD_FUZZ_MESSAGES (a multiple of 200) for a long run, e.g. 100000. */
+const FUZZ_MESSAGES = Number(process.env['SEGD_FUZZ_MESSAGES'] ?? 4000);
 
 function setup(t: TestContext, publisher: Partial<WsPublisherOptions> = {}): Promise<PublishServer> {
   return publishServerFor(t, { streams: STREAMS.map((s) => streamInfo(s, W, H)), publisher: { maxMessageBytes: MAX_MESSAGE_BYTES, ...publisher } });
@@ -82,7 +84,7 @@ function checkReply(m: ServerMessage, i: number): boolean {
 }
 
 describe('fuzz: WebSocket control protocol', () => {
-  it('thousands of malformed and out-of-order messages: one reply each, nothing else disturbed', guard, async (t) => {
+  it('thousands of malformed and out-of-order messages: one reply each, nothing else disturbed', { timeout: Math.max(120_000, FUZZ_MESSAGES * 30) }, async (t) => {
     const seed = fuzzSeed(20261123);
     t.diagnostic(`seed ${seed} (SEGD_FUZZ_SEED)`);
     const r = new Prng(seed);
@@ -97,7 +99,7 @@ describe('fuzz: WebSocket control protocol', () => {
     }, 5);
     t.after(() => clearInterval(pump));
 
-    const TOTAL = 4000;
+    const TOTAL = FUZZ_MESSAGES;
     const BATCH = 200;
     let errors = 0;
     for (let sent = 0; sent < TOTAL; sent += BATCH) {

@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import { parseConfigText } from '../../daemon/config/load.js';
+import { parseStreamInput } from '../../daemon/config/stream-input.js';
+import { parseBoundedJson } from '../../pipeline/core/bounded-json.js';
 import { resolveToken } from '../../daemon/config/token.js';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { makeTempDir } from '../helpers/daemon.js';
@@ -227,3 +229,54 @@ function configErrorOf(fn: () => unknown): SegdError {
   }
   throw new Error('expected a SegdError');
 }
+
+/** One generated API body (text): mostly a mutated stream, sometimes deep, huge or hostile. */
+function apiBody(r: Prng): string {
+  const nest = (d: number, inner: string): string => '['.repeat(d) + inner + ']'.repeat(d);
+  switch (r.int(8)) {
+    case 0: {
+      const d = r.pick([1, 31, 32, 33, 500, 5000, 100_000]);
+      return r.pick([nest(d, ''), `{"id":"a","url":"rtsp://h/x","zones":${nest(d, '0')}}`, '{"a":'.repeat(d) + '1' + '}'.repeat(d), '['.repeat(d)]);
+    }
+    case 1:
+      return `{"id":"a","url":"rtsp://h/x","maxFps":${r.pick(['1e999', '-1e999', '1e-300', '9'.repeat(400), '-0', '0.1', '240.0000001'])}}`;
+    case 2:
+      return JSON.stringify({ id: 'a', url: r.pick(['/dev/zero', '/dev/ptmx', '/proc/self/environ', 'file:///etc/passwd', '/etc/segd/../../etc/shadow', '/etc/segd/clip.mp4', 'concat:/a|/b', '-i', 'pipe:0']) });
+    case 3:
+      return r.pick(['null', 'true', '1', '"x"', '[]', '{}', '', ' ', '{"__proto__":{"polluted":1},"id":"a","url":"rtsp://h/x"}']);
+    default: {
+      const valid = JSON.stringify({ id: 'cam', url: 'rtsp://u:p@h/x', maxFps: 5, zones: [{ name: 'z', polygon: [[0, 0], [1, 0], [1, 1]], classes: ['car'] }] });
+      const at = r.int(valid.length);
+      return r.int(2) === 0 ? valid.slice(0, at) + String.fromCharCode(r.int(128)) + valid.slice(at + 1) : valid.slice(0, at);
+    }
+  }
+}
+
+describe('fuzz: control API bodies (parse and stream validation, as the API runs them)', () => {
+  it('100,000 generated bodies incl. depth up to 100,000: a stream, a depth/JSON refusal or SEGD_CONFIG_INVALID, nothing else', { timeout: 300_000 }, (t) => {
+    const seed = fuzzSeed(28_2026);
+    t.diagnostic(`seed ${seed} (SEGD_FUZZ_SEED)`);
+    const r = new Prng(seed);
+    const outcomes = { stream: 0, refusedJson: 0, invalid: 0 };
+    for (let i = 0; i < 100_000; i++) {
+      const text = apiBody(r);
+      const json = parseBoundedJson(text);
+      if (!json.ok) {
+        assert.ok(json.problem.length < 200 && !json.problem.includes('hunter2'), json.problem);
+        outcomes.refusedJson++;
+        continue;
+      }
+      try {
+        parseStreamInput(json.value, '/etc/segd', 'api', ['/etc/segd']);
+        outcomes.stream++;
+      } catch (err) {
+        if (!(err instanceof SegdError) || err.code !== 'SEGD_CONFIG_INVALID') assert.fail(`body ${i} threw ${String(err)}\n${text.slice(0, 300)}`);
+        assert.ok(!err.message.includes('u:p@'), `credentials redacted: ${err.message}`);
+        outcomes.invalid++;
+      }
+    }
+    t.diagnostic(JSON.stringify(outcomes));
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined, 'no prototype pollution');
+    assert.ok(outcomes.stream > 0 && outcomes.refusedJson > 0 && outcomes.invalid > 0, JSON.stringify(outcomes));
+  });
+});

@@ -91,6 +91,9 @@ describe('redactUrl', () => {
       assert.equal(createLineRedactor(url)(`login failed with hunter2xyz for ${url}`), `login failed with *** for rtsp://cam/live?channel=1&${name}=***&subtype=0`, name);
     }
     assert.equal(redactUrl('http://h/v?Channel=2&FPS=5&profile=main&track=1'), 'http://h/v?Channel=2&FPS=5&profile=main&track=1');
+    // Found by the API body fuzzer: a mistyped URL whose userinfo follows an `@`.
+    for (const lead of ['@', ':', '#', '?']) assert.equal(redactUrl(`rtsp:/${lead}u:p@h/x`), `rtsp:/${lead}***:***@h/x`, lead);
+    assert.equal(redactUrl('rtsp:/=u:p@h/x'), 'rtsp:/***:***@h/x', 'a user name may hold =');
   });
 
   it('works on free text such as ffmpeg log lines, and is idempotent', () => {
