@@ -136,7 +136,7 @@ export async function startDaemon(
           logger,
           auth: createRequestAuth(config.server.token),
           onUnauthorized: () => metrics.refused('unauthorized'),
-          origins: createOriginPolicy(config.server.allowedOrigins),
+          origins: createOriginPolicy(config.server.allowedOrigins, { loopbackOnly: isLoopbackAddress(config.server.host) || config.server.host === 'localhost' }),
           maxConnections: config.server.maxConnections,
           routes: viewerRoutes(logger), // the live viewer page at /
           api: (req: IncomingMessage, res: ServerResponse) => {

@@ -6,6 +6,11 @@
  * refused. Requests without Origin (curl, clients, probes) are not browsers' and go on to the token
  * check. API writes must also be `application/json`, which a page cannot send cross-site without
  * a CORS preflight, which segd never answers.
+ *
+ * DNS rebinding (a page on evil.example whose name then resolves to 127.0.0.1) makes the page
+ * same-origin with the daemon: Origin and Host agree. On a daemon bound to loopback, the Host of
+ * an /api/ or /ws request must therefore name loopback (localhost, 127.x, [::1]) or an allowed
+ * origin's host, with or without an Origin header.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -14,11 +19,35 @@ export interface OriginPolicy {
   crossSite(req: IncomingMessage): string | null;
 }
 
-export function createOriginPolicy(allowedOrigins: readonly string[]): OriginPolicy {
+/** `localhost`, `*.localhost`, 127.0.0.0/8 or ::1, with or without a port. */
+function isLoopbackHost(host: string): boolean {
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+export function createOriginPolicy(allowedOrigins: readonly string[], opts: { readonly loopbackOnly?: boolean } = {}): OriginPolicy {
   const any = allowedOrigins.includes('*');
   const allowed = new Set(allowedOrigins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
+  const allowedHosts = new Set(
+    allowedOrigins.flatMap((o) => {
+      try {
+        return [new URL(o).host.toLowerCase()];
+      } catch {
+        return [];
+      }
+    }),
+  );
   return {
     crossSite(req) {
+      const hostHeader = (req.headers.host ?? '').toLowerCase();
+      if (opts.loopbackOnly === true && !any && hostHeader !== '' && !isLoopbackHost(hostHeader) && !allowedHosts.has(hostHeader)) {
+        return `Host ${hostHeader.slice(0, 100)} does not name this loopback server (a DNS-rebound page?); expected localhost, 127.x or [::1]`;
+      }
       const origin = req.headers.origin;
       if (origin === undefined) return null;
       if (any || allowed.has(origin.toLowerCase())) return null;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
@@ -30,6 +31,19 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
       ws.terminate();
     });
     ws.on('error', (err) => reject(err));
+  });
+}
+
+/** A request with any Host header (fetch would not let us set it). */
+function rawHttp(base: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -117,7 +131,7 @@ describe('e2e: hostile clients', { timeout: 300_000 }, () => {
     }
   });
 
-  it('F2: a cross-site API call or WebSocket upgrade is refused with 403 and logged; same-origin and Origin-less ones go on', async () => {
+  it('F2: a cross-site or DNS-rebound API call or WebSocket upgrade is refused with 403 and logged; same-origin and Origin-less ones go on', async () => {
     const url = `${daemon.httpUrl}/api/streams`;
     const host = new URL(daemon.httpUrl).host;
     const evil = { origin: 'http://evil.example', 'content-type': 'text/plain' };
@@ -137,6 +151,13 @@ describe('e2e: hostile clients', { timeout: 300_000 }, () => {
     await daemon.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cross-site request refused'), 'a log line for the refusal');
     assert.deepEqual(((await api(daemon.httpUrl, 'GET', '/api/streams')).body['streams'] as { id: string }[]).map((x) => x.id), ['sample'], 'nothing added');
 
+    // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 is same-origin with
+    // the daemon (Origin and Host agree), and a same-origin GET carries no Origin at all.
+    const rebound = { host: `evil.example:${new URL(daemon.httpUrl).port}` };
+    assert.equal((await rawHttp(daemon.httpUrl, 'GET', '/api/streams', rebound)).status, 403);
+    assert.equal((await rawHttp(daemon.httpUrl, 'POST', '/api/streams', { ...rebound, origin: `http://${rebound.host}`, 'content-type': 'application/json' }, body)).status, 403);
+    assert.equal(await upgradeStatus(daemon.wsUrl, { ...rebound, origin: `http://${rebound.host}` }), 403);
+    assert.equal((await rawHttp(daemon.httpUrl, 'GET', '/api/streams', { host: `localhost:${new URL(daemon.httpUrl).port}` })).status, 200);
     assert.equal(await upgradeStatus(daemon.wsUrl, { origin: 'http://evil.example' }), 403);
     assert.equal(await upgradeStatus(daemon.wsUrl, { origin: `http://${host}` }), 101);
     assert.equal(await upgradeStatus(daemon.wsUrl), 101);
