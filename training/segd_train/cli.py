@@ -1,5 +1,5 @@
 """`python -m segd_train <command>`: train-teacher, train-student, train-baseline, eval, fps, profile, models, report,
-export, quantize.
+export, import, quantize.
 
 Run `python -m segd_train <command> --help` for each command's options; training/README.md lists recipes.
 """
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("export", help="ONNX + model card; arguments go to `python -m segd_train.export` (see its --help)",
                    add_help=False)
+    sub.add_parser("import", help="official checkpoint (SCTNet, SegFormer) → ONNX + card; arguments go to "
+                   "`segd_train.importers.cli` (see its --help)", add_help=False)
     sub.add_parser("quantize", help="static int8 (QDQ) model + card from an exported one; arguments go to "
                    "`python -m segd_train.export.quantize`", add_help=False)
     return ap
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "export":
         from .export.__main__ import main as export_main   # the models helper owns the exporter's options
         return export_main(argv[1:])
+    if argv and argv[0] == "import":
+        from .importers.cli import main as import_main
+        return import_main(argv[1:])
     if argv and argv[0] == "quantize":
         from .export.quantize import main as quantize_main
         return quantize_main(argv[1:])

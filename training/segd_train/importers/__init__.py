@@ -1,0 +1,125 @@
+"""Official checkpoints → segd models, one explicit key table per family (see docs/official-weights.md).
+
+`FAMILIES` names each supported layout; `load_official` maps a file into a freshly built segd model (whole model
+or backbone only) and refuses, naming the keys, anything that does not fit.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..models import build_model
+from . import sctnet, segformer_hf
+from .keytable import ImportReport, ImportRefused, Rule, apply_table, map_state
+from .read import OfficialCheckpoint, read_official
+
+PARTS = ("model", "backbone")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    summary: str
+    marker: str                                            # regex: some source key matches it in this layout only
+    arch: Callable[[OfficialCheckpoint], str]               # registry name of the segd model
+    rules: Callable[[str], list[Rule]]                      # part → table
+    optional: Callable[[str], bool]                         # segd keys a whole-model file may lack
+    classifier: tuple[str, ...]                             # segd keys of the final classifier (weight, bias)
+
+
+def _sctnet_arch(ck: OfficialCheckpoint) -> str:
+    prefix = "backbone." if "backbone.conv1.0.weight" in ck.state else ""
+    try:
+        name = sctnet.variant(ck.state, prefix)
+    except KeyError as e:
+        raise ImportRefused(f"{ck.path}: no backbone.conv1.0.weight (nor conv1.0.weight), the SCTNet stem; "
+                            "not an SCTNet checkpoint") from None
+    if not name.startswith("sctnet-"):
+        raise ImportRefused(f"{ck.path}: {name} (backbone.conv1.0.weight {tuple(ck.state[prefix + 'conv1.0.weight'].shape)})")
+    return name
+
+
+def _hf_arch(ck: OfficialCheckpoint) -> str:
+    if ck.hf_config is None:
+        raise ImportRefused(f"{ck.path}: a Hugging Face SegFormer needs its config.json (pass the model directory)")
+    try:
+        return segformer_hf.variant(ck.hf_config)[0]
+    except ValueError as e:
+        raise ImportRefused(f"{ck.path}/{e}") from None
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("sctnet", "SCTNet-S/-B, mmseg 0.26 layout (xzz777/SCTNet): segmentors and ImageNet backbones",
+           r"(backbone\.)?layer3_2\.attn_l\.kv", _sctnet_arch,
+           lambda part: sctnet.model_rules() if part == "model" else [
+               *sctnet.backbone_rules(r"(?:backbone\.)?"),
+               Rule(r"(decode_head|auxiliary_head|teacher_backbone|teacher_head)\..*", None,
+                    why="heads and teacher (backbone-only import)")],
+           sctnet.optional, ("head.conv_seg.weight", "head.conv_seg.bias")),
+    Family("segformer-hf", "SegFormer MiT-B0…B5, Hugging Face transformers layout (SegformerForSemanticSegmentation)",
+           r"(segformer\.)?encoder\.patch_embeddings\.0\.proj\.weight", _hf_arch,
+           lambda part: segformer_hf.model_rules() if part == "model" else [
+               *segformer_hf.backbone_rules(),
+               Rule(r"classifier\.(weight|bias)", None, why="ImageNet classifier of SegformerForImageClassification"),
+               Rule(r"decode_head\..*", None, why="decode head (backbone-only import)")],
+           segformer_hf.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias")),
+)}
+
+
+def detect_family(ck: OfficialCheckpoint) -> Family:
+    hits = [f for f in FAMILIES.values() if any(re.fullmatch(f.marker, k) for k in ck.state)]
+    if len(hits) != 1:
+        sample = ", ".join(sorted(ck.state)[:6])
+        what = "no known layout" if not hits else f"several layouts ({', '.join(f.name for f in hits)})"
+        raise ImportRefused(f"{ck.path}: {what} matches its keys (first keys: {sample}); pass --family "
+                            f"({', '.join(FAMILIES)})")
+    return hits[0]
+
+
+def _num_classes(ck: OfficialCheckpoint, family: Family) -> int:
+    """Classes of a whole-model file: the rows of the classifier tensor the table maps onto the segd classifier."""
+    mapped, _, _ = map_state(ck.state, family.rules("model"))
+    w = mapped.get(family.classifier[0])
+    if w is None:
+        raise ImportRefused(f"{ck.path}: no classifier tensor for {family.classifier[0]} (is it a backbone-only "
+                            "file? import it with part 'backbone')")
+    return int(w.shape[0])
+
+
+def load_official(source: str | OfficialCheckpoint, *, family: str | None = None, part: str = "model",
+                  num_classes: int | None = None, skip: tuple[str, ...] = ()) -> tuple[nn.Module, str, ImportReport,
+                                                                                        OfficialCheckpoint, Family]:
+    """Build the segd model an official file describes and load it through the family's table.
+
+    part "model": the whole segmentor; the class count comes from its classifier (num_classes, if given, must
+    agree). part "backbone": only the backbone's tensors are required; the rest of the model (built for
+    `num_classes`) keeps its initialisation. `skip` adds regexes of source keys to leave out (reported)."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    if family is not None and family not in FAMILIES:
+        raise ImportRefused(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    ck = source if isinstance(source, OfficialCheckpoint) else read_official(source)
+    fam = FAMILIES[family] if family else detect_family(ck)
+    arch = fam.arch(ck)
+    rules = [*(Rule(rx, None, why="--skip") for rx in skip), *fam.rules(part)]
+    if part == "model":
+        k = _num_classes(ck, fam)
+        if num_classes is not None and num_classes != k:
+            raise ImportRefused(f"{ck.path}: the checkpoint's classifier ({fam.classifier[0]}) predicts {k} classes, "
+                                f"{num_classes} were asked for")
+        optional = fam.optional
+    else:
+        if num_classes is None:
+            raise ValueError("a backbone-only import needs num_classes for the new head")
+        k = num_classes
+        optional = lambda key: not key.startswith("backbone.")   # noqa: E731 - the head stays at its init
+    model = build_model(arch, k)
+    report = apply_table(model, ck.state, rules, source_name=str(ck.path), optional=optional)
+    return model.eval(), arch, report, ck, fam
+
+
+__all__ = ["FAMILIES", "Family", "ImportRefused", "ImportReport", "OfficialCheckpoint", "detect_family",
+           "load_official", "read_official"]
