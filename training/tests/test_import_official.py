@@ -29,7 +29,7 @@ def official_file(name: str, tmp: Path) -> tuple[Path, dict]:
 
 
 @pytest.mark.parametrize("name,arch", [("sctnet-s-mmseg", "sctnet-s"), ("sctnet-b-mmseg", "sctnet-b"),
-                                       ("segformer-b0-hf", "segformer-mlp-b0")])
+                                       ("segformer-b0-hf", "segformer-mlp-b0"), ("segformer-b0-mmseg", "segformer-b0")])
 def test_imported_model_reproduces_the_official_logits(tmp_path, name, arch):
     path, fx = official_file(name, tmp_path)
     model, got_arch, report, _, _ = load_official(path)

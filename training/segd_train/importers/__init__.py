@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..models import build_model
-from . import sctnet, segformer_hf
+from . import sctnet, segformer_hf, segformer_mmseg
 from .keytable import ImportReport, ImportRefused, Rule, apply_table, map_state
 from .read import OfficialCheckpoint, read_official
 
@@ -51,6 +51,18 @@ def _hf_arch(ck: OfficialCheckpoint) -> str:
         raise ImportRefused(f"{ck.path}/{e}") from None
 
 
+def _mmseg_segformer_arch(ck: OfficialCheckpoint) -> str:
+    prefix = "backbone." if "backbone.layers.0.0.projection.weight" in ck.state else ""
+    try:
+        name = segformer_mmseg.variant(ck.state, prefix)
+    except KeyError:
+        raise ImportRefused(f"{ck.path}: no backbone.layers.0.0.projection.weight (nor layers.0.0.projection.weight), "
+                            "the MiT patch embedding; not an mmseg SegFormer checkpoint") from None
+    if not name.startswith("segformer-"):
+        raise ImportRefused(f"{ck.path}: {name}")
+    return name
+
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("sctnet", "SCTNet-S/-B, mmseg 0.26 layout (xzz777/SCTNet): segmentors and ImageNet backbones",
            r"(backbone\.)?layer3_2\.attn_l\.kv", _sctnet_arch,
@@ -66,6 +78,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Rule(r"classifier\.(weight|bias)", None, why="ImageNet classifier of SegformerForImageClassification"),
                Rule(r"decode_head\..*", None, why="decode head (backbone-only import)")],
            segformer_hf.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias")),
+    Family("segformer-mmseg", "SegFormer MiT-B0…B5, mmseg 0.x layout (mmseg model zoo, SCTNet's SegFormer teachers)",
+           r"(backbone\.)?layers\.0\.0\.projection\.weight", _mmseg_segformer_arch,
+           lambda part: segformer_mmseg.model_rules() if part == "model" else [
+               *segformer_mmseg.backbone_rules(),
+               Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
+           segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias")),
 )}
 
 

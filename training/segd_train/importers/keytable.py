@@ -30,6 +30,7 @@ class Rule:
     dst: str | None                       # template with \1-style group references; None: skipped on purpose
     transform: Transform | None = None
     part: tuple[int, int] | None = None   # (index, count): concatenated along dim 0 with its sibling parts
+    split: tuple[tuple[str, Transform], ...] = ()   # one source tensor → several segd tensors (dst, transform)
     why: str = ""                         # for skipped rules: what the part is (printed in the report)
 
     def compiled(self) -> re.Pattern[str]:
@@ -87,16 +88,17 @@ def map_state(source: dict[str, torch.Tensor], rules: list[Rule]) -> tuple[dict[
             if rule.dst is None:
                 skipped.setdefault(rule.why or "not part of the segd model", []).append(key)
                 break
-            dst = m.expand(rule.dst)
-            t = rule.transform(tensor) if rule.transform else tensor
-            if rule.part is None:
+            if rule.part is not None:
+                idx, n = rule.part
+                t = rule.transform(tensor) if rule.transform else tensor
+                parts.setdefault(m.expand(rule.dst), {})[idx] = t
+                counts[m.expand(rule.dst)] = n
+                break
+            for template, transform in [(rule.dst, rule.transform), *rule.split]:
+                dst = m.expand(template)
                 if dst in mapped:
                     raise ImportRefused(f"two source tensors map onto {dst} (the second is {key})")
-                mapped[dst] = t
-            else:
-                idx, n = rule.part
-                parts.setdefault(dst, {})[idx] = t
-                counts[dst] = n
+                mapped[dst] = transform(tensor) if transform else tensor
             break
         else:
             unclaimed.append(key)

@@ -12,8 +12,8 @@ from typing import Literal
 from torch import nn
 
 from .hybrid import HybridTeacher
-from .segformer import segformer
-from .segformer_mlp import SegFormerMLP
+from .segformer import SegFormer, segformer
+from .segformer_mlp import MIT_SPECS_ALL, SegFormerMLP
 from .sctnet import sctnet_b, sctnet_s
 from .sctnet_lite import sctnet_b_lite, sctnet_s_lite
 from .sfnet import sfnet_lite_r18, sfnet_lite_stdc1, sfnet_lite_stdc2, sfnet_r18, sfnet_stdc1, sfnet_stdc2
@@ -51,6 +51,9 @@ _ENTRIES = (
     ModelEntry("segformer-b1", lambda k: segformer("b1", k), "teacher", "segformer"),
     ModelEntry("segformer-b2", lambda k: segformer("b2", k), "teacher", "segformer"),
     ModelEntry("segformer-b3", lambda k: segformer("b3", k), "teacher", "segformer"),
+    # MiT-B4/B5 with the mmseg head (official-weight import only; too large to train here).
+    *(ModelEntry(f"segformer-{v}", lambda k, v=v: SegFormer(MIT_SPECS_ALL[v], k), "teacher", "segformer")
+      for v in ("b4", "b5")),
     # The paper's all-MLP decoder as Hugging Face `transformers` builds it (official-weight import, importers/).
     *(ModelEntry(f"segformer-mlp-{v}", lambda k, v=v: SegFormerMLP(v, k, "hf"), "teacher", "segformer")
       for v in ("b0", "b1", "b2", "b3", "b4", "b5")),
