@@ -17,7 +17,9 @@ from segd_train.cli import main as cli_main
 from segd_train.importers import ImportRefused, load_official
 from segd_train.importers.read import input_size_from_mmseg_config
 
-TOL = 1e-4
+# The issue's bar is 1e-4; we hold 1e-5. Measured here: 0.8–3.5e-6 (float32 summation order). 1e-4 would let
+# a LayerNorm eps slip through (HF's 1e-5 run with NVlabs' 1e-6 in the blocks gives 1.8e-5), 1e-5 does not.
+TOL = 1e-5
 
 
 def official_file(name: str, tmp: Path) -> tuple[Path, dict]:
