@@ -149,3 +149,27 @@ def test_import_cli_writes_nothing_on_a_refused_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "decode_head.conv_seg.bias" not in err and "head.conv_seg.bias" in err
     assert "nothing written" in err and not out.parent.exists()
+
+
+def test_init_from_a_whole_official_model_with_a_new_classifier(tmp_path, camvid_root, capsys):
+    """Cityscapes (19) → CamVid (11): everything but the classifiers comes from the file; training runs."""
+    from conftest import write_recipe
+    from segd_train.engine.config import load_config
+    from segd_train.engine.runner import RunOptions, run_training
+    from segd_train.importers import init_model
+    from segd_train.models import build_model
+    path, fx = official_file("sctnet-s-mmseg", tmp_path)
+    state = random_state(fx["keys"], fx["seed"])
+    model = build_model("sctnet-s", 11)
+    report = init_model(model, "sctnet-s", path, part="model")
+    assert torch.equal(model.head.conv.conv.weight, state["decode_head.conv1.weight"])
+    assert model.head.conv_seg.weight.shape[0] == 11
+    assert sorted(report.kept_from_init) == ["aux_head.conv_seg.bias", "aux_head.conv_seg.weight",
+                                             "head.conv_seg.bias", "head.conv_seg.weight"]
+    assert len(next(iter(report.skipped.values()))) == 4
+    with pytest.raises(ImportRefused, match="holds sctnet-s, the recipe trains sctnet-b"):
+        init_model(build_model("sctnet-b", 11), "sctnet-b", path, part="backbone")
+    recipe = write_recipe(tmp_path / "r.yaml", init_from=str(path), init_part="model", iterations=2)
+    result = run_training(load_config(recipe), RunOptions(out_dir=tmp_path / "run", device=torch.device("cpu"),
+                                                          progress=False, stop_at_step=1))
+    assert result.step == 1 and "init_from" in capsys.readouterr().out

@@ -70,6 +70,9 @@ class TrainConfig:
     checkpoint_minutes: float | None = None
     eval_batch_size: int = 4
     num_threads: int | None = None
+    init_from: str | None = None     # official checkpoint to start from (docs/official-weights.md); fresh runs only
+    init_part: str = "backbone"      # backbone: its backbone only | model: everything, a new classifier if K differs
+    init_family: str | None = None   # importer family (default: recognised from the file's keys)
     extra: dict[str, Any] = field(default_factory=dict)   # free-form notes copied into the checkpoint
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,6 +168,8 @@ def config_from_dict(doc: Any, where: str) -> TrainConfig:
     if cfg.loss != "ce" and (cfg.ohem_min_kept is None or cfg.ohem_min_kept < 1):
         raise ConfigError(f"{where}: loss '{cfg.loss}' needs 'ohem_min_kept' (pixels per step, at least 1), "
                           f"got {cfg.ohem_min_kept!r}")
+    if cfg.init_part not in ("backbone", "model"):
+        raise ConfigError(f"{where}: 'init_part' must be 'backbone' or 'model', got {cfg.init_part!r}")
     if cfg.momentum >= 1.0:
         raise ConfigError(f"{where}: 'momentum' must be in [0, 1), got {cfg.momentum}")
     if cfg.task == "student" and cfg.teacher is None:

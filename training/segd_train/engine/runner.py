@@ -26,7 +26,7 @@ from ..models import build_model
 from ..models.interface import align_corners_of
 from . import checkpoint
 from .config import TrainConfig
-from .distributed import barrier, init_distributed, is_main, shutdown, world_size, wrap_ddp
+from .distributed import agree, barrier, gather_to_main, init_distributed, is_main, shutdown, world_size, wrap_ddp
 from .evaluate import EvalResult, evaluate, save_confusion_png
 from .logs import CsvLog, plot_curves
 from .schedule import build_optimizer, build_scheduler
@@ -38,7 +38,7 @@ _MATH_KEYS = ("task", "model", "teacher", "dataset", "data_root", "train_split",
               "iterations", "lr", "weight_decay", "base_size", "scale_range", "cat_max_ratio", "flip_p",
               "photometric", "betas", "warmup_iters", "warmup_ratio", "poly_power", "min_lr", "head_lr_mult",
               "norm_decay_mult", "aux_weight", "amp", "seed", "loss", "ohem_thresh", "ohem_min_kept", "detail_weight",
-              "optimizer", "momentum")
+              "optimizer", "momentum", "init_from", "init_part", "init_family")
 
 
 @dataclass
@@ -163,8 +163,15 @@ class _Run:
         data = build_data(cfg, self.device, rank, opts.progress, self.main)
         self.batches, self.val_ds, self.val_split = data.batches, data.val_ds, data.val_split
         self.num_classes, self.class_names = data.train_ds.num_classes, data.train_ds.class_names
-        self.model = build_model(cfg.model, num_classes=self.num_classes).to(self.device)
+        self.model = build_model(cfg.model, num_classes=self.num_classes)
         resume_ckpt = checkpoint.read(opts.resume) if opts.resume else None
+        if cfg.init_from and resume_ckpt is None:   # a resumed run has its weights in the checkpoint
+            from ..importers import init_model
+            report = init_model(self.model, cfg.model, resolve_init_path(cfg.init_from), part=cfg.init_part,
+                                family=cfg.init_family)
+            if self.main:
+                print(f"[{cfg.name}] init_from {cfg.init_from} ({cfg.init_part}):\n{report.summary()}", flush=True)
+        self.model.to(self.device)
         self.teacher_ckpt = opts.teacher_checkpoint
         if resume_ckpt is not None:
             check_resume_config(cfg, resume_ckpt["config"], opts.resume)
@@ -185,6 +192,7 @@ class _Run:
         if resume_ckpt is not None:
             ck = checkpoint.load(opts.resume, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                                  generator=self.batches.generator, siam=self.siam, scaler=self.scaler)
+            restore_rank_rng(ck, opts.resume, rank, self.batches.generator)
             self.step, self.best = int(ck["step"]), ck.get("best_miou")
         self.train_log, self.val_log = CsvLog(self.out / "train.csv"), CsvLog(self.out / "val.csv")
         if self.main:
@@ -195,8 +203,14 @@ class _Run:
         self.val_seconds = 0.0
         self.last_eval: tuple[int, EvalResult] | None = None
 
+    def rank_rng(self) -> list[object] | None:
+        """Every rank's RNG states (global RNGs + its augmentation generator), gathered on rank 0 for last.pt so
+        that a resumed DDP run continues each rank's own streams. Every rank must call it."""
+        return gather_to_main(checkpoint.capture_rng(self.batches.generator)) if world_size() > 1 else None
+
     def save(self, name: str, **extra: object) -> Path:
-        meta = {"best_miou": self.best, "class_names": self.class_names, "num_classes": self.num_classes}
+        meta = {"best_miou": self.best, "class_names": self.class_names, "num_classes": self.num_classes,
+                "world_size": world_size()}
         if self.teacher_ckpt is not None:
             meta["teacher_checkpoint"] = str(self.teacher_ckpt)
         meta.update(extra)
@@ -235,11 +249,32 @@ class _Run:
         return time.monotonic() - self.t0 + need > self.opts.max_minutes * 60.0
 
 
-def finalise(r: _Run, result: RunResult) -> None:
+def resolve_init_path(path: str) -> Path:
+    """Relative init_from paths resolve against the shared data directory, like data_root."""
+    from ..data import shared_dir
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else shared_dir() / p
+
+
+def restore_rank_rng(ck: dict, path: Path, rank: int, generator: torch.Generator) -> None:
+    """Under DDP each rank resumes its own RNG streams (checkpoint.load restored rank 0's). A checkpoint written
+    by another number of processes would slice every global batch differently: refused."""
+    saved = ck.get("world_size", 1)
+    if saved != world_size():
+        raise ValueError(f"{path}: written by a run of {saved} process(es), resumed with {world_size()}; resume with "
+                         f"the same number of processes (torchrun --nproc_per_node × --nnodes)")
+    if world_size() > 1:
+        states = ck.get("rank_rng")
+        if not isinstance(states, list) or len(states) != world_size():
+            raise ValueError(f"{path}: has no per-rank RNG states for {world_size()} processes (only last.pt has them)")
+        checkpoint.restore_rng(states[rank], generator)
+
+
+def finalise(r: _Run, result: RunResult, rank_rng: list[object] | None) -> None:
     """Last validation (unless it just ran), last.pt, metrics.json and curves: what every ended run leaves."""
     if result.reason != "stop_at_step" and (r.last_eval is None or r.last_eval[0] != r.step):
         r.validate()
-    result.last_checkpoint = r.save("last.pt")
+    result.last_checkpoint = r.save("last.pt", rank_rng=rank_rng)
     if result.reason != "stop_at_step":
         assert r.last_eval is not None
         result.final = r.last_eval[1]
@@ -261,7 +296,7 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
     step_seconds = 0.0
     try:
         while r.step < end:
-            if r.out_of_time(step_seconds):
+            if agree(r.out_of_time(step_seconds), r.device):
                 result.reason = "time limit"
                 break
             t = time.monotonic()
@@ -280,8 +315,10 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
                     r.train_log.append(row)
                 bar.set_postfix(loss=f"{row['total']:.4f}", lr=f"{row['lr']:.2e}", ips=row["images_per_s"])
             due_time = cfg.checkpoint_minutes is not None and time.monotonic() - r.last_save >= cfg.checkpoint_minutes * 60
-            if r.main and (r.step % cfg.checkpoint_interval == 0 or due_time):
-                r.save("last.pt")
+            if agree(r.step % cfg.checkpoint_interval == 0 or due_time, r.device):
+                states = r.rank_rng()          # collective: every rank, then one writer
+                if r.main:
+                    r.save("last.pt", rank_rng=states)
                 r.last_save = time.monotonic()
             if r.main and r.step % cfg.val_interval == 0:
                 r.validate()
@@ -289,8 +326,9 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
             barrier()
         else:
             result.reason = "finished" if r.step >= cfg.iterations else "stop_at_step"
+        states = r.rank_rng()
         if r.main:
-            finalise(r, result)
+            finalise(r, result, states)
     finally:
         bar.close()
         shutdown()

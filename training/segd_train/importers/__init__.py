@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import nn
 
@@ -28,6 +29,7 @@ class Family:
     rules: Callable[[str], list[Rule]]                      # part → table
     optional: Callable[[str], bool]                         # segd keys a whole-model file may lack
     classifier: tuple[str, ...]                             # segd keys of the final classifier (weight, bias)
+    source_classifiers: str = r"$^"                         # regex: source classifier tensors (any head)
 
 
 def _sctnet_arch(ck: OfficialCheckpoint) -> str:
@@ -70,20 +72,23 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                *sctnet.backbone_rules(r"(?:backbone\.)?"),
                Rule(r"(decode_head|auxiliary_head|teacher_backbone|teacher_head)\..*", None,
                     why="heads and teacher (backbone-only import)")],
-           sctnet.optional, ("head.conv_seg.weight", "head.conv_seg.bias")),
+           sctnet.optional, ("head.conv_seg.weight", "head.conv_seg.bias"),
+           r"(decode_head|auxiliary_head\.0)\.conv_seg\.(weight|bias)"),
     Family("segformer-hf", "SegFormer MiT-B0…B5, Hugging Face transformers layout (SegformerForSemanticSegmentation)",
            r"(segformer\.)?encoder\.patch_embeddings\.0\.proj\.weight", _hf_arch,
            lambda part: segformer_hf.model_rules() if part == "model" else [
                *segformer_hf.backbone_rules(),
                Rule(r"classifier\.(weight|bias)", None, why="ImageNet classifier of SegformerForImageClassification"),
                Rule(r"decode_head\..*", None, why="decode head (backbone-only import)")],
-           segformer_hf.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias")),
+           segformer_hf.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
+           r"decode_head\.classifier\.(weight|bias)"),
     Family("segformer-mmseg", "SegFormer MiT-B0…B5, mmseg 0.x layout (mmseg model zoo, SCTNet's SegFormer teachers)",
            r"(backbone\.)?layers\.0\.0\.projection\.weight", _mmseg_segformer_arch,
            lambda part: segformer_mmseg.model_rules() if part == "model" else [
                *segformer_mmseg.backbone_rules(),
                Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
-           segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias")),
+           segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
+           r"decode_head\.conv_seg\.(weight|bias)"),
 )}
 
 
@@ -139,5 +144,30 @@ def load_official(source: str | OfficialCheckpoint, *, family: str | None = None
     return model.eval(), arch, report, ck, fam
 
 
+def init_model(model: nn.Module, arch: str, path: str | Path, *, part: str, family: str | None = None) -> ImportReport:
+    """Start a training run's `model` (registry name `arch`) from an official file: its backbone only, or the
+    whole model — when the file's classifier predicts another number of classes (Cityscapes → CamVid), its
+    classifiers are left out (reported) and the model's new ones keep their initialisation."""
+    if part not in PARTS:
+        raise ValueError(f"init_part must be one of {PARTS}, got {part!r}")
+    if family is not None and family not in FAMILIES:
+        raise ImportRefused(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    ck = read_official(path)
+    fam = FAMILIES[family] if family else detect_family(ck)
+    if fam.arch(ck) != arch:
+        raise ImportRefused(f"{ck.path}: holds {fam.arch(ck)}, the recipe trains {arch}")
+    if part == "backbone":
+        return apply_table(model, ck.state, fam.rules("backbone"), source_name=str(ck.path),
+                           optional=lambda key: not key.startswith("backbone."))
+    rules = fam.rules("model")
+    new_head = _num_classes(ck, fam) != model.state_dict()[fam.classifier[0]].shape[0]
+    if new_head:
+        rules = [Rule(fam.source_classifiers, None, why="classifier for another class count, replaced"), *rules]
+    classifier_keys = {k for k in model.state_dict()
+                       if k.startswith(("head.conv_seg.", "aux_head.conv_seg.", "head.cls_seg.1."))} if new_head else set()
+    return apply_table(model, ck.state, rules, source_name=str(ck.path),
+                       optional=lambda key: fam.optional(key) or key in classifier_keys)
+
+
 __all__ = ["FAMILIES", "Family", "ImportRefused", "ImportReport", "OfficialCheckpoint", "detect_family",
-           "load_official", "read_official"]
+           "init_model", "load_official", "read_official"]
