@@ -122,4 +122,4 @@ def test_help_describes_every_command() -> None:
     from segd_train.cli import build_parser
     # the description names the whole command list, the last ones included (argparse wraps it at print time)
     assert build_parser().description == ("`python -m segd_train <command>`: train-teacher, train-student, "
-                                          "train-baseline, eval, fps, profile, models, report, export, quantize.")
+                                          "train-baseline, eval, fps, profile, models, report, export, import, quantize.")

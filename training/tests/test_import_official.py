@@ -130,6 +130,10 @@ def test_import_cli_writes_a_contract_onnx_and_card(tmp_path, name, capsys):
     parity = float(printed.split("parity: ")[1].split()[0])
     assert parity >= 0.999, printed   # the exporter's own bar; random weights leave a few near-tied pixels
     card = json.loads(out.with_suffix(".json").read_text())
+    from jsonschema import Draft7Validator
+    from segd_train.data.paths import REPO_ROOT
+    schema = json.loads((REPO_ROOT / "models" / "model-card.schema.json").read_text())
+    assert [e.message for e in Draft7Validator(schema).iter_errors(card)] == []   # what the daemon checks
     assert card["input"]["height"] == 64 and card["input"]["width"] == 96
     assert card["dataset"]["name"] == "cityscapes-19" and len(card["classes"]) == 19
     assert card["classes"][13] == {"id": 13, "name": "car", "color": [0, 0, 142]}
