@@ -2,7 +2,8 @@
 # segd set-up on a fresh Debian 12 machine (run from the repo root; root or sudo for apt).
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
-#                                  systemd-analyze, mosquitto, openssl) and the training venv used by the test suite
+#                                  systemd-analyze, mosquitto, openssl, Java 17 and an Apache Kafka broker from
+#                                  Maven Central) and the training venv used by the test suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,7 +29,7 @@ apt_install() {
 if [ "$want_test" = 1 ]; then
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
     gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets python3-jsonschema systemd python3-venv \
-    mosquitto openssl
+    mosquitto openssl openjdk-17-jre-headless maven
 fi
 
 # onnxruntime-node's postinstall would download CUDA/TensorRT libraries from outside the npm registry.
@@ -40,6 +41,7 @@ npm ci --no-audit --no-fund
 npm run build
 
 if [ "$want_test" = 1 ]; then
+  bash scripts/kafka-setup.sh >/dev/null
   bash training/setup_env.sh >/dev/null
 fi
 echo "setup: done"
