@@ -16,6 +16,7 @@ import { loadConfigFile } from './config/load.js';
 import { applyOverrides, resolveOverrides } from './config/overrides.js';
 import { summarizeConfig } from './config/summary.js';
 import { resolveToken } from './config/token.js';
+import { resolveKafkaSecrets } from './config/kafka-secrets.js';
 import { resolveMqttSecrets } from './config/mqtt-secrets.js';
 import { checkZoneClasses } from './config/zone-classes.js';
 import { createLogger } from './logger.js';
@@ -114,7 +115,7 @@ function checkConfig(args: ParsedArgs): number {
     { configFlag: args.positionals[0] ?? args.config, portFlag: args.port, hostFlag: args.host, env: process.env },
     DEFAULT_CONFIG,
   );
-  const cfg = resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env), process.env);
+  const cfg = resolveKafkaSecrets(resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(overrides.configPath), overrides), process.env), process.env), process.env);
   checkZoneClasses(cfg);
   process.stdout.write(`OK ${overrides.configPath}\n${summarizeConfig(cfg).join('\n')}\n`);
   return EXIT_OK;
@@ -128,7 +129,7 @@ async function run(args: ParsedArgs): Promise<void> {
   );
   const configPath = resolve(overrides.configPath);
   const load = (): ReturnType<typeof resolveToken> =>
-    resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(configPath), overrides), process.env), process.env);
+    resolveKafkaSecrets(resolveMqttSecrets(resolveToken(applyOverrides(loadConfigFile(configPath), overrides), process.env), process.env), process.env);
   const cfg = load();
   const logger = createLogger({ level: cfg.log.level });
   logger.info({ version: version(), config: overrides.configPath }, 'segd starting');

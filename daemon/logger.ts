@@ -12,6 +12,7 @@ export type { Logger };
 const SECRET_PATHS = [
   'password',
   '*.password',
+  '*.sasl.password',
   'token',
   '*.token',
   'secret',

@@ -9,14 +9,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import type { FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
 import type { ZoneConfig } from '../pipeline/core/zone-config.js';
+import type { KafkaHooks } from '../pipeline/publish/kafka-sink.js';
 import type { MqttHooks } from '../pipeline/publish/mqtt-publisher.js';
 import {
   DROP_REASONS,
+  KAFKA_DROP_REASONS,
+  KAFKA_MESSAGE_KINDS,
   MQTT_DROP_REASONS,
   MQTT_MESSAGE_KINDS,
   REFUSAL_REASONS,
   RESTART_REASONS,
   type DropReason,
+  type KafkaDropReason,
+  type KafkaMessageKind,
   type MqttDropReason,
   type MqttMessageKind,
   type RefusalReason,
@@ -140,6 +145,10 @@ export class SegdMetrics {
   private readonly mqttConnected: Gauge<string>;
   private readonly mqttMessages: Readonly<Record<MqttMessageKind, CounterChild>>;
   private readonly mqttDropped: Readonly<Record<MqttDropReason, CounterChild>>;
+  private readonly kafkaConnected: Gauge<string>;
+  private readonly kafkaBuffered: Gauge<string>;
+  private readonly kafkaMessages: Readonly<Record<KafkaMessageKind, CounterChild>>;
+  private readonly kafkaDropped: Readonly<Record<KafkaDropReason, CounterChild>>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -233,6 +242,25 @@ export class SegdMetrics {
     this.mqttDropped = Object.fromEntries(MQTT_DROP_REASONS.map((r) => [r, mqttDropped.labels(r)])) as Record<MqttDropReason, CounterChild>;
     for (const c of [...Object.values(this.mqttMessages), ...Object.values(this.mqttDropped)]) c.inc(0);
     this.mqttConnected.set(0);
+    this.kafkaConnected = new Gauge({ name: 'segd_kafka_connected', help: '1 while the Kafka sink delivers, else 0 (also 0 when Kafka is off).', registers });
+    this.kafkaBuffered = new Gauge({ name: 'segd_kafka_buffered_messages', help: 'Kafka messages waiting to be delivered (buffered plus the batch in flight).', registers });
+    const kafkaMessages = new Counter({
+      name: 'segd_kafka_messages_total',
+      help: `Kafka messages the brokers acknowledged, by kind (${KAFKA_MESSAGE_KINDS.join(', ')}).`,
+      labelNames: ['kind'],
+      registers,
+    });
+    const kafkaDropped = new Counter({
+      name: 'segd_kafka_dropped_total',
+      help: `Kafka messages not delivered, by reason (${KAFKA_DROP_REASONS.join(', ')}).`,
+      labelNames: ['reason'],
+      registers,
+    });
+    this.kafkaMessages = Object.fromEntries(KAFKA_MESSAGE_KINDS.map((k) => [k, kafkaMessages.labels(k)])) as Record<KafkaMessageKind, CounterChild>;
+    this.kafkaDropped = Object.fromEntries(KAFKA_DROP_REASONS.map((r) => [r, kafkaDropped.labels(r)])) as Record<KafkaDropReason, CounterChild>;
+    for (const c of [...Object.values(this.kafkaMessages), ...Object.values(this.kafkaDropped)]) c.inc(0);
+    this.kafkaConnected.set(0);
+    this.kafkaBuffered.set(0);
     this.modelInfo = new Gauge({
       name: 'segd_model_info',
       help: 'The served model; value 1.',
@@ -347,6 +375,16 @@ export class SegdMetrics {
       onConnected: (up) => this.mqttConnected.set(up ? 1 : 0),
       onSent: (kind) => this.mqttMessages[kind].inc(),
       onDropped: (reason, n) => this.mqttDropped[reason].inc(n),
+    };
+  }
+
+  /** Hooks for the Kafka sink. */
+  kafkaHooks(): KafkaHooks {
+    return {
+      onConnected: (up) => this.kafkaConnected.set(up ? 1 : 0),
+      onSent: (kind, n) => this.kafkaMessages[kind].inc(n),
+      onDropped: (reason, n) => this.kafkaDropped[reason].inc(n),
+      onBuffered: (n) => this.kafkaBuffered.set(n),
     };
   }
 

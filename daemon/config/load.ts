@@ -51,7 +51,7 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const validate = getValidator();
   const problems: string[] = [];
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(secretSafe(e) ?? formatAjvError(e), raw)));
-  problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw));
+  problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw), ...checkKafka(raw));
   if (problems.length > 0) {
     // Any value may be echoed (a URL pasted into the wrong field): redact every line.
     for (let i = 0; i < problems.length; i++) problems[i] = redactUrl(problems[i] as string);
@@ -206,6 +206,31 @@ function checkMqtt(raw: unknown): string[] {
   return problems;
 }
 
+/** kafka checks the schema cannot express: idempotence needs acks all, one password source, ranges, TLS pairs. */
+function checkKafka(raw: unknown): string[] {
+  const kafka = isRecord(raw) ? raw['kafka'] : undefined;
+  if (!isRecord(kafka)) return [];
+  const problems: string[] = [];
+  const idempotent = kafka['idempotent'] ?? true;
+  const acks = kafka['acks'] ?? 'all';
+  if (idempotent === true && acks !== 'all') {
+    problems.push(`kafka.acks: expected 'all' while kafka.idempotent is true (the idempotent producer needs every in-sync replica's acknowledgement), got '${String(acks)}'`);
+  }
+  const rc = kafka['reconnect'];
+  if (isRecord(rc) && typeof rc['minMs'] === 'number' && typeof rc['maxMs'] === 'number' && rc['minMs'] > rc['maxMs']) {
+    problems.push(`kafka.reconnect.minMs: expected at most kafka.reconnect.maxMs (${rc['maxMs']}), got ${rc['minMs']}`);
+  }
+  const sasl = kafka['sasl'];
+  if (isRecord(sasl) && sasl['password'] !== undefined && sasl['password'] !== null && sasl['passwordFile'] !== undefined && sasl['passwordFile'] !== null) {
+    problems.push('kafka.sasl.password and kafka.sasl.passwordFile: expected at most one of them');
+  }
+  const tls = kafka['tls'];
+  if (isRecord(tls) && (tls['cert'] === null || tls['cert'] === undefined) !== (tls['key'] === null || tls['key'] === undefined)) {
+    problems.push('kafka.tls.cert and kafka.tls.key: expected both (a client certificate and its key) or neither');
+  }
+  return problems;
+}
+
 /**
  * The check of one stream URL the schema cannot express (a scheme the sources accept; for a file,
  * a regular file under one of `allowedDirs`, symlinks resolved), as one problem line naming
@@ -278,6 +303,14 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
             ...cfg.mqtt,
             passwordFile: absOrNull(cfg.mqtt.passwordFile),
             tls: { ...cfg.mqtt.tls, ca: absOrNull(cfg.mqtt.tls.ca), cert: absOrNull(cfg.mqtt.tls.cert), key: absOrNull(cfg.mqtt.tls.key) },
+          },
+    kafka:
+      cfg.kafka === null
+        ? null
+        : {
+            ...cfg.kafka,
+            sasl: cfg.kafka.sasl === null ? null : { ...cfg.kafka.sasl, passwordFile: absOrNull(cfg.kafka.sasl.passwordFile) },
+            tls: { ...cfg.kafka.tls, ca: absOrNull(cfg.kafka.tls.ca), cert: absOrNull(cfg.kafka.tls.cert), key: absOrNull(cfg.kafka.tls.key) },
           },
   };
 }

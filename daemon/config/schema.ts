@@ -5,7 +5,7 @@
  * (test/unit/config-defaults.test.ts) holds the two together.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
+import { KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
 import { DEFAULT_ALLOW_SPINNING } from '../../pipeline/engine/provider-options.js';
 import { FFMPEG_DEFAULT_THREADS } from '../../pipeline/sources/ffmpeg-args.js';
 import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
@@ -74,6 +74,80 @@ const MqttSection = Type.Object(
   { additionalProperties: false, default: null },
 );
 
+/** Kafka topic names are [A-Za-z0-9._-]; the prefix leaves room for `.zone-states` within Kafka's 249. */
+export const KAFKA_TOPIC_PREFIX_PATTERN = '^[A-Za-z0-9._-]{1,200}$';
+
+const KafkaSection = Type.Object(
+  {
+    /** Bootstrap brokers, `host:port`. */
+    brokers: Type.Array(Type.String({ pattern: '^[^\\s:/]+:[0-9]{1,5}$' }), { minItems: 1, maxItems: 64 }),
+    /** This daemon's name in keys and status (`<node>/<stream>`); null = the host name, sanitised (as mqtt.node). */
+    node: Nullable(Type.String({ pattern: MQTT_NODE_PATTERN, default: null })),
+    /** Kafka client id; null = `segd-<node>`. */
+    clientId: Nullable(Type.String({ minLength: 1, maxLength: 128, default: null })),
+    /** Topics are `<prefix>.areas`, `.zone-states`, `.events`, `.status`, `.masks` (docs/kafka.md). */
+    topicPrefix: Type.String({ pattern: KAFKA_TOPIC_PREFIX_PATTERN, default: 'segd' }),
+    topics: Section({
+      /** Create missing topics on connect (zone-states and status compacted); false: they must exist. */
+      create: Type.Boolean({ default: true }),
+      partitions: Type.Integer({ minimum: 1, maximum: 10_000, default: 6 }),
+      /** -1 = the brokers' default.replication.factor. */
+      replicationFactor: Type.Integer({ minimum: -1, maximum: 32, default: -1 }),
+    }),
+    /** all = every in-sync replica (-1), leader = the partition leader (1), none = no acknowledgement (0). */
+    acks: StringEnum(KAFKA_ACKS, { default: 'all' }),
+    /** The idempotent producer: a retried batch is written once (needs acks: all). */
+    idempotent: Type.Boolean({ default: true }),
+    compression: StringEnum(KAFKA_COMPRESSIONS, { default: 'gzip' }),
+    /** Per stream, at most one areas message per this many ms (capture time); 0 = every frame. */
+    areasIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
+    masks: Section({
+      /** `<prefix>.masks`: the WebSocket mask message (deflate) on Kafka. */
+      enabled: Type.Boolean({ default: false }),
+      intervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000 }),
+    }),
+    /** The daemon's status is sent again this often (consumers tell a silent daemon by its age). */
+    statusIntervalMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+    /** Messages kept while the brokers are away; beyond either limit the oldest is dropped (counted). */
+    buffer: Section({
+      messages: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+      bytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
+    }),
+    /** Most messages per produce request. */
+    batchMessages: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+    tls: Section({
+      /** TLS to the brokers; the PEM files below are optional (the system CAs verify by default). */
+      enabled: Type.Boolean({ default: false }),
+      ca: NullablePath(),
+      cert: NullablePath(),
+      key: NullablePath(),
+      rejectUnauthorized: Type.Boolean({ default: true }),
+    }),
+    /** SASL; null = none. The password resolves like mqtt's: env SEGD_KAFKA_PASSWORD, SEGD_KAFKA_PASSWORD_FILE, passwordFile, password. Never logged. */
+    sasl: Nullable(
+      Type.Object(
+        {
+          mechanism: StringEnum(KAFKA_SASL_MECHANISMS, { default: 'scram-sha-512' }),
+          username: Type.String({ minLength: 1 }),
+          password: Nullable(Type.String({ minLength: 1, default: null })),
+          passwordFile: NullablePath(),
+        },
+        { additionalProperties: false, default: null },
+      ),
+    ),
+    connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    /** Retry delays after a failed send or connect: exponential with jitter between these. */
+    reconnect: Section({
+      minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
+      maxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 30_000 }),
+    }),
+    /** On shutdown, how long the buffer (and `offline`) may take to go out. */
+    closeTimeoutMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 3000 }),
+  },
+  { additionalProperties: false, default: null },
+);
+
 export const configSchema = Type.Object(
   {
     server: Section({
@@ -138,6 +212,8 @@ export const configSchema = Type.Object(
     }),
     /** The MQTT publisher (docs/mqtt.md); null = off. */
     mqtt: Nullable(MqttSection),
+    /** The Kafka sink (docs/kafka.md); null = off. */
+    kafka: Nullable(KafkaSection),
     /** The runtime control API under /api/ (daemon/api). */
     api: Section({
       /**
@@ -165,3 +241,6 @@ export type SegdConfig = Static<typeof configSchema>;
 
 /** The `mqtt` section when configured. */
 export type MqttConfig = NonNullable<SegdConfig['mqtt']>;
+
+/** The `kafka` section when configured. */
+export type KafkaConfig = NonNullable<SegdConfig['kafka']>;

@@ -12,6 +12,7 @@ export function summarizeConfig(cfg: SegdConfig): string[] {
     `ffmpeg: ${cfg.ffmpeg.path ?? 'bundled'}`,
     `log level: ${cfg.log.level}`,
     mqttLine(cfg),
+    kafkaLine(cfg),
     `streams (${cfg.streams.length}):`,
   ];
   for (const s of cfg.streams) {
@@ -38,4 +39,13 @@ function mqttLine(cfg: SegdConfig): string {
   const tls = m.tls.ca !== null || m.tls.cert !== null ? ', TLS files given' : '';
   const masks = m.masks.enabled ? `, masks every ${m.masks.intervalMs} ms` : '';
   return `mqtt: ${redactUrl(m.url)} (${auth}${tls}; prefix ${m.topicPrefix}; node ${m.node ?? 'host name'}; stats every ${m.statsIntervalMs} ms${masks})`;
+}
+
+/** Never the password: whether one is set. */
+function kafkaLine(cfg: SegdConfig): string {
+  const k = cfg.kafka;
+  if (k === null) return 'kafka: off';
+  const sasl = k.sasl === null ? 'no SASL' : `SASL ${k.sasl.mechanism} user ${k.sasl.username}${k.sasl.password !== null || k.sasl.passwordFile !== null ? ', password set' : ''}`;
+  const masks = k.masks.enabled ? `, masks every ${k.masks.intervalMs} ms` : '';
+  return `kafka: ${k.brokers.join(',')} (${sasl}${k.tls.enabled ? ', TLS' : ''}; topics ${k.topicPrefix}.*; acks ${k.acks}${k.idempotent ? ', idempotent' : ''}; ${k.compression}; buffer ${k.buffer.messages} messages${masks})`;
 }

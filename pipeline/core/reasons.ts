@@ -58,3 +58,28 @@ export type MqttDropReason = (typeof MQTT_DROP_REASONS)[number];
 /** How the stream list changed (runtime control, the `streams` update of docs/protocol.md). */
 export const STREAM_CHANGES = ['added', 'changed', 'removed'] as const;
 export type StreamChange = (typeof STREAM_CHANGES)[number];
+
+/** What the Kafka sink sends (`segd_kafka_messages_total{kind}`, once acknowledged); docs/kafka.md has the topics. */
+export const KAFKA_MESSAGE_KINDS = ['areas', 'zone_states', 'event', 'status', 'mask'] as const;
+export type KafkaMessageKind = (typeof KAFKA_MESSAGE_KINDS)[number];
+
+/**
+ * Why a Kafka message was not delivered (`segd_kafka_dropped_total{reason}`): `buffer_full` = the
+ * oldest buffered message made room for a newer one (brokers away or slower than the frames);
+ * `rejected` = the brokers refused it for good (too large, invalid); `shutdown` = still buffered
+ * when the daemon stopped and close's deadline passed.
+ */
+export const KAFKA_DROP_REASONS = ['buffer_full', 'rejected', 'shutdown'] as const;
+export type KafkaDropReason = (typeof KAFKA_DROP_REASONS)[number];
+
+/** The Kafka acks setting (`all` = -1, `leader` = 1, `none` = 0). */
+export const KAFKA_ACKS = ['all', 'leader', 'none'] as const;
+export type KafkaAcks = (typeof KAFKA_ACKS)[number];
+
+/** Compression codecs the Kafka client has built in. */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
+/** SASL mechanisms for the Kafka sink. */
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
