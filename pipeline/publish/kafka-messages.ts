@@ -50,7 +50,7 @@ const ClassFractions = MapOf(Fraction, "fraction of the zone's pixels per class 
 const ZoneStateName = Type.Union([Type.Literal('clear'), Type.Literal('occupied')]);
 
 function Payload<T extends Parameters<typeof Type.Object>[0]>(id: string, title: string, description: string, props: T) {
-  return Type.Object(props, { $id: `https://segd.dev/schemas/kafka/${id}.schema.json`, title, description, additionalProperties: false });
+  return Type.Object(props, { $id: `urn:segd:kafka:${id}`, title, description, additionalProperties: false });
 }
 
 export const AreasSchema = Payload('areas', 'segd areas message', 'Topic <prefix>.areas, key <node>/<stream>: one frame\'s class areas and its zones\' readings.', {
