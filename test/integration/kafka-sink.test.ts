@@ -4,6 +4,10 @@
 // publishFrame never waits); wrong SASL credentials and topics the sink may not create give one
 // clear error and disturb nothing else.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -14,6 +18,7 @@ import { makeTempDir } from '../helpers/daemon.js';
 import { startKafka, type KafkaBroker } from '../helpers/kafka-broker.js';
 import { TopicReader } from '../helpers/kafka-consumer.js';
 import { CAR_ZONE, TEST_CLASSES, kafkaValidators, testStream } from '../helpers/kafka-payloads.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { memoryLogger, waitFor } from '../helpers/source-harness.js';
 
 class Counts {
@@ -227,6 +232,35 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     }
     assert.equal(delivered + (counts.dropped.get('buffer_full') ?? 0) >= published * 2, true, 'every areas message is either delivered or counted as dropped');
     await sink.close();
+  });
+
+  it('runs the consumer example of docs/kafka.md: it prints the events and the daemon status', async () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs', 'kafka.md'), 'utf8');
+    const m = /<!-- consumer-example:[^>]*-->\n```js\n([\s\S]*?)\n```/.exec(doc);
+    assert.ok(m !== null, 'docs/kafka.md has the consumer example block');
+    const counts = new Counts();
+    const streams = [testStream('cam1')];
+    const sink = new KafkaSink(sinkOptions(plain.bootstrap, 'docs', streams, memoryLogger('warn').logger, counts));
+    for (let seq = 0; seq < 20; seq++) sink.publishFrame(streams[0]!.frame(seq));
+    await sink.close();
+    const expected = (counts.sent.get('event') ?? 0) + (counts.sent.get('status') ?? 0);
+    assert.equal(counts.sent.get('event'), 3);
+    // Run as a user would: an ES module whose `kafkajs` resolves from the working directory.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', m[1] as string], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BROKERS: plain.bootstrap, TOPIC_PREFIX: 'docs', MAX_MESSAGES: String(expected), GROUP: `docs-${process.pid}`, KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+      timeout: 120_000,
+    });
+    const lines = stdout.trim().split('\n').filter((l) => !l.startsWith('{'));
+    assert.equal(lines.length, expected, stdout);
+    assert.deepEqual(
+      lines.filter((l) => l.includes('zone lot')),
+      ['box1/cam1: zone lot enter (ratio 0.75)', 'box1/cam1: zone lot exit (ratio 0.125)', 'box1/cam1: zone lot enter (ratio 0.75)'],
+    );
+    assert.ok(lines.includes('box1: daemon online, model test-model'), stdout);
+    assert.ok(lines.includes('box1/cam1: stream with zones lot'), stdout);
+    // Two topics: each keeps its own order, not one between them.
+    assert.ok(lines.includes('box1: daemon offline, model test-model'), stdout);
   });
 
   it('wrong SASL credentials: one clear error naming the user (never the password); the frame path and other clients carry on', async () => {

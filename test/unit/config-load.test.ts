@@ -43,6 +43,7 @@ describe('config loading', () => {
       batching: { maxBatch: 2, maxDelayMs: 0, perStreamCap: 1 },
       publish: { maxBufferedBytes: 4194304, maxClients: 64, maxClientsPerAddress: 32, maxSubscriptionsPerClient: 64, maxMessageBytes: 65536 },
       mqtt: null,
+      kafka: null,
       sources: { allowedDirs: [] },
       api: { persist: false },
       streams: [
