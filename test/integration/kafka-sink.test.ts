@@ -107,7 +107,6 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
     for (const b of brokers) await b.kill().catch(() => undefined);
     for (const d of dirs) d.cleanup();
-    setTimeout(() => console.log('HANDLES', (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().map((h) => (h as object).constructor.name), (process as unknown as { _getActiveHandles(): { remoteAddress?: string; remotePort?: number }[] })._getActiveHandles().map((h) => `${h.remoteAddress}:${h.remotePort}`)), 3000).unref();
   });
 
   it('delivers every message keyed <node>/<stream>, in order per stream, each valid against its schema', async () => {
@@ -192,14 +191,13 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     const before = seq;
 
     const broker0 = brokers.indexOf(plain);
+    // Frames keep coming while the broker shuts down and stays away ~10 s (10 fps per stream):
+    // publishFrame is synchronous, it appends to the buffer and returns whatever the broker does.
+    const ticker = setInterval(tick, 100);
     await plain.stop();
-    // 10 s of frames at 10 fps per stream while the broker is away: 200 areas messages, buffer 80.
     const outageStart = Date.now();
-    // publishFrame is synchronous: it appends to the buffer and returns, whatever the broker does.
-    while (Date.now() - outageStart < 10_000) {
-      tick();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => Date.now() - outageStart >= 10_000, '10 s of outage', 20_000);
+    clearInterval(ticker);
     const published = seq;
     assert.equal(sink.connectionState, 'down');
     assert.ok(counts.buffered <= BUFFER + 50, `buffer bounded: ${counts.buffered}`);
@@ -215,19 +213,16 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     await reader.until(() => reader.of('outage.areas').length === delivered, `${delivered} areas messages read back`);
     for (const a of reader.json('outage.areas')) check('areas', a);
     for (const [key, seqs] of seqsByKey(reader, 'outage.areas')) {
-      // In order, no duplicates (the idempotent producer's re-sent batch was written once).
-      for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] as number) > (seqs[i - 1] as number), `${key} in order without duplicates at ${i}: ${seqs.join(',')}`);
-      // Everything before the outage; then the newest, and the last frame: the oldest were dropped.
+      // In order. A frame may arrive twice around the restart (at-least-once, docs/kafka.md): the
+      // checks below look at the distinct frames.
+      for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] as number) >= (seqs[i - 1] as number), `${key} in order at ${i}: ${seqs.join(',')}`);
+      seqs.splice(0, seqs.length, ...new Set(seqs));
+      // Everything up to the outage (with the batch in flight when it began), one gap, then the
+      // newest frames up to the last: the oldest buffered ones were dropped.
       assert.deepEqual(seqs.slice(0, before), Array.from({ length: before }, (_, i) => i), key);
-      assert.equal(seqs.at(-1), published - 1, key);
-      const gap = seqs.slice(before);
-      const missing = published - before - gap.length;
-      assert.ok(missing > 0, `${key}: some outage frames were dropped`);
-      // What was kept of the outage is its newest part, after at most one gap (the batch that was in
-      // flight when the broker went away is sent again first, as it was).
-      const jumps = gap.map((s, i) => (i > 0 && s - (gap[i - 1] as number) > 1 ? i : -1)).filter((i) => i > 0);
-      assert.ok(jumps.length <= 1, `${key}: one gap at most: ${gap.join(',')}`);
-      const newest = gap.slice(jumps[0] ?? 0);
+      const jumps = seqs.map((s, i) => (i > 0 && s - (seqs[i - 1] as number) > 1 ? i : -1)).filter((i) => i > 0);
+      assert.equal(jumps.length, 1, `${key}: one gap: ${seqs.join(',')}`);
+      const newest = seqs.slice(jumps[0]);
       assert.deepEqual(newest, Array.from({ length: newest.length }, (_, i) => published - newest.length + i), `${key}: the newest kept`);
     }
     assert.equal(delivered + (counts.dropped.get('buffer_full') ?? 0) >= published * 2, true, 'every areas message is either delivered or counted as dropped');
