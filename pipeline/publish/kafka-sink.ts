@@ -150,6 +150,8 @@ export class KafkaSink {
   private state: KafkaSinkState = 'connecting';
   private readonly kafka: Kafka;
   private producer: Producer | null = null;
+  /** The admin client of a connect in progress (closed by close()). */
+  private admin: Admin | null = null;
   private ready = false;
   private readonly queue: DropOldestQueue<Outgoing>;
   private queuedBytes = 0;
@@ -304,8 +306,13 @@ export class KafkaSink {
       const left = this.buffered;
       this.state = 'closed';
       this.wake?.();
+      // Whatever the pump was doing (a connect, a send being retried) ends with these connections.
+      await this.admin?.disconnect().catch(() => undefined);
       const producer = this.producer;
       this.producer = null;
+      if (producer !== null) await Promise.race([producer.disconnect().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([this.pumping ?? Promise.resolve(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      // A send that was being retried may have reconnected the client meanwhile: once more, now that the pump is done.
       if (producer !== null) await Promise.race([producer.disconnect().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       if (left > 0) this.hooks.onDropped?.('shutdown', left);
       this.inflight = null;
@@ -468,12 +475,15 @@ export class KafkaSink {
     if (this.ready) return;
     this.setState('connecting');
     const admin = this.kafka.admin();
+    this.admin = admin;
     try {
       await admin.connect();
       await this.ensureTopics(admin);
     } finally {
+      this.admin = null;
       await admin.disconnect().catch(() => undefined);
     }
+    this.throwIfClosed();
     this.producer ??= this.kafka.producer({
       idempotent: this.opts.idempotent,
       maxInFlightRequests: 1,
@@ -482,11 +492,19 @@ export class KafkaSink {
       createPartitioner: Partitioners.DefaultPartitioner,
       ...(this.opts.idempotent ? { retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } } : {}),
     });
-    await this.producer.connect();
+    const producer = this.producer;
+    await producer.connect();
+    // close() may have run meanwhile: a producer connected after it would keep the process alive.
+    if (this.closed) await producer.disconnect().catch(() => undefined);
+    this.throwIfClosed();
     this.ready = true;
     this.setState('ready');
     this.hooks.onConnected?.(true);
     this.log.info({ brokers: this.opts.brokers, buffered: this.buffered }, 'kafka connected');
+  }
+
+  private throwIfClosed(): void {
+    if (this.closed) throw new KafkaProblem('unreachable', 'kafka sink closed');
   }
 
   private async ensureTopics(admin: Admin): Promise<void> {

@@ -75,6 +75,8 @@ describe('e2e: Kafka publishing from the daemon (real Kafka 4 broker)', { timeou
   });
 
   it('broker stopped 10 s: the WebSocket never pauses, the buffer overflows (counted), publishing resumes', async () => {
+    // The reader leaves before the broker does and a new one reads everything once it is back.
+    await reader.close();
     const t0 = Date.now();
     await broker.stop();
     const before = ws.count('cam');
@@ -86,6 +88,7 @@ describe('e2e: Kafka publishing from the daemon (real Kafka 4 broker)', { timeou
     assert.ok((metricValue(down, 'segd_kafka_dropped_total', { reason: 'buffer_full' }) ?? 0) > 0, 'drops counted');
     const lastSeq = ws.lastSeq.get('cam') ?? 0;
     broker = await broker.restart();
+    reader = await TopicReader.start(broker.bootstrap, ['segd.areas', 'segd.status']);
     await reader.until(() => areas().some((a) => a.seq > lastSeq), 'areas after the restart', 120_000);
     await pollUntil(async () => metricValue(await scrape(daemon.httpUrl), 'segd_kafka_connected') === 1, 'segd_kafka_connected 1 again', 120_000);
     const seqs = areas().map((a) => a.seq);

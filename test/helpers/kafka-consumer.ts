@@ -19,7 +19,13 @@ export class TopicReader {
 
   static async start(bootstrap: string, topics: readonly string[], sasl?: SASLOptions): Promise<TopicReader> {
     const kafka = new Kafka({ clientId: 'segd-test-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...(sasl ? { sasl } : {}) });
-    const consumer = kafka.consumer({ groupId: `segd-test-${process.pid}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 200 });
+    // No restart after a crash (the broker stopped by a later test): a restart timer would outlive
+    // disconnect() and keep the test process alive.
+    const consumer = kafka.consumer({
+      groupId: `segd-test-${process.pid}-${Math.random().toString(36).slice(2)}`,
+      maxWaitTimeInMs: 200,
+      retry: { retries: 5, restartOnFailure: async () => false },
+    });
     const reader = new TopicReader(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
@@ -46,7 +52,11 @@ export class TopicReader {
     return waitFor(pred, what, timeoutMs, () => `${this.messages.length} messages so far`);
   }
 
-  async close(): Promise<void> {
-    await this.consumer.disconnect();
+  private closed: Promise<void> | null = null;
+
+  /** Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.consumer.disconnect();
+    return this.closed;
   }
 }

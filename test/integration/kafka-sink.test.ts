@@ -173,6 +173,7 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     await reader.until(() => reader.json<{ kind: string; state: string }>('order.status').some((x) => x.kind === 'node' && x.state === 'offline'), 'offline');
     assert.equal(counts.dropped.get('buffer_full') ?? 0, 0);
     assert.equal(counts.dropped.get('shutdown') ?? 0, 0);
+    await reader.close();
   });
 
   it('buffers while the broker is down 10 s, drops the oldest when full (counted), delivers the rest in order once it is back', async () => {
@@ -227,6 +228,7 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     }
     assert.equal(delivered + (counts.dropped.get('buffer_full') ?? 0) >= published * 2, true, 'every areas message is either delivered or counted as dropped');
     await sink.close();
+    await reader.close();
   });
 
   it('runs the consumer example of docs/kafka.md: it prints the events and the daemon status', async () => {
