@@ -88,9 +88,9 @@ describe('e2e: Kafka publishing from the daemon (real Kafka 4 broker)', { timeou
     assert.ok((metricValue(down, 'segd_kafka_dropped_total', { reason: 'buffer_full' }) ?? 0) > 0, 'drops counted');
     const lastSeq = ws.lastSeq.get('cam') ?? 0;
     broker = await broker.restart();
+    await pollUntil(async () => metricValue(await scrape(daemon.httpUrl), 'segd_kafka_connected') === 1, 'segd_kafka_connected 1 again', 120_000);
     reader = await TopicReader.start(broker.bootstrap, ['segd.areas', 'segd.status']);
     await reader.until(() => areas().some((a) => a.seq > lastSeq), 'areas after the restart', 120_000);
-    await pollUntil(async () => metricValue(await scrape(daemon.httpUrl), 'segd_kafka_connected') === 1, 'segd_kafka_connected 1 again', 120_000);
     const seqs = areas().map((a) => a.seq);
     const kafkaLog = (): string => daemon.logs.filter((l) => JSON.stringify(l).includes('kafka')).map((l) => JSON.stringify(l)).join('\n');
     // In order; around a broker restart a frame may arrive twice (at-least-once, docs/kafka.md).

@@ -15,18 +15,23 @@ export interface ConsumedMessage {
 
 export class TopicReader {
   readonly messages: ConsumedMessage[] = [];
-  private constructor(private readonly consumer: Consumer) {}
+  private constructor(
+    private readonly consumer: Consumer,
+    private readonly markClosing: () => void,
+  ) {}
 
   static async start(bootstrap: string, topics: readonly string[], sasl?: SASLOptions): Promise<TopicReader> {
     const kafka = new Kafka({ clientId: 'segd-test-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING, ...(sasl ? { sasl } : {}) });
-    // No restart after a crash (the broker stopped by a later test): a restart timer would outlive
-    // disconnect() and keep the test process alive.
+    // A consumer that crashed (a fresh broker's group coordinator still loading) restarts after at
+    // most 1 s, unless the reader is closing: close() waits that long and disconnects again, so no
+    // restart outlives it and keeps the test process alive.
+    let closing = false;
     const consumer = kafka.consumer({
       groupId: `segd-test-${process.pid}-${Math.random().toString(36).slice(2)}`,
       maxWaitTimeInMs: 200,
-      retry: { retries: 5, restartOnFailure: async () => false },
+      retry: { retries: 5, maxRetryTime: 1000, restartOnFailure: async () => !closing },
     });
-    const reader = new TopicReader(consumer);
+    const reader = new TopicReader(consumer, () => (closing = true));
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
@@ -56,7 +61,12 @@ export class TopicReader {
 
   /** Idempotent. */
   close(): Promise<void> {
-    this.closed ??= this.consumer.disconnect();
+    this.closed ??= (async () => {
+      this.markClosing();
+      await this.consumer.disconnect();
+      await new Promise((r) => setTimeout(r, 1500));
+      await this.consumer.disconnect();
+    })();
     return this.closed;
   }
 }
