@@ -41,6 +41,7 @@ import { createHttpServer, type SegdHttpServer, type UpgradeTarget } from './htt
 import { createLogger } from './logger.js';
 import { createMetrics, type SegdMetrics } from './metrics.js';
 import { Lifecycle } from './lifecycle.js';
+import { createKafkaSink } from './kafka-wiring.js';
 import { createMqttPublisher } from './mqtt-wiring.js';
 import { StatusSink } from './status-sink.js';
 import { createWsPublisher } from './ws-wiring.js';
@@ -180,6 +181,12 @@ export async function startDaemon(
       logger,
       metrics,
     });
+    const kafka = createKafkaSink(config.kafka, {
+      model: { name: eng.card.name, classNames: eng.card.classes.map((c) => c.name) },
+      analyzers: initial.filter((a) => a !== null),
+      logger,
+      metrics,
+    });
     const ws = createWsPublisher(config.publish, {
       model: { id: eng.card.name, card: eng.card },
       inputSize: () => ({ width: serving().inputWidth, height: serving().inputHeight }),
@@ -189,9 +196,9 @@ export async function startDaemon(
     });
     upgrades.target = ws;
     const status = new StatusSink(board, metrics);
-    const sinks: Sink[] = [status, ws, ...(mqtt !== null ? [mqtt] : [])];
+    const sinks: Sink[] = [status, ws, ...(mqtt !== null ? [mqtt] : []), ...(kafka !== null ? [kafka] : [])];
     for (const a of initial) if (a !== null) status.onStreamChanged({ reason: 'added', streamId: a.streamId, analyzer: a, ended: [], removedZones: [] });
-    // WebSocket clients get 1001 and the broker `offline`, together.
+    // WebSocket clients get 1001 and the brokers `offline`, together.
     life.onClose('http + sinks', () => Promise.all([http.close(), ...sinks.map((s) => s.close())]).then(() => undefined));
     const router = new FrameRouter({ analyses, sinks, logger, onBatch: (timing) => metrics.observeBatch(timing) });
 

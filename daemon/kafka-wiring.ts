@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { StreamAnalyzer } from '../pipeline/core/frame-analysis.js';
-import { KafkaSink, type KafkaModelInfo, type KafkaStreamInfo } from '../pipeline/publish/kafka-sink.js';
+import type { StreamAnalyzer } from '../pipeline/analysis/frame-analysis.js';
+import { KafkaSink, type KafkaModelInfo } from '../pipeline/publish/kafka-sink.js';
 import type { KafkaConfig } from './config/schema.js';
 import type { SegdMetrics } from './metrics.js';
 import { defaultNodeName } from './mqtt-wiring.js';
@@ -41,13 +41,8 @@ export function createKafkaSink(
     reconnect: k.reconnect,
     closeTimeoutMs: k.closeTimeoutMs,
     model: deps.model,
-    streams: deps.analyzers.map(kafkaStreamInfo),
+    streams: deps.analyzers,
     logger: deps.logger,
     hooks: deps.metrics.kafkaHooks(),
   });
-}
-
-/** What the Kafka sink needs of one stream: its id, zones and their current states. */
-export function kafkaStreamInfo(a: StreamAnalyzer): KafkaStreamInfo {
-  return { id: a.streamId, zones: a.zones.map((z) => ({ name: z.name, classes: z.classes })), zoneStates: () => a.states() };
 }

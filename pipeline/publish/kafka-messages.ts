@@ -10,10 +10,10 @@
  * Kafka keeps the order of one key's messages (one key, one partition).
  */
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { fractionsOf } from '../core/class-areas.js';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import { fractionsOf } from '../analysis/class-areas.js';
+import type { FrameAnalysis } from '../analysis/frame-analysis.js';
 import type { MaskResult } from '../core/mask-result.js';
-import { ZONE_EVENT_TYPES, type ZoneEvent, type ZoneReading, type ZoneState } from '../core/zone-tracker.js';
+import { ZONE_EVENT_TYPES, type ZoneEvent, type ZoneReading, type ZoneState } from '../analysis/zone-tracker.js';
 import { encodeDeflate } from './mask-encoders.js';
 import { maskHeaderOf } from './frame-messages.js';
 import { ENCODING_CODE } from './protocol.js';

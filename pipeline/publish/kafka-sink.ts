@@ -22,10 +22,11 @@ import type { ConnectionOptions } from 'node:tls';
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Backoff } from '../core/backoff.js';
-import type { FrameAnalysis } from '../core/frame-analysis.js';
+import type { FrameAnalysis, StreamAnalyzer } from '../analysis/frame-analysis.js';
+import { BoundedQueue } from '../core/bounded-queue.js';
 import type { KafkaAcks, KafkaCompression, KafkaDropReason, KafkaMessageKind, KafkaSaslMechanism } from '../core/reasons.js';
-import type { ZoneState } from '../core/zone-tracker.js';
-import { DropOldestQueue } from './drop-oldest-queue.js';
+import type { ZoneState } from '../analysis/zone-tracker.js';
+import type { Sink, SinkFrame, SinkModel, SinkStreamChange } from './sink.js';
 import {
   COMPACTED_TOPICS,
   KAFKA_TOPIC_NAMES,
@@ -54,17 +55,21 @@ export interface KafkaHooks {
   onBuffered?(count: number): void;
 }
 
-export interface KafkaStreamInfo {
+interface KafkaStreamInfo {
   readonly id: string;
   readonly zones: readonly { readonly name: string; readonly classes: readonly string[] }[];
   /** The zones' current states (read on connect, to re-send the compacted zone-states topic). */
   readonly zoneStates: () => readonly ZoneState[];
 }
 
-/** The part of a model card the sink reads (the engine's ModelCard fits). */
+function streamInfoOf(a: StreamAnalyzer): KafkaStreamInfo {
+  return { id: a.streamId, zones: a.zones.map((z) => ({ name: z.name, classes: z.classes })), zoneStates: () => a.states() };
+}
+
+/** The model the sink names in its messages. */
 export interface KafkaModelInfo {
   readonly name: string;
-  readonly classes: readonly { readonly name: string }[];
+  readonly classNames: readonly string[];
 }
 
 export interface KafkaSinkOptions {
@@ -92,7 +97,8 @@ export interface KafkaSinkOptions {
   /** How long close() keeps sending what is buffered (and `offline`) before it gives up. */
   readonly closeTimeoutMs: number;
   readonly model: KafkaModelInfo;
-  readonly streams: readonly KafkaStreamInfo[];
+  /** The streams whose analysis is on, at start. */
+  readonly streams: readonly StreamAnalyzer[];
   readonly logger: Logger;
   readonly hooks?: KafkaHooks;
 }
@@ -146,14 +152,15 @@ function rootOf(err: unknown): Error & { type?: string; retriable?: boolean } {
   return e;
 }
 
-export class KafkaSink {
+export class KafkaSink implements Sink {
+  readonly name = 'kafka';
   private state: KafkaSinkState = 'connecting';
   private readonly kafka: Kafka;
   private producer: Producer | null = null;
   /** The admin client of a connect in progress (closed by close()). */
   private admin: Admin | null = null;
   private ready = false;
-  private readonly queue: DropOldestQueue<Outgoing>;
+  private readonly queue: BoundedQueue<Outgoing>;
   private queuedBytes = 0;
   /** The batch being sent, oldest first; kept until acknowledged or rejected. */
   private inflight: Outgoing[] | null = null;
@@ -177,15 +184,13 @@ export class KafkaSink {
   constructor(private readonly opts: KafkaSinkOptions) {
     this.log = opts.logger.child({ component: 'kafka' });
     this.hooks = opts.hooks ?? {};
-    // One slot more than the limit: the limits are applied below, by count and by bytes, so the
-    // sink knows (and counts) each message it drops.
-    this.queue = new DropOldestQueue(opts.buffer.messages + 1);
+    this.queue = new BoundedQueue(opts.buffer.messages);
     this.backoff = new Backoff({ minMs: opts.reconnect.minMs, maxMs: opts.reconnect.maxMs, jitter: 'full' });
     this.model = opts.model;
-    this.classNames = opts.model.classes.map((c) => c.name);
+    this.classNames = opts.model.classNames;
     this.modelIdBytes = Buffer.from(opts.model.name, 'utf8');
     this.topics = Object.fromEntries(KAFKA_TOPIC_NAMES.map((n) => [n, topicName(opts.topicPrefix, n)])) as Record<KafkaTopicName, string>;
-    for (const s of opts.streams) this.setStream(s);
+    for (const a of opts.streams) this.setStream(streamInfoOf(a));
     const kafkaLog = this.log.child({ component: 'kafkajs' });
     this.kafka = new Kafka({
       clientId: opts.clientId,
@@ -258,36 +263,47 @@ export class KafkaSink {
     this.schedulePump();
   }
 
+  onFrame(f: SinkFrame): void {
+    if (f.analysis !== null) this.publishFrame(f.analysis);
+  }
+
   /** The model swapped: areas and status carry its name and classes from now on. */
-  modelChanged(card: KafkaModelInfo): void {
-    this.model = card;
-    this.classNames = card.classes.map((c) => c.name);
-    this.modelIdBytes = Buffer.from(card.name, 'utf8');
+  onModelChanged(m: SinkModel): void {
+    this.model = { name: m.id, classNames: m.classNames };
+    this.classNames = m.classNames;
+    this.modelIdBytes = Buffer.from(m.id, 'utf8');
     if (this.closing !== null) return;
     this.enqueueNodeStatus('online');
     this.schedulePump();
   }
 
-  /** The streams now served (the whole list): new and changed ones get a status, removed ones a tombstone. */
-  streamsChanged(list: readonly KafkaStreamInfo[]): void {
-    const next = new Set(list.map((s) => s.id));
-    const removed = [...this.streams.keys()].filter((id) => !next.has(id));
-    for (const id of removed) {
-      this.streams.delete(id);
-      if (this.closing === null) this.enqueue(this.topics.status, streamKey(this.opts.node, id), null, 'status');
-    }
-    for (const s of list) {
-      const before = this.streams.get(s.id);
-      this.setStream(s);
-      const ctx = this.streams.get(s.id) as StreamCtx;
+  /**
+   * A stream added, changed or removed, or its analysis rebuilt: the occupancies the change ended
+   * get their `exit` event, the stream its status (a tombstone once it is gone or its analysis
+   * off) and its zone states.
+   */
+  onStreamChanged(c: SinkStreamChange): void {
+    if (this.closing !== null) return;
+    const key = streamKey(this.opts.node, c.streamId);
+    for (const e of c.ended) this.enqueue(this.topics.events, key, JSON.stringify(eventMessage(this.opts.node, e)), 'event');
+    const before = this.streams.get(c.streamId);
+    if (c.analyzer === null) {
+      if (before === undefined) return;
+      this.streams.delete(c.streamId);
+      this.enqueue(this.topics.status, key, null, 'status');
+      if (before.zoneNames.length > 0) this.enqueue(this.topics['zone-states'], key, null, 'zone_states');
+    } else {
+      this.setStream(streamInfoOf(c.analyzer));
+      const ctx = this.streams.get(c.streamId) as StreamCtx;
       if (before !== undefined) {
         ctx.lastAreasMs = before.lastAreasMs;
         ctx.lastMaskMs = before.lastMaskMs;
       }
-      if (this.closing === null) this.enqueueStreamStatus(ctx);
+      this.enqueueStreamStatus(ctx);
+      this.enqueueZoneStates(ctx);
+      if (ctx.zoneNames.length === 0 && before !== undefined && before.zoneNames.length > 0) this.enqueue(this.topics['zone-states'], key, null, 'zone_states');
     }
-    if (this.closing !== null) return;
-    this.enqueueNodeStatus('online');
+    if (c.reason !== 'model' && c.reason !== 'changed') this.enqueueNodeStatus('online');
     this.schedulePump();
   }
 
@@ -340,10 +356,14 @@ export class KafkaSink {
 
   private enqueue(topic: string, key: string, value: string | Buffer | null, kind: KafkaMessageKind): void {
     const bytes = key.length + (value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength);
-    this.queue.push({ topic, key, value, kind, bytes });
+    const evicted = this.queue.push({ topic, key, value, kind, bytes });
     this.queuedBytes += bytes;
     let dropped = 0;
-    while (this.queue.length > this.opts.buffer.messages || (this.queuedBytes > this.opts.buffer.bytes && this.queue.length > 1)) {
+    if (evicted !== undefined) {
+      this.queuedBytes -= evicted.bytes;
+      dropped++;
+    }
+    while (this.queuedBytes > this.opts.buffer.bytes && this.queue.length > 1) {
       const old = this.queue.shift() as Outgoing;
       this.queuedBytes -= old.bytes;
       dropped++;

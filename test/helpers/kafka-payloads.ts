@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { FrameAnalysis } from '../../pipeline/core/frame-analysis.js';
-import { StreamAnalyzer } from '../../pipeline/core/frame-analysis.js';
+import type { FrameAnalysis } from '../../pipeline/analysis/frame-analysis.js';
+import { StreamAnalyzer } from '../../pipeline/analysis/frame-analysis.js';
 import type { MaskResult } from '../../pipeline/core/mask-result.js';
 import type { ZoneConfig } from '../../pipeline/core/zone-config.js';
 import { REPO_ROOT } from './paths.js';

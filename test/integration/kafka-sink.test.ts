@@ -12,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaDropReason, KafkaMessageKind } from '../../pipeline/core/reasons.js';
-import { KafkaSink, type KafkaSinkOptions, type KafkaStreamInfo } from '../../pipeline/publish/kafka-sink.js';
-import { decodeMaskHeader } from '../../pipeline/publish/protocol.js';
+import { KafkaSink, type KafkaSinkOptions } from '../../pipeline/publish/kafka-sink.js';
+import { decodeMaskMessage } from '../../clients/ts/protocol-client.js';
 import { makeTempDir } from '../helpers/daemon.js';
 import { startKafka, type KafkaBroker } from '../helpers/kafka-broker.js';
 import { TopicReader } from '../helpers/kafka-consumer.js';
@@ -34,9 +34,6 @@ class Counts {
   };
 }
 
-function info(s: ReturnType<typeof testStream>): KafkaStreamInfo {
-  return { id: s.analyzer.streamId, zones: [{ name: CAR_ZONE.name, classes: CAR_ZONE.classes }], zoneStates: () => s.analyzer.states() };
-}
 
 const topicsOf = (prefix: string): string[] => ['areas', 'zone-states', 'events', 'status'].map((t) => `${prefix}.${t}`);
 
@@ -61,8 +58,8 @@ function sinkOptions(bootstrap: string, prefix: string, streams: ReturnType<type
     requestTimeoutMs: 5000,
     reconnect: { minMs: 100, maxMs: 1000 },
     closeTimeoutMs: 5000,
-    model: { name: 'test-model', classes: TEST_CLASSES.map((name) => ({ name })) },
-    streams: streams.map(info),
+    model: { name: 'test-model', classNames: TEST_CLASSES },
+    streams: streams.map((s) => s.analyzer),
     logger,
     hooks: counts.hooks,
     ...over,
@@ -153,7 +150,7 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     // Masks: the WebSocket binary message, at most one per 500 ms of capture time (frames are 100 ms apart).
     await reader.until(() => reader.of('order.masks').length === (N / 5) * streams.length, 'masks');
     for (const m of reader.of('order.masks')) {
-      const h = decodeMaskHeader(new Uint8Array(m.value as Buffer));
+      const h = decodeMaskMessage(new Uint8Array(m.value as Buffer));
       assert.equal(`box1/${h.streamId}`, m.key);
       assert.equal(h.seq % 5, 0);
     }
@@ -167,7 +164,7 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     assert.deepEqual(reader.of('order.status').filter((m) => m.value !== null).map((m) => m.key).filter((k, i, a) => a.indexOf(k) === i).sort(), ['box1', 'box1/cam1', 'box1/cam2', 'box1/cam3']);
 
     // A removed stream's status is forgotten: a tombstone under its key.
-    sink.streamsChanged(streams.slice(0, 2).map(info));
+    sink.onStreamChanged({ reason: 'removed', streamId: 'cam3', analyzer: null, ended: [], removedZones: [CAR_ZONE.name] });
     await reader.until(() => reader.of('order.status').some((m) => m.key === 'box1/cam3' && m.value === null), 'tombstone for cam3');
     await sink.close();
     await reader.until(() => reader.json<{ kind: string; state: string }>('order.status').some((x) => x.kind === 'node' && x.state === 'offline'), 'offline');
