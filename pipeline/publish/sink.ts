@@ -1,6 +1,6 @@
 /**
  * What every publisher of results implements (WebSocket, MQTT, the daemon's own metrics and
- * status; a Kafka producer next). The frame router (frame-router.ts) calls them in order, on the
+ * status; Kafka). The frame router (frame-router.ts) calls them in order, on the
  * pipeline's thread, between two batches:
  *
  * - `onFrame`: one frame's results. Must not block, wait for a peer or grow without bound: a slow
