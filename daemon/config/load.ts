@@ -66,7 +66,7 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
 }
 
 /** Fields whose values are secrets: a wrong type is reported without the value, whatever YAML made of it. */
-const SECRET_FIELDS = new Set(['/server/token', '/mqtt/password']);
+const SECRET_FIELDS = new Set(['/server/token', '/mqtt/password', '/kafka/sasl/password']);
 
 function secretSafe(e: ErrorObject): string | null {
   if (!SECRET_FIELDS.has(e.instancePath)) return null;

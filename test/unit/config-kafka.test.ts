@@ -53,6 +53,9 @@ describe('config: kafka', () => {
     assert.ok(problems.includes('kafka.tls.cert and kafka.tls.key: expected both (a client certificate and its key) or neither'), problems.join('\n'));
     assert.ok(problems.some((p) => p.startsWith('kafka.topicPrefix')), problems.join('\n'));
     assert.doesNotThrow(() => parse('{ brokers: ["k1:9092"], acks: leader, idempotent: false }'));
+    // A password YAML read as a number is refused without echoing it.
+    const secret = configProblems(() => parse('{ brokers: ["k1:9092"], sasl: { username: u, password: 8675309123 } }'));
+    assert.deepEqual(secret, ['kafka.sasl.password: expected a string (quote it in YAML), got a number (not shown: a secret)']);
   });
 
   it('resolves the SASL password: env, env file, config file, inline; never in the summary', () => {
