@@ -154,7 +154,6 @@ export async function startDaemon(
       modelPath: choice.path,
       ...(choice.card !== null ? { cardPath: choice.card } : {}),
       providers: m.providers,
-      tensorrt: m.tensorrt,
       cpu: m.cpu,
       maxBatch: config.batching.maxBatch,
       warmupRuns: m.warmupRuns,

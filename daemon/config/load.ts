@@ -49,7 +49,7 @@ export interface ParseOptions {
 export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const raw = parseYaml(text, opts.source);
   const validate = getValidator();
-  const problems: string[] = [];
+  const problems: string[] = removedKeys(raw);
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(secretSafe(e) ?? formatAjvError(e), raw)));
   problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw));
   if (problems.length > 0) {
@@ -187,6 +187,23 @@ function nameZone(line: string, raw: unknown): string {
   return `${head} (stream "${streamId}", zone "${zoneName}"): ${line.slice(m[0].length)}`;
 }
 
+/**
+ * `model.tensorrt` (fp16, engineCacheDir) was applied through ORT_TENSORRT_* variables, which the
+ * TensorRT provider never reads under onnxruntime-node (pipeline/engine/tensorrt-env.ts): refused
+ * with that reason rather than accepted and ignored. Taken out of `raw` so the schema does not
+ * report it a second time as an unknown key.
+ */
+function removedKeys(raw: unknown): string[] {
+  const model = isRecord(raw) ? raw['model'] : undefined;
+  if (!isRecord(model) || !('tensorrt' in model)) return [];
+  delete model['tensorrt'];
+  return [
+    'model.tensorrt: no longer accepted: it cannot take effect (onnxruntime-node gives the TensorRT provider a device id only, ' +
+      'and the provider ignores ORT_TENSORRT_* variables under those options); remove it, and for half precision serve an fp16 model ' +
+      '(segd_train export --fp16; docs/running.md, "TensorRT")',
+  ];
+}
+
 /** mqtt checks the schema cannot express: the reconnect range, one password source, TLS files that exist. */
 function checkMqtt(raw: unknown): string[] {
   const mqtt = isRecord(raw) ? raw['mqtt'] : undefined;
@@ -267,7 +284,6 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
       ...cfg.model,
       path: abs(cfg.model.path),
       card: absOrNull(cfg.model.card),
-      tensorrt: { ...cfg.model.tensorrt, engineCacheDir: absOrNull(cfg.model.tensorrt.engineCacheDir) },
     },
     streams: cfg.streams.map((s): StreamConfig => ({ ...s, url: resolveStreamUrl(s.url, baseDir) })),
     sources: { ...cfg.sources, allowedDirs: cfg.sources.allowedDirs.map(abs) },

@@ -105,11 +105,6 @@ export const configSchema = Type.Object(
       /** null = the model path with its extension replaced by .json. */
       card: Nullable(Type.String({ minLength: 1, default: null })),
       providers: Type.Array(StringEnum(PROVIDER_NAMES), { minItems: 1, uniqueItems: true, default: [...PROVIDER_NAMES] }),
-      /** Applied through ORT_TENSORRT_* environment variables (pipeline/engine/tensorrt-env.ts). */
-      tensorrt: Section({
-        fp16: Type.Boolean({ default: true }),
-        engineCacheDir: Nullable(Type.String({ minLength: 1, default: null })),
-      }),
       cpu: Section({
         // 0 lets ONNX Runtime pick (one thread per core).
         intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 2 }),

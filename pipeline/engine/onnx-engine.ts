@@ -250,7 +250,7 @@ function workerInit(opts: OnnxEngineOptions, card: ModelCard, providers: readonl
     modelPath: opts.modelPath,
     card,
     providers,
-    settings: { tensorrt: opts.tensorrt, cpu: opts.cpu },
+    settings: { cpu: opts.cpu },
     maxBatch: opts.maxBatch,
     warmupRuns: opts.warmupRuns,
   };
