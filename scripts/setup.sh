@@ -2,7 +2,8 @@
 # segd set-up on a fresh Debian 12 machine (run from the repo root; root or sudo for apt).
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
-#                                  systemd-analyze, mosquitto, openssl) and the training venv used by the test suite
+#                                  systemd-analyze, mosquitto, openssl, a real Triton from PyPI's nvidia-pytriton)
+#                                  and the training venv used by the test suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,5 +42,7 @@ npm run build
 
 if [ "$want_test" = 1 ]; then
   bash training/setup_env.sh >/dev/null
+  # The triton engine's tests run a real tritonserver (PyTriton 0.7.0) on Debian's python3.
+  bash test/triton/setup_env.sh >/dev/null
 fi
 echo "setup: done"
