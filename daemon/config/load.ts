@@ -200,7 +200,7 @@ function removedKeys(raw: unknown): string[] {
   return [
     'model.tensorrt: no longer accepted: it cannot take effect (onnxruntime-node gives the TensorRT provider a device id only, ' +
       'and the provider ignores ORT_TENSORRT_* variables under those options); remove it, and for half precision serve an fp16 model ' +
-      '(segd_train export --fp16; docs/running.md, "TensorRT")',
+      '(segd_train fp16 --onnx MODEL.onnx; docs/running.md, "TensorRT")',
   ];
 }
 
