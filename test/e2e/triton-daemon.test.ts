@@ -95,4 +95,19 @@ describe('e2e: the daemon on a Triton engine', { timeout: 600_000 }, () => {
     await until(async () => (await metric('segd_frames_inferred_total', { stream: 'loop3' })) > 0);
     assert.equal(daemon.child.exitCode, null, 'the daemon never stopped');
   });
+
+  it('PUT /api/model re-opens the Triton model (here with a local card) and swaps it in; another path is refused', async () => {
+    const localCard = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.json');
+    const swapped = await api(daemon.httpUrl, 'PUT', '/api/model', { path: MODEL, card: localCard });
+    assert.equal(swapped.status, 200, JSON.stringify(swapped.body));
+    const model = swapped.body['model'] as Record<string, unknown>;
+    assert.equal(model['provider'], 'triton');
+    assert.equal(model['card'], localCard);
+    const inferred = await metric('segd_frames_inferred_total', { stream: 'loop1' });
+    await until(async () => (await metric('segd_frames_inferred_total', { stream: 'loop1' })) > inferred + 3);
+
+    const other = await api(daemon.httpUrl, 'PUT', '/api/model', { path: join(REPO_ROOT, 'models', 'sctnet-s-camvid.onnx'), card: null });
+    assert.equal(other.status, 422, JSON.stringify(other.body));
+    assert.match(JSON.stringify(other.body), /model\.engine is triton/);
+  });
 });

@@ -34,7 +34,9 @@ describe('config loading', () => {
       model: {
         // Relative to the config file's directory.
         path: join(tmp.dir, 'models', 'sctnet-s-camvid-int8.onnx'),
+        engine: 'local',
         card: null,
+        triton: null,
         providers: ['tensorrt', 'cuda', 'cpu'],
         cpu: { intraOpThreads: 2, interOpThreads: 1, allowSpinning: false },
         warmupRuns: 2,
@@ -141,6 +143,36 @@ describe('config loading', () => {
     assert.equal(trt.length, 1, err.message);
     assert.match(trt[0] as string, /^model\.tensorrt: no longer accepted: it cannot take effect .*ORT_TENSORRT_\*.*fp16 model/);
     assert.ok(err.details.some((d) => d.startsWith('batching.maxBatch')), 'the other problems are still listed');
+  });
+
+  it('model.engine triton: needs model.triton, resolves its TLS paths, and names each inconsistent field', () => {
+    const ok = parseConfigText(
+      'model: { engine: triton, triton: { url: "grpcs://triton.lan:8001", model: seg, tls: { ca: pki/ca.pem }, headers: { authorization: "Bearer x" } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
+      { baseDir: '/etc/segd', source: 'inline' },
+    );
+    assert.equal(ok.model.engine, 'triton');
+    assert.deepEqual(ok.model.triton, {
+      url: 'grpcs://triton.lan:8001',
+      model: 'seg',
+      version: '',
+      timeoutMs: 5000,
+      tls: { ca: '/etc/segd/pki/ca.pem', cert: null, key: null },
+      headers: { authorization: 'Bearer x' },
+      reconnect: { minMs: 500, maxMs: 10000 },
+    });
+    const missing = configError(() => parseConfigText('model: { engine: triton }\nstreams: [{ id: a, url: rtsp://h/x }]', { baseDir: '/x', source: 'inline' }));
+    assert.deepEqual(missing.details, ['model.triton: expected a mapping with at least url and model (model.engine is triton)']);
+    const bad = configError(() =>
+      parseConfigText(
+        'model: { triton: { url: "http://h:8000", model: seg, tls: { cert: c.pem }, reconnect: { minMs: 5000, maxMs: 100 } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
+        { baseDir: '/x', source: 'inline' },
+      ),
+    );
+    const text = bad.details.join('\n');
+    assert.match(text, /model\.triton\.url: .*grpcs\?/);
+    assert.match(text, /model\.triton: set, but model\.engine is "local"/);
+    assert.match(text, /model\.triton\.reconnect\.minMs: expected at most model\.triton\.reconnect\.maxMs \(100\), got 5000/);
+    assert.match(text, /model\.triton\.tls\.cert and model\.triton\.tls\.key: expected both/);
   });
 
   it('rejects an unknown key and lists the allowed ones', () => {
