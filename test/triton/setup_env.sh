@@ -7,6 +7,10 @@ py="${SEGD_TRITON_PYTHON:-/usr/bin/python3}"
 key="$( (cat "$here/requirements.txt"; "$py" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
 root="${SEGD_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/segd}"
 venv="$root/triton-$key"
+mkdir -p "$root"
+# Two set-ups at once would delete each other's half-built venv: take turns.
+exec 9>"$root/.triton-$key.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   mkdir -p "$root"
