@@ -3,9 +3,9 @@ a running Triton (test/helpers/triton-server.py), with Triton's own per-request 
 
   python scripts/bench-triton-rpc.py --model seg --http 127.0.0.1:18000 --grpc 127.0.0.1:18001 --metrics 127.0.0.1:18002 [--n 40]
 
-For each protocol: client round trip (median, p90) and, from Triton's statistics over the same
-requests, its compute time; round trip minus compute = transfer + (de)serialisation + Triton's
-queue. Run it in the test venv (test/triton/setup_env.sh: tritonclient comes with PyTriton).
+For each protocol: client round trip (median, p90, mean) and, from Triton's statistics over the same
+requests, its compute and whole-request times (means); mean round trip minus mean compute =
+transfer + (de)serialisation + Triton's queue; minus the whole request = what happens outside Triton. Run it in the test venv (test/triton/setup_env.sh: tritonclient comes with PyTriton).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 
-METRICS = ("queue", "compute_input", "compute_infer", "compute_output")
+METRICS = ("queue", "compute_input", "compute_infer", "compute_output", "request")
 
 
 def stats(metrics_url: str, model: str) -> dict[str, float]:
@@ -52,11 +52,14 @@ def run(name: str, client, mod, model: str, frames: np.ndarray, n: int, grpc: bo
         assert r.as_numpy("mask").shape == frames.shape[:3]
     after = stats(metrics, model)
     per = {k: (after[k] - before[k]) / n / 1e3 for k in METRICS}
+    mean = sum(rtt) / n
     rtt.sort()
     med = rtt[len(rtt) // 2]
+    # Means on both sides (Triton's counters are sums over the same requests): mean − mean is per request.
     return {"protocol": name, "requests": n, "rtt_ms_median": round(med, 2), "rtt_ms_p90": round(rtt[int(n * 0.9)], 2),
-            "triton_ms": {k: round(v, 2) for k, v in per.items()},
-            "overhead_ms_median": round(med - per["compute_infer"], 2)}
+            "rtt_ms_mean": round(mean, 2), "triton_ms": {k: round(v, 2) for k, v in per.items()},
+            "overhead_ms_mean": round(mean - per["compute_infer"], 2),
+            "outside_triton_ms_mean": round(mean - per["request"], 2)}
 
 
 def main() -> int:
