@@ -20,6 +20,9 @@ export function tritonPython(): string {
   return venvPython;
 }
 
+/** How long a server may take to start before the helper gives up on it (a hang guard, not an assertion). */
+const START_GUARD_MS = 240_000;
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) if (c.pid !== undefined) killGroup(c.pid);
@@ -70,13 +73,24 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
   let log = '';
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
+    // A start that never finishes (seen once on a heavily loaded machine) fails with the server's log, not a silent hang.
+    const guard = setTimeout(() => {
+      if (child.pid !== undefined) killGroup(child.pid);
+      reject(new Error(`triton-server.py did not serve within ${START_GUARD_MS} ms:\n${log.slice(-3000)}`));
+    }, START_GUARD_MS);
     const onData = (d: string): void => {
       log += d;
-      if (/^READY$/m.test(log)) resolve();
+      if (/^READY$/m.test(log)) {
+        clearTimeout(guard);
+        resolve();
+      }
     };
     child.stdout?.setEncoding('utf8').on('data', onData);
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
-    child.on('exit', (code) => reject(new Error(`triton-server.py exited (${code}) before serving:\n${log.slice(-3000)}`)));
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      reject(new Error(`triton-server.py exited (${code}) before serving:\n${log.slice(-3000)}`));
+    });
   });
   const server: TritonServer = {
     grpcUrl: `grpc://127.0.0.1:${ports.grpc}`,
