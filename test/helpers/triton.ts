@@ -73,14 +73,17 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
   let log = '';
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    // A start that never finishes (seen once on a heavily loaded machine) fails with the server's log, not a silent hang.
+    // A start that never finishes fails with the server's log, not a silent hang.
     const guard = setTimeout(() => {
       if (child.pid !== undefined) killGroup(child.pid);
       reject(new Error(`triton-server.py did not serve within ${START_GUARD_MS} ms:\n${log.slice(-3000)}`));
     }, START_GUARD_MS);
+    // READY is looked for in stdout alone: stderr's log lines interleave with it in `log`.
+    let out = '';
     const onData = (d: string): void => {
       log += d;
-      if (/^READY$/m.test(log)) {
+      out += d;
+      if (/^READY$/m.test(out)) {
         clearTimeout(guard);
         resolve();
       }
