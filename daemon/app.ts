@@ -17,7 +17,8 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Batcher } from '../pipeline/batching/batcher.js';
-import { OnnxEngine, type OnnxEngineOptions } from '../pipeline/engine/index.js';
+import type { SegEngine } from '../pipeline/engine/index.js';
+import { engineLoader } from './engine-factory.js';
 import { StreamAnalyses, type AnalysisModel } from '../pipeline/analysis/stream-analyses.js';
 import { FrameRouter } from '../pipeline/publish/frame-router.js';
 import type { Sink, SinkModel } from '../pipeline/publish/sink.js';
@@ -111,7 +112,7 @@ export async function startDaemon(
   const upgrades = new LateUpgradeTarget();
   // Streams are listed (state 'stopped', reason 'not_started') in /readyz while the model loads.
   const board = new StreamStatusBoard(config.streams, metrics);
-  const late: { api: RequestListener | null; ready: boolean; swap: ModelSwap | null } = { api: null, ready: false, swap: null };
+  const late: { api: RequestListener | null; ready: boolean; swap: ModelSwap | null; engine: SegEngine | null } = { api: null, ready: false, swap: null, engine: null };
   let engineFailed!: (err: SegdError) => void;
   const failed = new Promise<SegdError>((resolve) => (engineFailed = resolve));
   const configFile = options.configFile ?? null;
@@ -144,32 +145,27 @@ export async function startDaemon(
             if (late.api !== null) return late.api(req, res);
             sendError(res, new ControlError('not_ready', null, 'a daemon whose model is loaded', 'the model is still loading; retry when /readyz says ready'));
           },
-          readiness: () => ({ modelLoaded: late.ready, modelWarmed: late.ready, streams: board.readiness() }),
+          readiness: () => ({
+            modelLoaded: late.ready,
+            modelWarmed: late.ready,
+            inferenceUnavailable: (late.swap?.engine ?? late.engine)?.unavailableReason ?? null,
+            streams: board.readiness(),
+          }),
         }),
       (h) => h.close(),
     );
     const address = await listen(http, config, logger);
 
     const m = config.model;
-    const engineOptions = (choice: ModelChoice): OnnxEngineOptions => ({
-      modelPath: choice.path,
-      ...(choice.card !== null ? { cardPath: choice.card } : {}),
-      providers: m.providers,
-      tensorrt: m.tensorrt,
-      cpu: m.cpu,
-      maxBatch: config.batching.maxBatch,
-      warmupRuns: m.warmupRuns,
-      logger,
-      // The engine restarts a dead inference worker itself; this fires only once it has given up.
-      onFailed: engineFailed,
-    });
+    const loadEngine = engineLoader(config, logger, metrics, engineFailed);
     const initialChoice: ModelChoice = { path: m.path, card: m.card };
     // After a swap the ModelSwap owns the serving engine (and the one loading).
-    const eng = await life.start('model', () => OnnxEngine.create(engineOptions(initialChoice)), (e) => (late.swap ?? e).close());
+    const eng = await life.start('model', () => loadEngine(initialChoice), (e) => (late.swap ?? e).close());
+    late.engine = eng;
     late.ready = true;
     metrics.setModelInfo({ model: eng.card.name, architecture: eng.card.architecture, provider: eng.provider });
     /** The engine serving now (a swap replaces it). */
-    const serving = (): OnnxEngine => late.swap?.engine ?? eng;
+    const serving = (): SegEngine => late.swap?.engine ?? eng;
 
     // Class areas and zones, once per frame per stream; a bad zone at start-up is a config error.
     const analyses = new StreamAnalyses(analysisModelOf(eng));
@@ -241,7 +237,7 @@ export async function startDaemon(
       initial: eng,
       initialChoice,
       batcher,
-      load: (choice) => OnnxEngine.create(engineOptions(choice)),
+      load: loadEngine,
       onSwitched: (next, previous) => {
         // Synchronous, between two batches: the card reaches every client before the first mask of `next`;
         // class areas and zones follow the new model's classes and size.
@@ -300,11 +296,11 @@ async function listen(http: SegdHttpServer, config: SegdConfig, logger: Logger):
   return { host: addr.address, port: addr.port };
 }
 
-function analysisModelOf(e: OnnxEngine): AnalysisModel {
+function analysisModelOf(e: SegEngine): AnalysisModel {
   return { width: e.inputWidth, height: e.inputHeight, classNames: e.card.classes.map((c) => c.name) };
 }
 
-function sinkModelOf(e: OnnxEngine): SinkModel {
+function sinkModelOf(e: SegEngine): SinkModel {
   return { id: e.card.name, card: e.card, classNames: e.card.classes.map((c) => c.name), architecture: e.card.architecture, provider: e.provider };
 }
 

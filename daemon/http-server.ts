@@ -26,6 +26,8 @@ export interface StreamReadiness {
 export interface ReadyState {
   readonly modelLoaded: boolean;
   readonly modelWarmed: boolean;
+  /** Why the serving engine cannot infer now (triton: server unreachable, model not ready); null or absent = it can. */
+  readonly inferenceUnavailable?: string | null;
   readonly streams: readonly StreamReadiness[];
 }
 
@@ -142,10 +144,12 @@ export function createHttpServer(opts: HttpServerOptions): SegdHttpServer {
       sendJson(res, 503, { status: 'not_ready', error: 'readiness check failed; see the daemon log' });
       return;
     }
-    const ready = state.modelLoaded && state.modelWarmed;
+    const unavailable = state.inferenceUnavailable ?? null;
+    const ready = state.modelLoaded && state.modelWarmed && unavailable === null;
     sendJson(res, ready ? 200 : 503, {
       status: ready ? 'ready' : 'not_ready',
       model: { loaded: state.modelLoaded, warmed: state.modelWarmed },
+      ...(unavailable !== null ? { inference: { available: false, reason: unavailable } } : {}),
       streams: state.streams.map((s) => ({ id: s.id, state: s.state })),
     });
   }

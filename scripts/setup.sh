@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
 #                                  systemd-analyze, mosquitto, openssl, Java 17 and an Apache Kafka broker from
-#                                  Maven Central) and the training venv used by the test suite
+#                                  Maven Central, a real Triton from PyPI's nvidia-pytriton) and the training venv
+#                                  used by the test suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -43,5 +44,7 @@ npm run build
 if [ "$want_test" = 1 ]; then
   bash scripts/kafka-setup.sh >/dev/null
   bash training/setup_env.sh >/dev/null
+  # The triton engine's tests run a real tritonserver (PyTriton 0.7.0) on Debian's python3.
+  bash test/triton/setup_env.sh >/dev/null
 fi
 echo "setup: done"

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { redactUrl } from '../../pipeline/core/redact.js';
 import { STREAM_ID_PATTERN, type StreamConfig } from '../../pipeline/core/stream-config.js';
-import type { OnnxEngine } from '../../pipeline/engine/index.js';
+import type { SegEngine } from '../../pipeline/engine/index.js';
 import { parseStreamInput, problemField } from '../config/stream-input.js';
 import type { ReloadResult } from '../control/config-reload.js';
 import { ControlError } from '../control/control-error.js';
@@ -67,7 +67,7 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
       settings: { ...cfg, url: redactUrl(cfg.url) },
     };
   };
-  const modelView = (e: OnnxEngine): Record<string, unknown> => ({
+  const modelView = (e: SegEngine): Record<string, unknown> => ({
     name: e.card.name,
     architecture: e.card.architecture,
     path: e.modelPath,

@@ -49,9 +49,9 @@ export interface ParseOptions {
 export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
   const raw = parseYaml(text, opts.source);
   const validate = getValidator();
-  const problems: string[] = [];
+  const problems: string[] = removedKeys(raw);
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map((e) => nameZone(secretSafe(e) ?? formatAjvError(e), raw)));
-  problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw), ...checkKafka(raw));
+  problems.push(...checkStreams(raw, opts.baseDir), ...checkMqtt(raw), ...checkKafka(raw), ...checkTriton(raw));
   if (problems.length > 0) {
     // Any value may be echoed (a URL pasted into the wrong field): redact every line.
     for (let i = 0; i < problems.length; i++) problems[i] = redactUrl(problems[i] as string);
@@ -187,6 +187,47 @@ function nameZone(line: string, raw: unknown): string {
   return `${head} (stream "${streamId}", zone "${zoneName}"): ${line.slice(m[0].length)}`;
 }
 
+/**
+ * `model.tensorrt` (fp16, engineCacheDir) was applied through ORT_TENSORRT_* variables, which the
+ * TensorRT provider never reads under onnxruntime-node (pipeline/engine/tensorrt-env.ts): refused
+ * with that reason rather than accepted and ignored. Taken out of `raw` so the schema does not
+ * report it a second time as an unknown key.
+ */
+function removedKeys(raw: unknown): string[] {
+  const model = isRecord(raw) ? raw['model'] : undefined;
+  if (!isRecord(model) || !('tensorrt' in model)) return [];
+  delete model['tensorrt'];
+  return [
+    'model.tensorrt: no longer accepted: it cannot take effect (onnxruntime-node gives the TensorRT provider a device id only, ' +
+      'and the provider ignores ORT_TENSORRT_* variables under those options); remove it, and for half precision serve an fp16 model ' +
+      '(segd_train fp16 --onnx MODEL.onnx; docs/running.md, "TensorRT")',
+  ];
+}
+
+/** model.engine triton needs model.triton; the probe range must be ordered; TLS files only with grpcs://. */
+function checkTriton(raw: unknown): string[] {
+  const model = isRecord(raw) ? raw['model'] : undefined;
+  if (!isRecord(model)) return [];
+  const triton = model['triton'];
+  if (model['engine'] === 'triton' && !isRecord(triton)) return ['model.triton: expected a mapping with at least url and model (model.engine is triton)'];
+  if (!isRecord(triton)) return [];
+  const problems: string[] = [];
+  if (model['engine'] !== 'triton') problems.push(`model.triton: set, but model.engine is ${JSON.stringify(model['engine'] ?? 'local')}; expected model.engine: triton (or no model.triton)`);
+  const rc = triton['reconnect'];
+  if (isRecord(rc) && typeof rc['minMs'] === 'number' && typeof rc['maxMs'] === 'number' && rc['minMs'] > rc['maxMs']) {
+    problems.push(`model.triton.reconnect.minMs: expected at most model.triton.reconnect.maxMs (${rc['maxMs']}), got ${rc['minMs']}`);
+  }
+  const tls = triton['tls'];
+  const anyTls = isRecord(tls) && ['ca', 'cert', 'key'].some((k) => tls[k] !== null && tls[k] !== undefined);
+  if (anyTls && typeof triton['url'] === 'string' && triton['url'].startsWith('grpc://')) {
+    problems.push('model.triton.tls: set, but model.triton.url is grpc:// (plaintext); expected grpcs:// for TLS');
+  }
+  if (isRecord(tls) && (tls['cert'] === null || tls['cert'] === undefined) !== (tls['key'] === null || tls['key'] === undefined)) {
+    problems.push('model.triton.tls.cert and model.triton.tls.key: expected both (a client certificate and its key) or neither');
+  }
+  return problems;
+}
+
 /** mqtt checks the schema cannot express: the reconnect range, one password source, TLS files that exist. */
 function checkMqtt(raw: unknown): string[] {
   const mqtt = isRecord(raw) ? raw['mqtt'] : undefined;
@@ -292,7 +333,10 @@ function resolvePaths(cfg: SegdConfig, baseDir: string): SegdConfig {
       ...cfg.model,
       path: abs(cfg.model.path),
       card: absOrNull(cfg.model.card),
-      tensorrt: { ...cfg.model.tensorrt, engineCacheDir: absOrNull(cfg.model.tensorrt.engineCacheDir) },
+      triton:
+        cfg.model.triton === null
+          ? null
+          : { ...cfg.model.triton, tls: { ca: absOrNull(cfg.model.triton.tls.ca), cert: absOrNull(cfg.model.triton.tls.cert), key: absOrNull(cfg.model.triton.tls.key) } },
     },
     streams: cfg.streams.map((s): StreamConfig => ({ ...s, url: resolveStreamUrl(s.url, baseDir) })),
     sources: { ...cfg.sources, allowedDirs: cfg.sources.allowedDirs.map(abs) },

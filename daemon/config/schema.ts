@@ -5,7 +5,7 @@
  * (test/unit/config-defaults.test.ts) holds the two together.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
+import { ENGINE_KINDS, KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
 import { DEFAULT_ALLOW_SPINNING } from '../../pipeline/engine/provider-options.js';
 import { FFMPEG_DEFAULT_THREADS } from '../../pipeline/sources/ffmpeg-args.js';
 import { Nullable, StringEnum } from '../../pipeline/core/schema-builders.js';
@@ -148,6 +148,30 @@ const KafkaSection = Type.Object(
   { additionalProperties: false, default: null },
 );
 
+/** The triton engine (docs/triton.md): a Triton server speaking KServe v2 over gRPC. */
+const TritonSection = Type.Object(
+  {
+    /** grpc://host:port, or grpcs://host:port for TLS. */
+    url: Type.String({ pattern: '^grpcs?://[^/\\s]+/?$' }),
+    /** The model's name on the server. */
+    model: Type.String({ minLength: 1, maxLength: 256, pattern: '^[^/\\s]+$' }),
+    /** '' = the server's version policy (normally the latest). */
+    version: Type.String({ pattern: '^[0-9]*$', default: '' }),
+    /** Deadline of every RPC; a batch without a reply by then counts as an outage. */
+    timeoutMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000 }),
+    /** PEM files for grpcs:// (relative paths resolve against the config file's directory); null = the system's roots. */
+    tls: Section({ ca: NullablePath(), cert: NullablePath(), key: NullablePath() }),
+    /** Sent with every call as gRPC metadata (e.g. authorization); never logged. Lower-case names. */
+    headers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]*$' }), Type.String({ minLength: 1 }), { default: {} }),
+    /** While Triton is away: probe delays, exponential with jitter between these (core/backoff.ts). */
+    reconnect: Section({
+      minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
+      maxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 10_000 }),
+    }),
+  },
+  { additionalProperties: false, default: null },
+);
+
 export const configSchema = Type.Object(
   {
     server: Section({
@@ -175,15 +199,14 @@ export const configSchema = Type.Object(
       threads: Type.Integer({ minimum: 0, maximum: 64, default: FFMPEG_DEFAULT_THREADS }),
     }),
     model: Section({
+      /** Where inference runs: `local` (ONNX Runtime in process, `path`) or `triton` (`triton`, docs/triton.md). */
+      engine: StringEnum(ENGINE_KINDS, { default: 'local' }),
       path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid-int8.onnx' }),
-      /** null = the model path with its extension replaced by .json. */
+      /** null = the model path with its extension replaced by .json (local); the model config parameter segd_card (triton). */
       card: Nullable(Type.String({ minLength: 1, default: null })),
+      /** Required with engine: triton; null otherwise. */
+      triton: Nullable(TritonSection),
       providers: Type.Array(StringEnum(PROVIDER_NAMES), { minItems: 1, uniqueItems: true, default: [...PROVIDER_NAMES] }),
-      /** Applied through ORT_TENSORRT_* environment variables (pipeline/engine/tensorrt-env.ts). */
-      tensorrt: Section({
-        fp16: Type.Boolean({ default: true }),
-        engineCacheDir: Nullable(Type.String({ minLength: 1, default: null })),
-      }),
       cpu: Section({
         // 0 lets ONNX Runtime pick (one thread per core).
         intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 2 }),

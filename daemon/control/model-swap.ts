@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Batcher } from '../../pipeline/batching/batcher.js';
 import { SegdError } from '../../pipeline/core/errors.js';
-import type { OnnxEngine } from '../../pipeline/engine/index.js';
+import type { SegEngine } from '../../pipeline/engine/index.js';
 import { ControlError } from './control-error.js';
 
 /** Which model to serve: the .onnx file and its card (null = the .json beside it). */
@@ -19,20 +19,20 @@ export interface ModelChoice {
 }
 
 export interface ModelSwapOptions {
-  readonly initial: OnnxEngine;
+  readonly initial: SegEngine;
   readonly initialChoice: ModelChoice;
   readonly batcher: Batcher;
-  /** Loads and warms up a model (OnnxEngine.create with the daemon's settings). */
-  readonly load: (choice: ModelChoice) => Promise<OnnxEngine>;
+  /** Loads and warms up a model (SegEngine.create with the daemon's settings). */
+  readonly load: (choice: ModelChoice) => Promise<SegEngine>;
   /** At the switch, before the first batch of `engine` is formed. */
-  readonly onSwitched: (engine: OnnxEngine, previous: OnnxEngine) => void;
+  readonly onSwitched: (engine: SegEngine, previous: SegEngine) => void;
   readonly logger: Logger;
 }
 
 export class ModelSwap {
-  private serving: OnnxEngine;
+  private serving: SegEngine;
   private servingChoice: ModelChoice;
-  private swapping: Promise<OnnxEngine> | null = null;
+  private swapping: Promise<SegEngine> | null = null;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: ModelSwapOptions) {
@@ -40,7 +40,7 @@ export class ModelSwap {
     this.servingChoice = opts.initialChoice;
   }
 
-  get engine(): OnnxEngine {
+  get engine(): SegEngine {
     return this.serving;
   }
 
@@ -49,7 +49,7 @@ export class ModelSwap {
   }
 
   /** Resolves with the new engine once it serves; rejects `model_rejected` (old model still serving), `busy` or `stopping`. */
-  swap(choice: ModelChoice): Promise<OnnxEngine> {
+  swap(choice: ModelChoice): Promise<SegEngine> {
     if (this.closing !== null) return Promise.reject(new ControlError('stopping', null, 'a running daemon', 'the daemon is stopping'));
     if (this.swapping !== null) {
       return Promise.reject(new ControlError('busy', null, 'one model swap at a time', 'a model swap is already in progress; retry when it is done'));
@@ -70,11 +70,11 @@ export class ModelSwap {
     return this.closing;
   }
 
-  private async run(choice: ModelChoice): Promise<OnnxEngine> {
+  private async run(choice: ModelChoice): Promise<SegEngine> {
     const log = this.opts.logger;
     const t0 = Date.now();
     log.info({ model: choice.path, card: choice.card }, 'model swap: loading the new model beside the serving one');
-    let next: OnnxEngine;
+    let next: SegEngine;
     try {
       next = await this.opts.load(choice);
     } catch (err) {

@@ -22,6 +22,7 @@
  *   touched), and the engine is swapped between batches, never during one (`swapEngine`).
  */
 import type { Logger } from 'pino';
+import { SegdError } from '../core/errors.js';
 import type { Frame } from '../core/frame.js';
 import type { DropReason } from '../core/reasons.js';
 import { BoundedQueue } from '../core/bounded-queue.js';
@@ -490,13 +491,16 @@ export class Batcher {
     try {
       masks = await this.engine.run(n);
     } catch (err) {
+      // An unreachable inference server (triton) has its own reason; the engine logs the outage once, not per batch.
+      const away = err instanceof SegdError && err.code === 'SEGD_INFERENCE_UNAVAILABLE';
       const streams: string[] = [];
       for (let i = 0; i < n; i++) {
         const id = (this.slots[i] as Slot).streamId;
         streams.push(id);
-        this.onDrop(id, 'inference_error');
+        this.onDrop(id, away ? 'inference_unavailable' : 'inference_error');
       }
-      this.logger.error({ err, size: n, streams }, 'inference failed; batch dropped');
+      if (away) this.logger.debug({ err, size: n, streams }, 'inference unavailable; batch dropped');
+      else this.logger.error({ err, size: n, streams }, 'inference failed; batch dropped');
       return;
     }
     const inferEndNs = process.hrtime.bigint();

@@ -10,7 +10,8 @@ export type SegdErrorCode =
   | 'SEGD_MODEL_CARD_INVALID' // card missing, unreadable or breaking the contract
   | 'SEGD_MODEL_INVALID' // ONNX file corrupt or breaking the contract (inputs/outputs/dtypes/shapes)
   | 'SEGD_PROVIDER_UNAVAILABLE' // none of the configured execution providers could be used
-  | 'SEGD_INFERENCE_FAILED'; // a batch failed, or the engine gave up
+  | 'SEGD_INFERENCE_FAILED' // a batch failed, or the engine gave up
+  | 'SEGD_INFERENCE_UNAVAILABLE'; // the remote inference server (Triton) cannot be reached or its model is not ready
 
 export class SegdError extends Error {
   readonly code: SegdErrorCode;

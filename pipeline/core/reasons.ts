@@ -10,6 +10,7 @@ export const DROP_REASONS = [
   'pool_exhausted', // no free frame buffer in the source's pool
   'shutdown', // daemon stopping
   'inference_error', // the batch it was in failed
+  'inference_unavailable', // the remote inference server (triton engine) was unreachable or its model not ready
   'slow_client', // a WebSocket client was over its buffered-bytes limit (per client)
   'reconfigured', // its stream was removed or changed at run time, or the model's input size changed under it
 ] as const;
@@ -37,6 +38,38 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 /** ONNX Runtime execution providers segd can use, in the default order of preference. */
 export const PROVIDER_NAMES = ['tensorrt', 'cuda', 'cpu'] as const;
 export type ExecutionProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** Where inference runs: in process (ONNX Runtime) or on a Triton server (KServe v2 over gRPC). */
+export const ENGINE_KINDS = ['local', 'triton'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** What serves the masks (`segd_model_info{provider}`): an ONNX Runtime provider, or `triton`. */
+export type EngineProviderName = ExecutionProviderName | 'triton';
+
+/** The Triton engine's RPCs (`segd_triton_rpc_*{method}`). */
+export const TRITON_RPC_METHODS = ['ServerLive', 'ModelReady', 'ModelMetadata', 'ModelConfig', 'ModelInfer'] as const;
+export type TritonRpcMethod = (typeof TRITON_RPC_METHODS)[number];
+
+/** gRPC status names (`segd_triton_rpc_errors_total{code}`): grpc-js's Status enum, by name. */
+export const GRPC_STATUS_NAMES = [
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+export type GrpcStatusName = (typeof GRPC_STATUS_NAMES)[number];
 
 /** A source's state, as /readyz, `list_streams` and the logs report it. */
 export const STREAM_STATES = ['connecting', 'streaming', 'stalled', 'backoff', 'stopped'] as const;

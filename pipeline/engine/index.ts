@@ -5,3 +5,5 @@ export { defaultCardPath, readModelCard, validateModelCard, MODEL_CARD_FORMAT, t
 export { sessionOptionsFor, type ProviderSettings } from './provider-options.js';
 export type { ExecutionProviderName } from '../core/reasons.js';
 export { checkSessionIo, checkOutput, INPUT_NAME, OUTPUT_NAME } from './io-contract.js';
+export type { SegEngine } from './engine.js';
+export { TritonEngine, type TritonEngineOptions, type TritonHooks } from './triton-engine.js';

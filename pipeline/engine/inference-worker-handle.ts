@@ -10,7 +10,6 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { SegdError } from '../core/errors.js';
 import type { ExecutionProviderName } from '../core/reasons.js';
-import { applyTensorrtEnv } from './tensorrt-env.js';
 import { fromWire, type FromWorker, type ToWorker, type WorkerData, type WorkerInit } from './worker-protocol.js';
 
 /**
@@ -77,8 +76,6 @@ export class InferenceWorkerHandle {
       () => this.clearStartHooks(),
       () => this.clearStartHooks(),
     );
-    // Process-wide and read by the TensorRT provider in the worker: set before it starts (tensorrt-env.ts).
-    if (init.providers.includes('tensorrt')) applyTensorrtEnv(init.settings.tensorrt);
     const workerData: WorkerData = { init, extra: script.extra };
     this.worker = new Worker(script.url, {
       workerData,

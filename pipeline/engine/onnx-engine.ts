@@ -25,6 +25,7 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { SegdError } from '../core/errors.js';
 import type { ExecutionProviderName } from '../core/reasons.js';
+import type { SegEngine } from './engine.js';
 import { INFERENCE_WORKER, InferenceWorkerHandle, type WorkerReady, type WorkerScript } from './inference-worker-handle.js';
 import { defaultCardPath, readModelCard, type ModelCard } from './model-card.js';
 import type { ProviderSettings } from './provider-options.js';
@@ -68,7 +69,7 @@ function msSince(t0: bigint): number {
 
 const DETACHED = new Uint8Array(0);
 
-export class OnnxEngine {
+export class OnnxEngine implements SegEngine {
   readonly modelPath: string;
   readonly cardPath: string;
   readonly card: ModelCard;
@@ -156,6 +157,11 @@ export class OnnxEngine {
       'model loaded and warmed up',
     );
     return engine;
+  }
+
+  /** Null until the engine has given up for good (then the daemon stops: see onFailed). */
+  get unavailableReason(): string | null {
+    return this.workers.failed?.message ?? null;
   }
 
   /**
@@ -250,7 +256,7 @@ function workerInit(opts: OnnxEngineOptions, card: ModelCard, providers: readonl
     modelPath: opts.modelPath,
     card,
     providers,
-    settings: { tensorrt: opts.tensorrt, cpu: opts.cpu },
+    settings: { cpu: opts.cpu },
     maxBatch: opts.maxBatch,
     warmupRuns: opts.warmupRuns,
   };

@@ -13,7 +13,6 @@ import type { ExecutionProviderName } from '../core/reasons.js';
 export const DEFAULT_ALLOW_SPINNING = false;
 
 export interface ProviderSettings {
-  readonly tensorrt: { readonly fp16: boolean; readonly engineCacheDir: string | null };
   readonly cpu: {
     readonly intraOpThreads: number;
     readonly interOpThreads: number;
@@ -22,7 +21,11 @@ export interface ProviderSettings {
   };
 }
 
-/** Session options for one provider (a single-EP session: fallback is ours, explicit and logged). */
+/**
+ * Session options for one provider (a single-EP session: fallback is ours, explicit and logged).
+ * TensorRT and CUDA get a device id and nothing more: that is all the binding passes on
+ * (tensorrt-env.ts); FP16 comes from an fp16 model, not from a setting.
+ */
 export function sessionOptionsFor(provider: ExecutionProviderName, settings: ProviderSettings): InferenceSession.SessionOptions {
   const spin = (settings.cpu.allowSpinning ?? DEFAULT_ALLOW_SPINNING) ? '1' : '0';
   const ep: InferenceSession.ExecutionProviderConfig =

@@ -2,9 +2,8 @@
  * Execution-provider selection: try the configured providers in order, skip the unusable ones
  * with one warn line each (provider + reason), log the chosen one at info.
  *
- * TensorRT options reach the TensorRT EP as ORT_TENSORRT_* environment variables, set from the
- * config on the main thread before this worker started (tensorrt-env.ts); the values this worker
- * (and so the EP) sees are logged once when TensorRT is among the providers.
+ * TensorRT gets a device id only (tensorrt-env.ts): ORT_TENSORRT_* variables found in the
+ * environment are reported once as ignored, never as applied.
  *
  * Loads onnxruntime-node: import this only from the inference worker.
  */
@@ -12,7 +11,7 @@ import { InferenceSession, listSupportedBackends } from 'onnxruntime-node';
 import { SegdError } from '../core/errors.js';
 import type { ExecutionProviderName } from '../core/reasons.js';
 import { sessionOptionsFor, type ProviderSettings } from './provider-options.js';
-import { tensorrtEnvOf } from './tensorrt-env.js';
+import { ignoredTensorrtEnv, TENSORRT_ENV_IGNORED_REASON } from './tensorrt-env.js';
 
 /** Where provider choices are reported: a pino Logger, or the worker's relay to one. */
 export interface EngineLog {
@@ -49,8 +48,9 @@ export async function openSession(
 ): Promise<OpenedSession> {
   const supported = new Set(listSupportedBackends().map((b) => b.name));
   const skipped: SkippedProvider[] = [];
-  if (providers.includes('tensorrt')) {
-    logger.info({ env: tensorrtEnvOf(process.env) }, 'tensorrt options (ORT_TENSORRT_* as the inference worker sees them)');
+  const ignored = providers.includes('tensorrt') ? ignoredTensorrtEnv(process.env) : [];
+  if (ignored.length > 0) {
+    logger.warn({ ignored, reason: TENSORRT_ENV_IGNORED_REASON }, `tensorrt: ${ignored.join(', ')} ignored: ${TENSORRT_ENV_IGNORED_REASON}`);
   }
 
   const modelInvalid = (err: unknown): SegdError =>

@@ -1,46 +1,26 @@
 /**
- * TensorRT settings through the environment. onnxruntime-node 1.30 appends the TensorRT execution
- * provider with a device id only (js/node/src/session_options_helper.cc), so `model.tensorrt`
- * can reach it only through the provider's ORT_TENSORRT_* environment variables, which it reads
- * from the process environment when a session is created. They are set on the main thread before
- * the inference worker starts (inference-worker-handle.ts): a worker's `process.env` is a copy
- * taken when it starts, and native code reads the process's real environment, which only the
- * main thread's `process.env` writes through to.
+ * What onnxruntime-node 1.30 lets segd tell the TensorRT execution provider: its device id, and
+ * nothing else. The binding appends TensorRT with V2 provider options from
+ * CreateTensorRTProviderOptions, setting only `device_id` (js/node/src/session_options_helper.cc,
+ * ParseExecutionProviders); the V2 factory marks them `has_trt_options = true`
+ * (onnxruntime/core/providers/tensorrt/tensorrt_provider_factory.cc), and the provider reads its
+ * ORT_TENSORRT_* environment variables only when that flag is false
+ * (tensorrt_execution_provider.cc, the constructor's "Get environment variables" block). So FP16,
+ * the engine cache and every other ORT_TENSORRT_* variable are never read through this binding.
+ * docs/running.md ("TensorRT") has the trace and what does work (an fp16 model).
  *
  * Kept free of onnxruntime-node (the main thread uses it).
  */
-import type { ProviderSettings } from './provider-options.js';
 
 export const TENSORRT_ENV_PREFIX = 'ORT_TENSORRT_';
 
-/** The variables `model.tensorrt` decides; any other ORT_TENSORRT_* (e.g. ORT_TENSORRT_MAX_WORKSPACE_SIZE) is the operator's. */
-export function tensorrtEnv(settings: ProviderSettings['tensorrt']): Record<string, string> {
-  const cacheDir = settings.engineCacheDir;
-  const cache = cacheDir === null ? '0' : '1';
-  return {
-    ORT_TENSORRT_FP16_ENABLE: settings.fp16 ? '1' : '0',
-    // Built engines, and the timing cache that speeds up building them for other shapes and models.
-    ORT_TENSORRT_ENGINE_CACHE_ENABLE: cache,
-    ORT_TENSORRT_TIMING_CACHE_ENABLE: cache,
-    ...(cacheDir === null ? {} : { ORT_TENSORRT_CACHE_PATH: cacheDir, ORT_TENSORRT_GLOBAL_CACHE_PATH: cacheDir }),
-  };
-}
+/** Why an ORT_TENSORRT_* variable has no effect (logged with the names found, never as applied). */
+export const TENSORRT_ENV_IGNORED_REASON =
+  'onnxruntime-node appends the TensorRT provider with V2 options (has_trt_options = true), so the provider never reads ORT_TENSORRT_* variables';
 
-/** Every ORT_TENSORRT_* variable of `env`, sorted by name: what the TensorRT provider will read. */
-export function tensorrtEnvOf(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of Object.keys(env).sort()) {
-    const value = env[name];
-    if (name.startsWith(TENSORRT_ENV_PREFIX) && value !== undefined) out[name] = value;
-  }
-  return out;
-}
-
-/**
- * Writes `tensorrtEnv(settings)` into `env` (the config wins over a value already there; other
- * ORT_TENSORRT_* variables are left as they are) and returns the effective ORT_TENSORRT_* set.
- */
-export function applyTensorrtEnv(settings: ProviderSettings['tensorrt'], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  Object.assign(env, tensorrtEnv(settings));
-  return tensorrtEnvOf(env);
+/** The ORT_TENSORRT_* variable names set in `env`, sorted: each one is ignored by the provider. */
+export function ignoredTensorrtEnv(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith(TENSORRT_ENV_PREFIX) && env[name] !== undefined)
+    .sort();
 }

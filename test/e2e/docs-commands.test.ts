@@ -33,6 +33,8 @@ const EXCLUDED: readonly { readonly match: RegExp; readonly why: string }[] = [
   { match: /^npm run build\b/, why: 'rebuilds dist/, which this test runs from (npm test builds first); the soak test behind it runs 30 minutes' },
   { match: /^mosquitto_sub -h broker\.lan\b/, why: 'subscribes forever to a broker named broker.lan; topics and payloads are checked on a live broker by test/e2e/mqtt-daemon.test.ts' },
   { match: /^ffmpeg .*\.\.\/shared\//, why: 'writes the test clips into ../shared, which the test suite reads (and needs a system ffmpeg)' },
+  { match: /^ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js$/, why: "downloads onnxruntime's CUDA/TensorRT libraries from NuGet, outside the registries CI may reach, for a GPU CI has not" },
+  { match: /^trtexec\b/, why: 'needs TensorRT and an NVIDIA GPU; the onnxruntime-backend route of docs/triton.md is the one checked against a real (CPU) Triton' },
 ];
 
 /** Blocks that are not commands or configs, by language. */

@@ -6,7 +6,6 @@ export function cpuEngineOptions(modelPath: string, overrides: Partial<OnnxEngin
   return {
     modelPath,
     providers: ['cpu'],
-    tensorrt: { fp16: false, engineCacheDir: null },
     cpu: { intraOpThreads: 1, interOpThreads: 1 },
     maxBatch: 2,
     warmupRuns: 1,

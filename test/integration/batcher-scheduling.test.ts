@@ -95,7 +95,6 @@ describe('Batcher with the real engine', { timeout: 180_000 }, () => {
     engine = await OnnxEngine.create({
       modelPath: MODEL,
       providers: ['cpu'],
-      tensorrt: { fp16: false, engineCacheDir: null },
       cpu: { intraOpThreads: 2, interOpThreads: 1 },
       maxBatch: 2,
       warmupRuns: 1,

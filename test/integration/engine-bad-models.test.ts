@@ -37,7 +37,6 @@ function create(modelPath: string, extra: { cardPath?: string; providers?: Execu
     modelPath,
     ...(extra.cardPath !== undefined ? { cardPath: extra.cardPath } : {}),
     providers: extra.providers ?? ['cpu'],
-    tensorrt: { fp16: false, engineCacheDir: null },
     cpu: { intraOpThreads: 1, interOpThreads: 1 },
     maxBatch: 2,
     warmupRuns: 1,

@@ -46,7 +46,6 @@ describe('OnnxEngine on models/sctnet-s-camvid.onnx', { timeout: 120_000 }, () =
     engine = await OnnxEngine.create({
       modelPath: MODEL,
       providers: ['tensorrt', 'cuda', 'cpu'],
-      tensorrt: { fp16: true, engineCacheDir: null },
       cpu: { intraOpThreads: 2, interOpThreads: 1 },
       maxBatch: 2,
       warmupRuns: 1,

@@ -73,7 +73,6 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
     const engine = await OnnxEngine.create({
       modelPath: opts.path ?? modelPath,
       providers: ['cpu'],
-      tensorrt: { fp16: false, engineCacheDir: null },
       cpu: { intraOpThreads: 1, interOpThreads: 1 },
       maxBatch: 2,
       warmupRuns: 1,
@@ -100,7 +99,7 @@ describe('OnnxEngine inference worker', { timeout: 120_000 }, () => {
       const afterImport = mapped();
       const { pino } = await import('pino');
       const engine = await OnnxEngine.create({
-        modelPath: ${JSON.stringify(modelPath)}, providers: ['cpu'], tensorrt: { fp16: false, engineCacheDir: null },
+        modelPath: ${JSON.stringify(modelPath)}, providers: ['cpu'],
         cpu: { intraOpThreads: 1, interOpThreads: 1 }, maxBatch: 1, warmupRuns: 0, logger: pino({ level: 'silent' }),
       });
       const afterEngine = mapped();

@@ -34,9 +34,10 @@ describe('config loading', () => {
       model: {
         // Relative to the config file's directory.
         path: join(tmp.dir, 'models', 'sctnet-s-camvid-int8.onnx'),
+        engine: 'local',
         card: null,
+        triton: null,
         providers: ['tensorrt', 'cuda', 'cpu'],
-        tensorrt: { fp16: true, engineCacheDir: null },
         cpu: { intraOpThreads: 2, interOpThreads: 1, allowSpinning: false },
         warmupRuns: 2,
       },
@@ -62,10 +63,10 @@ describe('config loading', () => {
     });
   });
 
-  it('resolves relative model, card, cache, ffmpeg and file paths against the config directory', () => {
+  it('resolves relative model, card, ffmpeg and file paths against the config directory', () => {
     const text = [
       'ffmpeg: { path: bin/ffmpeg }',
-      'model: { path: m/x.onnx, card: m/x-card.json, tensorrt: { engineCacheDir: cache/trt } }',
+      'model: { path: m/x.onnx, card: m/x-card.json }',
       'sources: { allowedDirs: [/srv/videos, clips] }',
       'streams:',
       `  - { id: a, url: ${JSON.stringify(BUNDLED_SAMPLE_CLIP)} }`,
@@ -75,7 +76,6 @@ describe('config loading', () => {
     assert.equal(cfg.ffmpeg.path, '/etc/segd/bin/ffmpeg');
     assert.equal(cfg.model.path, '/etc/segd/m/x.onnx');
     assert.equal(cfg.model.card, '/etc/segd/m/x-card.json');
-    assert.equal(cfg.model.tensorrt.engineCacheDir, '/etc/segd/cache/trt');
     assert.equal(cfg.streams[1]?.url, 'rtsp://10.0.0.5/s1');
     assert.deepEqual(cfg.sources.allowedDirs, ['/srv/videos', '/etc/segd/clips']);
     // A bare command name stays a PATH lookup.
@@ -135,6 +135,45 @@ describe('config loading', () => {
       err.details.includes('log.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "verbose"'),
       err.details.join('\n'),
     );
+  });
+
+  it('refuses model.tensorrt with the reason it cannot take effect, once, beside the other problems', () => {
+    const text = 'model: { tensorrt: { fp16: true, engineCacheDir: /var/cache/segd } }\nbatching: { maxBatch: 0 }\nstreams: [{ id: a, url: rtsp://h/x }]';
+    const err = configError(() => parseConfigText(text, { baseDir: '/x', source: 'inline' }));
+    const trt = err.details.filter((d) => d.includes('tensorrt'));
+    assert.equal(trt.length, 1, err.message);
+    assert.match(trt[0] as string, /^model\.tensorrt: no longer accepted: it cannot take effect .*ORT_TENSORRT_\*.*fp16 model/);
+    assert.ok(err.details.some((d) => d.startsWith('batching.maxBatch')), 'the other problems are still listed');
+  });
+
+  it('model.engine triton: needs model.triton, resolves its TLS paths, and names each inconsistent field', () => {
+    const ok = parseConfigText(
+      'model: { engine: triton, triton: { url: "grpcs://triton.lan:8001", model: seg, tls: { ca: pki/ca.pem }, headers: { authorization: "Bearer x" } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
+      { baseDir: '/etc/segd', source: 'inline' },
+    );
+    assert.equal(ok.model.engine, 'triton');
+    assert.deepEqual(ok.model.triton, {
+      url: 'grpcs://triton.lan:8001',
+      model: 'seg',
+      version: '',
+      timeoutMs: 5000,
+      tls: { ca: '/etc/segd/pki/ca.pem', cert: null, key: null },
+      headers: { authorization: 'Bearer x' },
+      reconnect: { minMs: 500, maxMs: 10000 },
+    });
+    const missing = configError(() => parseConfigText('model: { engine: triton }\nstreams: [{ id: a, url: rtsp://h/x }]', { baseDir: '/x', source: 'inline' }));
+    assert.deepEqual(missing.details, ['model.triton: expected a mapping with at least url and model (model.engine is triton)']);
+    const bad = configError(() =>
+      parseConfigText(
+        'model: { triton: { url: "http://h:8000", model: seg, tls: { cert: c.pem }, reconnect: { minMs: 5000, maxMs: 100 } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
+        { baseDir: '/x', source: 'inline' },
+      ),
+    );
+    const text = bad.details.join('\n');
+    assert.match(text, /model\.triton\.url: .*grpcs\?/);
+    assert.match(text, /model\.triton: set, but model\.engine is "local"/);
+    assert.match(text, /model\.triton\.reconnect\.minMs: expected at most model\.triton\.reconnect\.maxMs \(100\), got 5000/);
+    assert.match(text, /model\.triton\.tls\.cert and model\.triton\.tls\.key: expected both/);
   });
 
   it('rejects an unknown key and lists the allowed ones', () => {
@@ -206,7 +245,5 @@ describe('shipped config files', () => {
     assert.equal(cfg.model.path, '/opt/segd/models/sctnet-s-camvid-int8.onnx');
     // LAN-facing: no way to serve it open unless someone says so.
     assert.equal(cfg.server.allowUnauthenticated, false);
-    // The TensorRT cache lives under systemd's CacheDirectory=segd.
-    assert.ok(cfg.model.tensorrt.engineCacheDir?.startsWith('/var/cache/segd/'));
   });
 });

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "`segd_train.importers.cli` (see its --help)", add_help=False)
     sub.add_parser("quantize", help="static int8 (QDQ) model + card from an exported one; arguments go to "
                    "`python -m segd_train.export.quantize`", add_help=False)
+    sub.add_parser("fp16", help="float16 model (uint8 I/O kept) + card from an exported one; arguments go to "
+                   "`python -m segd_train.export.half`", add_help=False)
     return ap
 
 
@@ -193,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "quantize":
         from .export.quantize import main as quantize_main
         return quantize_main(argv[1:])
+    if argv and argv[0] == "fp16":
+        from .export.half import main as half_main
+        return half_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command in TRAIN_COMMANDS:
