@@ -70,6 +70,24 @@ const MqttSection = Type.Object(
       minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
       maxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 30_000 }),
     }),
+    /** Home Assistant (docs/home-assistant.md): MQTT discovery of every camera's entities, and snapshots. */
+    homeAssistant: Section({
+      /** Retained discovery configs under `<prefix>/<component>/…/config`; HA then needs no YAML. */
+      discovery: Type.Boolean({ default: true }),
+      /** HA's discovery prefix (its MQTT integration's setting; `homeassistant` unless changed there). */
+      prefix: Type.String({ pattern: MQTT_TOPIC_PREFIX_PATTERN, default: 'homeassistant' }),
+      /** Classes that get a coverage sensor on every camera (only those the serving model has); none by default: 11 to 150 would flood HA. */
+      classes: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64, uniqueItems: true, default: [] }),
+      snapshots: Section({
+        /** JPEG of the frame with its mask blended and the zone outlined, on a zone's enter: `<topicPrefix>/<stream>/snapshot` (+ per zone). */
+        enabled: Type.Boolean({ default: true }),
+        /** Per camera, at most one MQTT snapshot per this many ms (capture time); more are dropped, counted. */
+        minIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2000 }),
+        /** The mask's weight over the frame: 0 = the frame alone, 1 = the class colours alone. */
+        opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+        quality: Type.Integer({ minimum: 1, maximum: 100, default: 80 }),
+      }),
+    }),
   },
   { additionalProperties: false, default: null },
 );

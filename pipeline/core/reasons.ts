@@ -43,7 +43,7 @@ export const STREAM_STATES = ['connecting', 'streaming', 'stalled', 'backoff', '
 export type StreamState = (typeof STREAM_STATES)[number];
 
 /** What the MQTT publisher sends (`segd_mqtt_messages_total{kind}`); docs/mqtt.md has the topics. */
-export const MQTT_MESSAGE_KINDS = ['status', 'stats', 'zone_state', 'event', 'mask'] as const;
+export const MQTT_MESSAGE_KINDS = ['status', 'stats', 'zone_state', 'event', 'mask', 'discovery', 'snapshot'] as const;
 export type MqttMessageKind = (typeof MQTT_MESSAGE_KINDS)[number];
 
 /**

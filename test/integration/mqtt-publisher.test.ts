@@ -60,6 +60,8 @@ function publisher(url: string, logger: Logger, analyzer: StreamAnalyzer, counts
     modelId: 'test-model',
     classNames: CLASSES,
     streams: [{ id: 'cam1', zoneNames: ['top'], zoneStates: () => analyzer.states() }],
+    homeAssistant: null,
+    snapshots: false,
     logger,
     hooks: counts.hooks,
     ...over,
