@@ -8,7 +8,6 @@
 // First: on a Node.js older than package.json's engines, exit with one clear line before anything else runs.
 import './require-node.js';
 import { segdVersion } from './version.js';
-import { readFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

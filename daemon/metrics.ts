@@ -10,14 +10,17 @@ import type { BatchTiming, MaskResult } from '../pipeline/core/mask-result.js';
 import type { FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
 import type { ZoneConfig } from '../pipeline/core/zone-config.js';
 import type { MqttHooks } from '../pipeline/publish/mqtt-publisher.js';
+import type { SnapshotHooks } from '../pipeline/publish/snapshot-sink.js';
 import {
   DROP_REASONS,
   MQTT_DROP_REASONS,
+  SNAPSHOT_DROP_REASONS,
   MQTT_MESSAGE_KINDS,
   REFUSAL_REASONS,
   RESTART_REASONS,
   type DropReason,
   type MqttDropReason,
+  type SnapshotDropReason,
   type MqttMessageKind,
   type RefusalReason,
   type RestartReason,
@@ -140,6 +143,9 @@ export class SegdMetrics {
   private readonly mqttConnected: Gauge<string>;
   private readonly mqttMessages: Readonly<Record<MqttMessageKind, CounterChild>>;
   private readonly mqttDropped: Readonly<Record<MqttDropReason, CounterChild>>;
+  private readonly snapshotsEncoded: Counter<string>;
+  private readonly snapshotBytes: Counter<string>;
+  private readonly snapshotsDropped: Readonly<Record<SnapshotDropReason, CounterChild>>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -233,6 +239,16 @@ export class SegdMetrics {
     this.mqttDropped = Object.fromEntries(MQTT_DROP_REASONS.map((r) => [r, mqttDropped.labels(r)])) as Record<MqttDropReason, CounterChild>;
     for (const c of [...Object.values(this.mqttMessages), ...Object.values(this.mqttDropped)]) c.inc(0);
     this.mqttConnected.set(0);
+    this.snapshotsEncoded = new Counter({ name: 'segd_snapshots_total', help: 'Snapshots encoded (zone enters sent to MQTT and API requests).', registers });
+    this.snapshotBytes = new Counter({ name: 'segd_snapshot_bytes_total', help: 'Bytes of the snapshots encoded (JPEG).', registers });
+    const snapshotsDropped = new Counter({
+      name: 'segd_snapshots_dropped_total',
+      help: `Snapshots not made or not sent, by reason (${SNAPSHOT_DROP_REASONS.join(', ')}); frames are never dropped for a snapshot.`,
+      labelNames: ['reason'],
+      registers,
+    });
+    this.snapshotsDropped = Object.fromEntries(SNAPSHOT_DROP_REASONS.map((r) => [r, snapshotsDropped.labels(r)])) as Record<SnapshotDropReason, CounterChild>;
+    for (const c of Object.values(this.snapshotsDropped)) c.inc(0);
     this.modelInfo = new Gauge({
       name: 'segd_model_info',
       help: 'The served model; value 1.',
@@ -342,6 +358,16 @@ export class SegdMetrics {
   }
 
   /** Hooks for the MQTT publisher. */
+  snapshotHooks(): SnapshotHooks {
+    return {
+      onEncoded: (_seconds, bytes) => {
+        this.snapshotsEncoded.inc();
+        this.snapshotBytes.inc(bytes);
+      },
+      onDropped: (reason) => this.snapshotsDropped[reason].inc(),
+    };
+  }
+
   mqttHooks(): MqttHooks {
     return {
       onConnected: (up) => this.mqttConnected.set(up ? 1 : 0),
