@@ -2,7 +2,8 @@
 # segd set-up on a fresh Debian 12 machine (run from the repo root; root or sudo for apt).
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
-#                                  systemd-analyze, mosquitto, openssl) and the training venv used by the test suite
+#                                  systemd-analyze, mosquitto, openssl), the training venv used by the test suite
+#                                  and Home Assistant Core's venv (test/ha: ~640 MB, ~6 min on 2 busy cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,5 +42,7 @@ npm run build
 
 if [ "$want_test" = 1 ]; then
   bash training/setup_env.sh >/dev/null
+  # Home Assistant Core on Debian's Python 3.11 (test/e2e/home-assistant.test.ts), cached outside the clone.
+  bash test/ha/setup_env.sh >/dev/null
 fi
 echo "setup: done"
