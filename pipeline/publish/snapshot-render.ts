@@ -42,7 +42,8 @@ export function renderSnapshot(job: SnapshotJob): Uint8Array {
       out[p + 2] = rgb[p + 2] as number;
     }
   }
-  const thick = Math.max(1, Math.round(Math.min(w, h) / 180));
+  // At least 2 px: a 1 px line would blur into its neighbours in the JPEG.
+  const thick = Math.max(2, Math.round(Math.min(w, h) / 180));
   const dot = (x: number, y: number): void => {
     for (let dy = -thick + 1; dy < thick; dy++) {
       for (let dx = -thick + 1; dx < thick; dx++) {

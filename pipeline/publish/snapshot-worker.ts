@@ -24,7 +24,7 @@ parentPort?.on('message', (m: SnapshotRequest) => {
     return;
   }
   sharp(pixels, { raw: { width: job.width, height: job.height, channels: 3 } })
-    .jpeg({ quality: job.quality, chromaSubsampling: '4:2:0' })
+    .jpeg({ quality: job.quality, chromaSubsampling: '4:4:4' })
     .toBuffer()
     .then(
       (jpeg) => parentPort?.postMessage({ id, jpeg } satisfies SnapshotReply, [jpeg.buffer as ArrayBuffer]),
