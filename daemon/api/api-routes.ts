@@ -207,7 +207,7 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
       route = 'stream';
       id = safeDecode(m[1] ?? '');
     } else {
-      sendError(res, new ControlError('not_found', null, 'one of /api/streams, /api/streams/{id}, /api/model, /api/reload', `no API route ${path.slice(0, 200)}`));
+      sendError(res, new ControlError('not_found', null, 'one of /api/streams, /api/streams/{id}, /api/streams/{id}/snapshot.jpg, /api/model, /api/reload', `no API route ${path.slice(0, 200)}`));
       return;
     }
     const handlers = routes[route] ?? {};
