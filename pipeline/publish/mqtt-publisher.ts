@@ -261,10 +261,13 @@ export class MqttPublisher implements Sink {
    * snapshot topic given; dropped, counted, while disconnected or while the broker is slow.
    */
   publishSnapshot(streamId: string, zones: readonly string[], jpeg: Buffer): boolean {
-    if (this.closing !== null || !this.streams.has(streamId) || !this.canSendQos0()) return false;
+    const s = this.streams.get(streamId);
+    // Encoded while the stream or a zone went away: nothing is retained for what was cleared.
+    if (this.closing !== null || s === undefined || !this.canSendQos0()) return false;
     this.client.publish(this.topics.snapshot(streamId), jpeg, RETAINED_QOS0);
     this.hooks.onSent?.('snapshot');
     for (const z of zones) {
+      if (!s.info.zoneNames.includes(z)) continue;
       this.client.publish(this.topics.zoneSnapshot(streamId, z), jpeg, RETAINED_QOS0);
       this.hooks.onSent?.('snapshot');
     }
