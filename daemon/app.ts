@@ -25,12 +25,13 @@ import type { Sink, SinkModel } from '../pipeline/publish/sink.js';
 import type { StreamConfig } from '../pipeline/core/stream-config.js';
 import { refuseUpgrade } from '../pipeline/publish/refuse-upgrade.js';
 import { WsPublisher } from '../pipeline/publish/ws-publisher.js';
+import { SnapshotSink, paletteOf } from '../pipeline/publish/snapshot-sink.js';
 import { createRequestAuth, isLoopbackAddress } from './auth.js';
 import { SegdError } from '../pipeline/core/errors.js';
 import { allowedSourceDirs } from './config/load.js';
 import { chooseFfmpeg } from './ffmpeg-binary.js';
 import { createOriginPolicy } from './origin-check.js';
-import { MAX_STREAMS, type SegdConfig } from './config/schema.js';
+import { MAX_STREAMS, SNAPSHOT_DEFAULTS, type SegdConfig } from './config/schema.js';
 import { apiRoutes } from './api/api-routes.js';
 import { sendError } from './api/api-http.js';
 import { ConfigPersister } from './control/config-persist.js';
@@ -192,7 +193,18 @@ export async function startDaemon(
     });
     upgrades.target = ws;
     const status = new StatusSink(board, metrics);
-    const sinks: Sink[] = [status, ws, ...(mqtt !== null ? [mqtt] : []), ...(kafka !== null ? [kafka] : [])];
+    const snap = config.mqtt?.homeAssistant.snapshots ?? SNAPSHOT_DEFAULTS;
+    const snapshots = new SnapshotSink({
+      palette: paletteOf(eng.card),
+      opacity: snap.opacity,
+      quality: snap.quality,
+      minIntervalMs: snap.minIntervalMs,
+      streams: config.streams.map((s) => ({ id: s.id, zones: s.zones })),
+      publish: mqtt !== null && snap.enabled ? (id, zones, jpeg) => mqtt.publishSnapshot(id, zones, jpeg) : null,
+      logger,
+      hooks: metrics.snapshotHooks(),
+    });
+    const sinks: Sink[] = [status, ws, ...(mqtt !== null ? [mqtt] : []), ...(kafka !== null ? [kafka] : []), snapshots];
     for (const a of initial) if (a !== null) status.onStreamChanged({ reason: 'added', streamId: a.streamId, analyzer: a, ended: [], removedZones: [] });
     // WebSocket clients get 1001 and the brokers `offline`, together.
     life.onClose('http + sinks', () => Promise.all([http.close(), ...sinks.map((s) => s.close())]).then(() => undefined));
@@ -262,6 +274,7 @@ export async function startDaemon(
       persist: persister !== null ? () => persister.persist({ streams: registry.list(), model: swap.choice }) : null,
       baseDir: configFile !== null ? dirname(configFile.path) : process.cwd(),
       allowedDirs: allowedSourceDirs(configFile !== null ? dirname(configFile.path) : process.cwd(), config.sources.allowedDirs),
+      snapshot: (id, timeoutMs) => snapshots.request(id, timeoutMs),
       logger,
     });
 

@@ -7,7 +7,7 @@
  */
 // First: on a Node.js older than package.json's engines, exit with one clear line before anything else runs.
 import './require-node.js';
-import { readFileSync } from 'node:fs';
+import { segdVersion } from './version.js';
 import { basename, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -59,10 +59,7 @@ Runtime control (streams, model, reload) over HTTP: see docs/running.md, "Runtim
 Exit codes: 0 ok, 1 crash, 2 bad usage or invalid config, 3 start-up failure (model, provider, listen).
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return String(pkg.version ?? 'unknown');
-}
+const version = segdVersion;
 
 class UsageError extends Error {}
 

@@ -11,11 +11,13 @@ import type { FrameAnalysis } from '../pipeline/analysis/frame-analysis.js';
 import type { ZoneConfig } from '../pipeline/core/zone-config.js';
 import type { KafkaHooks } from '../pipeline/publish/kafka-sink.js';
 import type { MqttHooks } from '../pipeline/publish/mqtt-publisher.js';
+import type { SnapshotHooks } from '../pipeline/publish/snapshot-sink.js';
 import {
   DROP_REASONS,
   KAFKA_DROP_REASONS,
   KAFKA_MESSAGE_KINDS,
   MQTT_DROP_REASONS,
+  SNAPSHOT_DROP_REASONS,
   MQTT_MESSAGE_KINDS,
   REFUSAL_REASONS,
   RESTART_REASONS,
@@ -23,6 +25,7 @@ import {
   type KafkaDropReason,
   type KafkaMessageKind,
   type MqttDropReason,
+  type SnapshotDropReason,
   type MqttMessageKind,
   type RefusalReason,
   type RestartReason,
@@ -149,6 +152,9 @@ export class SegdMetrics {
   private readonly kafkaBuffered: Gauge<string>;
   private readonly kafkaMessages: Readonly<Record<KafkaMessageKind, CounterChild>>;
   private readonly kafkaDropped: Readonly<Record<KafkaDropReason, CounterChild>>;
+  private readonly snapshotsEncoded: Counter<string>;
+  private readonly snapshotBytes: Counter<string>;
+  private readonly snapshotsDropped: Readonly<Record<SnapshotDropReason, CounterChild>>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -261,6 +267,16 @@ export class SegdMetrics {
     for (const c of [...Object.values(this.kafkaMessages), ...Object.values(this.kafkaDropped)]) c.inc(0);
     this.kafkaConnected.set(0);
     this.kafkaBuffered.set(0);
+    this.snapshotsEncoded = new Counter({ name: 'segd_snapshots_total', help: 'Snapshots encoded (zone enters sent to MQTT and API requests).', registers });
+    this.snapshotBytes = new Counter({ name: 'segd_snapshot_bytes_total', help: 'Bytes of the snapshots encoded (JPEG).', registers });
+    const snapshotsDropped = new Counter({
+      name: 'segd_snapshots_dropped_total',
+      help: `Snapshots not made or not sent, by reason (${SNAPSHOT_DROP_REASONS.join(', ')}); frames are never dropped for a snapshot.`,
+      labelNames: ['reason'],
+      registers,
+    });
+    this.snapshotsDropped = Object.fromEntries(SNAPSHOT_DROP_REASONS.map((r) => [r, snapshotsDropped.labels(r)])) as Record<SnapshotDropReason, CounterChild>;
+    for (const c of Object.values(this.snapshotsDropped)) c.inc(0);
     this.modelInfo = new Gauge({
       name: 'segd_model_info',
       help: 'The served model; value 1.',
@@ -370,6 +386,16 @@ export class SegdMetrics {
   }
 
   /** Hooks for the MQTT publisher. */
+  snapshotHooks(): SnapshotHooks {
+    return {
+      onEncoded: (_seconds, bytes) => {
+        this.snapshotsEncoded.inc();
+        this.snapshotBytes.inc(bytes);
+      },
+      onDropped: (reason) => this.snapshotsDropped[reason].inc(),
+    };
+  }
+
   mqttHooks(): MqttHooks {
     return {
       onConnected: (up) => this.mqttConnected.set(up ? 1 : 0),

@@ -10,6 +10,7 @@ import type { StreamAnalyzer } from '../pipeline/analysis/frame-analysis.js';
 import { MqttPublisher, mqttStreamInfo } from '../pipeline/publish/mqtt-publisher.js';
 import type { MqttConfig } from './config/schema.js';
 import type { SegdMetrics } from './metrics.js';
+import { segdVersion } from './version.js';
 
 /** The host name as one topic level: [A-Za-z0-9_-], at most 64 characters. */
 export function defaultNodeName(host: string = hostname()): string {
@@ -41,6 +42,8 @@ export function createMqttPublisher(
     modelId: deps.modelId,
     classNames: deps.classNames,
     streams: deps.analyzers.map(mqttStreamInfo),
+    homeAssistant: m.homeAssistant.discovery ? { prefix: m.homeAssistant.prefix, classes: m.homeAssistant.classes, swVersion: segdVersion() } : null,
+    snapshots: m.homeAssistant.snapshots.enabled,
     logger: deps.logger,
     hooks: deps.metrics.mqttHooks(),
   });

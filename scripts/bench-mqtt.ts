@@ -82,6 +82,8 @@ async function run(base: SegdConfig, clip: string, mqttUrl: string | null, n: nu
             keepaliveSeconds: 30,
             connectTimeoutMs: 10_000,
             reconnect: { minMs: 1000, maxMs: 30_000 },
+            // Discovery and snapshots on (the defaults): what a Home Assistant user runs.
+            homeAssistant: { discovery: true, prefix: 'homeassistant', classes: [], snapshots: { enabled: true, minIntervalMs: 2000, opacity: 0.5, quality: 80 } },
           },
     streams: clipStreams(n, clip, { realtime: false, zones: [ZONE] }),
   };

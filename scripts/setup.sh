@@ -3,8 +3,8 @@
 #   bash scripts/setup.sh          node dependencies + build: enough to run the daemon
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
 #                                  systemd-analyze, mosquitto, openssl, Java 17 and an Apache Kafka broker from
-#                                  Maven Central, a real Triton from PyPI's nvidia-pytriton) and the training venv
-#                                  used by the test suite
+#                                  Maven Central, a real Triton from PyPI's nvidia-pytriton), the training venv used
+#                                  by the test suite and Home Assistant Core's venv (test/ha: ~640 MB)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -46,5 +46,7 @@ if [ "$want_test" = 1 ]; then
   bash training/setup_env.sh >/dev/null
   # The triton engine's tests run a real tritonserver (PyTriton 0.7.0) on Debian's python3.
   bash test/triton/setup_env.sh >/dev/null
+  # Home Assistant Core on Debian's Python 3.11 (test/e2e/home-assistant.test.ts), cached outside the clone.
+  bash test/ha/setup_env.sh >/dev/null
 fi
 echo "setup: done"

@@ -45,8 +45,13 @@ export interface ApiOptions {
   readonly baseDir: string;
   /** Directories file streams may be read from (config/load.ts allowedSourceDirs). */
   readonly allowedDirs: readonly string[];
+  /** The stream's next frame with its mask and zones, as a JPEG (pipeline/publish/snapshot-sink.ts). */
+  readonly snapshot: (id: string, timeoutMs: number) => Promise<Buffer>;
   readonly logger: Logger;
 }
+
+/** How long GET /api/streams/:id/snapshot.jpg waits for the stream's next frame. */
+export const SNAPSHOT_WAIT_MS = 10_000;
 
 type Handler = (req: IncomingMessage, id: string) => Promise<[number, unknown]>;
 
@@ -161,18 +166,48 @@ export function apiRoutes(opts: ApiOptions): RequestListener {
     },
   };
 
+  const serveSnapshot = (req: IncomingMessage, res: ServerResponse, id: string): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendError(res, new ControlError('method_not_allowed', null, 'GET', `${req.method ?? '?'} ${req.url ?? ''}: expected GET`), { allow: 'GET' });
+      return;
+    }
+    if (!ID_RE.test(id) || registry.get(id) === undefined) {
+      sendError(res, ID_RE.test(id) ? unknown(id, registry) : new ControlError('invalid_request', 'id', `a stream id matching ${STREAM_ID_PATTERN}`, `id: ${JSON.stringify(id.slice(0, 80))} is not a stream id`));
+      return;
+    }
+    opts.snapshot(id, SNAPSHOT_WAIT_MS).then(
+      (jpeg) => {
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : jpeg);
+      },
+      (err: unknown) => {
+        const reason = (err as { reason?: string }).reason;
+        const message = err instanceof Error ? err.message : String(err);
+        if (reason === 'busy') sendError(res, new ControlError('busy', null, 'fewer snapshot requests at once', message));
+        else if (reason === 'gone') sendError(res, unknown(id, registry));
+        else if (reason === 'closed') sendError(res, new ControlError('stopping', null, 'a running daemon', message));
+        else sendError(res, new ControlError('not_ready', null, `a frame of stream ${id} (is it streaming? GET /api/streams/${id})`, message));
+      },
+    );
+  };
+
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const rest = path.slice(API_PREFIX.length);
     let route: string;
     let id = '';
+    const snap = /^streams\/([^/]+)\/snapshot\.jpg$/.exec(rest);
+    if (snap !== null) {
+      serveSnapshot(req, res, safeDecode(snap[1] ?? ''));
+      return;
+    }
     const m = /^streams\/([^/]+)$/.exec(rest);
     if (rest === 'streams' || rest === 'model' || rest === 'reload') route = rest;
     else if (m !== null) {
       route = 'stream';
       id = safeDecode(m[1] ?? '');
     } else {
-      sendError(res, new ControlError('not_found', null, 'one of /api/streams, /api/streams/{id}, /api/model, /api/reload', `no API route ${path.slice(0, 200)}`));
+      sendError(res, new ControlError('not_found', null, 'one of /api/streams, /api/streams/{id}, /api/streams/{id}/snapshot.jpg, /api/model, /api/reload', `no API route ${path.slice(0, 200)}`));
       return;
     }
     const handlers = routes[route] ?? {};

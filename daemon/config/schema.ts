@@ -5,6 +5,7 @@
  * (test/unit/config-defaults.test.ts) holds the two together.
  */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { ENGINE_KINDS, KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, PROVIDER_NAMES } from '../../pipeline/core/reasons.js';
 import { DEFAULT_ALLOW_SPINNING } from '../../pipeline/engine/provider-options.js';
 import { FFMPEG_DEFAULT_THREADS } from '../../pipeline/sources/ffmpeg-args.js';
@@ -31,6 +32,20 @@ export const MQTT_TOPIC_PREFIX_PATTERN = '^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,
 export const MQTT_NODE_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
 const NullablePath = () => Nullable(Type.String({ minLength: 1, default: null }));
+
+/** Snapshots (pipeline/publish/snapshot-sink.ts): on MQTT for zone enters, and GET /api/streams/:id/snapshot.jpg. */
+const SnapshotsSection = Section({
+  /** JPEG of the frame with its mask blended and the zone outlined, on a zone's enter: `<topicPrefix>/<stream>/snapshot` (+ per zone). */
+  enabled: Type.Boolean({ default: true }),
+  /** Per camera, at most one MQTT snapshot per this many ms (capture time); more are dropped, counted. */
+  minIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2000 }),
+  /** The mask's weight over the frame: 0 = the frame alone, 1 = the class colours alone. */
+  opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+  quality: Type.Integer({ minimum: 1, maximum: 100, default: 80 }),
+});
+
+/** The snapshot settings when `mqtt` is off (the API still serves snapshots). */
+export const SNAPSHOT_DEFAULTS: Static<typeof SnapshotsSection> = Value.Create(SnapshotsSection);
 
 const MqttSection = Type.Object(
   {
@@ -69,6 +84,16 @@ const MqttSection = Type.Object(
     reconnect: Section({
       minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
       maxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 30_000 }),
+    }),
+    /** Home Assistant (docs/home-assistant.md): MQTT discovery of every camera's entities, and snapshots. */
+    homeAssistant: Section({
+      /** Retained discovery configs under `<prefix>/<component>/…/config`; HA then needs no YAML. */
+      discovery: Type.Boolean({ default: true }),
+      /** HA's discovery prefix (its MQTT integration's setting; `homeassistant` unless changed there). */
+      prefix: Type.String({ pattern: MQTT_TOPIC_PREFIX_PATTERN, default: 'homeassistant' }),
+      /** Classes that get a coverage sensor on every camera (only those the serving model has); none by default: 11 to 150 would flood HA. */
+      classes: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64, uniqueItems: true, default: [] }),
+      snapshots: SnapshotsSection,
     }),
   },
   { additionalProperties: false, default: null },

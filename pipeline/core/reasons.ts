@@ -76,7 +76,7 @@ export const STREAM_STATES = ['connecting', 'streaming', 'stalled', 'backoff', '
 export type StreamState = (typeof STREAM_STATES)[number];
 
 /** What the MQTT publisher sends (`segd_mqtt_messages_total{kind}`); docs/mqtt.md has the topics. */
-export const MQTT_MESSAGE_KINDS = ['status', 'stats', 'zone_state', 'event', 'mask'] as const;
+export const MQTT_MESSAGE_KINDS = ['status', 'stats', 'zone_state', 'event', 'mask', 'discovery', 'snapshot'] as const;
 export type MqttMessageKind = (typeof MQTT_MESSAGE_KINDS)[number];
 
 /**
@@ -87,6 +87,15 @@ export type MqttMessageKind = (typeof MQTT_MESSAGE_KINDS)[number];
  */
 export const MQTT_DROP_REASONS = ['disconnected', 'offline_queue_full', 'slow_broker'] as const;
 export type MqttDropReason = (typeof MQTT_DROP_REASONS)[number];
+
+/**
+ * Why a snapshot was not made or not sent (`segd_snapshots_dropped_total{reason}`): `rate_limited`
+ * = a zone entered within mqtt.homeAssistant.snapshots.minIntervalMs of the camera's last one;
+ * `encoder_busy` = the snapshot worker already held its jobs (frames never wait for it);
+ * `disconnected` = encoded while the broker was unreachable or slow; `failed` = the encode threw.
+ */
+export const SNAPSHOT_DROP_REASONS = ['rate_limited', 'encoder_busy', 'disconnected', 'failed'] as const;
+export type SnapshotDropReason = (typeof SNAPSHOT_DROP_REASONS)[number];
 
 /** How the stream list changed (runtime control, the `streams` update of docs/protocol.md). */
 export const STREAM_CHANGES = ['added', 'changed', 'removed'] as const;

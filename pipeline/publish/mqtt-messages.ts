@@ -34,6 +34,14 @@ export class MqttTopics {
   mask(stream: string): string {
     return `${this.prefix}/${stream}/mask`;
   }
+  /** The latest snapshot of the stream (JPEG, retained). */
+  snapshot(stream: string): string {
+    return `${this.prefix}/${stream}/snapshot`;
+  }
+  /** The snapshot of the zone's last enter (JPEG, retained). */
+  zoneSnapshot(stream: string, zone: string): string {
+    return `${this.prefix}/${stream}/zones/${zone}/snapshot`;
+  }
 }
 
 /** `{name: fraction}` in class-id order. */
@@ -48,6 +56,8 @@ export interface StatsContext {
   readonly model: string;
   readonly classNames: readonly string[];
   readonly zoneNames: readonly string[];
+  /** Masks of this stream per second since its previous stats message (capture time); null for the first. */
+  readonly masksPerSecond: number | null;
 }
 
 /** `<prefix>/<stream>/stats`: the frame's class fractions and its zones' ratios. */
@@ -65,6 +75,7 @@ export function statsPayload(a: FrameAnalysis, ctx: StatsContext): string {
     model: ctx.model,
     width: r.width,
     height: r.height,
+    masksPerSecond: ctx.masksPerSecond,
     classes: byName(ctx.classNames, fractionsOf(a.areas.counts, a.areas.pixels)),
     zones,
   });

@@ -13,7 +13,11 @@
  * - a zone or stream that goes away (sink.ts onStreamChanged) sends `exit` for an occupancy it ended
  *   and clears its retained state topic (an empty retained message), queued like events;
  * - zone events (QoS 1) wait in a bounded queue while disconnected (oldest dropped, counted);
- *   events not acknowledged when a connection drops are queued again (at-least-once).
+ *   events not acknowledged when a connection drops are queued again (at-least-once);
+ * - Home Assistant discovery configs (ha-discovery.ts; QoS 1, retained) are sent on every connect,
+ *   before the states, and again when a stream, its zones or the model change; an entity that goes
+ *   away gets an empty retained config (queued like events);
+ * - snapshots (JPEG, QoS 0, retained) are sent when connected, dropped (counted) otherwise.
  *
  * States: connecting → connected → backoff → connecting … → closing → closed. MQTT.js's own
  * reconnect timer is off (reconnectPeriod 0): reconnects follow core/backoff.ts, with jitter.
@@ -26,6 +30,7 @@ import type { MqttDropReason, MqttMessageKind } from '../core/reasons.js';
 import { redactUrl } from '../core/redact.js';
 import type { ZoneEvent, ZoneState } from '../analysis/zone-tracker.js';
 import { BoundedQueue } from '../core/bounded-queue.js';
+import { HaDiscovery, type HaUpdate } from './ha-discovery.js';
 import { MqttTopics, STATUS_OFFLINE, STATUS_ONLINE, eventPayload, maskPayload, statsPayload, zoneStatePayload } from './mqtt-messages.js';
 import type { Sink, SinkFrame, SinkModel, SinkStreamChange } from './sink.js';
 
@@ -71,6 +76,9 @@ export interface MqttPublisherOptions {
   readonly modelId: string;
   readonly classNames: readonly string[];
   readonly streams: readonly MqttStreamInfo[];
+  /** Home Assistant discovery (null = off) and whether snapshot topics exist. */
+  readonly homeAssistant: { readonly prefix: string; readonly classes: readonly string[]; readonly swVersion: string } | null;
+  readonly snapshots: boolean;
   readonly logger: Logger;
   readonly hooks?: MqttHooks;
 }
@@ -86,6 +94,8 @@ interface StreamCtx {
   /** Capture time of the last stats / mask sent; -Infinity = none yet. */
   lastStatsMs: number;
   lastMaskMs: number;
+  /** Frames since the last stats message (its masksPerSecond). */
+  framesSinceStats: number;
   /** Every zone's state has been sent with a reading (after the stream's first frame, or on a connect since). */
   statesSent: boolean;
 }
@@ -94,12 +104,13 @@ interface StreamCtx {
 interface QueuedEvent {
   readonly topic: string;
   readonly payload: string;
-  readonly kind: 'event' | 'zone_state';
+  readonly kind: 'event' | 'zone_state' | 'discovery' | 'snapshot';
 }
 
 const QOS0: IClientPublishOptions = { qos: 0, retain: false };
 const QOS1: IClientPublishOptions = { qos: 1, retain: false };
 const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
+const RETAINED_QOS0: IClientPublishOptions = { qos: 0, retain: true };
 
 /** MQTT 5 CONNACK reason codes (and MQTT 3 return codes) that mean "your credentials". */
 const AUTH_CODES = new Set([4, 5, 134, 135]);
@@ -126,6 +137,7 @@ export class MqttPublisher implements Sink {
   private classNames: readonly string[];
   private closing: Promise<void> | null = null;
   private readonly hooks: MqttHooks;
+  private readonly ha: HaDiscovery | null;
 
   constructor(private readonly opts: MqttPublisherOptions) {
     this.log = opts.logger.child({ component: 'mqtt' });
@@ -139,6 +151,15 @@ export class MqttPublisher implements Sink {
     this.modelIdBytes = Buffer.from(opts.modelId, 'utf8');
     this.maskOptions = { qos: 0, retain: false, properties: { messageExpiryInterval: opts.masks.expirySeconds } };
     for (const s of opts.streams) this.setStream(s);
+    const ha = opts.homeAssistant;
+    this.ha =
+      ha === null
+        ? null
+        : new HaDiscovery(
+            { prefix: ha.prefix, topics: this.topics, node: opts.node, swVersion: ha.swVersion, classes: ha.classes, snapshots: opts.snapshots },
+            { id: opts.modelId, classNames: opts.classNames },
+            opts.streams.map((s) => ({ id: s.id, zoneNames: s.zoneNames })),
+          );
     const options: IClientOptions = {
       protocolVersion: 5,
       clientId: opts.clientId,
@@ -175,6 +196,7 @@ export class MqttPublisher implements Sink {
       idBytes: Buffer.from(s.id, 'utf8'),
       lastStatsMs: Number.NEGATIVE_INFINITY,
       lastMaskMs: Number.NEGATIVE_INFINITY,
+      framesSinceStats: 0,
       statesSent: false,
     });
   }
@@ -207,6 +229,7 @@ export class MqttPublisher implements Sink {
 
   onModelChanged(m: SinkModel): void {
     this.setModel(m.id, m.classNames);
+    if (this.ha !== null && this.closing === null) this.sendDiscovery(this.ha.setModel({ id: m.id, classNames: m.classNames }));
   }
 
   /**
@@ -218,9 +241,48 @@ export class MqttPublisher implements Sink {
     if (this.closing !== null) return;
     const eventsTopic = this.topics.events(c.streamId);
     for (const e of c.ended) this.sendEvent({ topic: eventsTopic, payload: eventPayload(this.opts.node, e), kind: 'event' });
-    for (const zone of c.removedZones) this.sendEvent({ topic: this.topics.zoneState(c.streamId, zone), payload: '', kind: 'zone_state' });
-    if (c.analyzer === null) this.removeStream(c.streamId);
-    else this.setStream(mqttStreamInfo(c.analyzer));
+    for (const zone of c.removedZones) {
+      this.sendEvent({ topic: this.topics.zoneState(c.streamId, zone), payload: '', kind: 'zone_state' });
+      if (this.opts.snapshots) this.sendEvent({ topic: this.topics.zoneSnapshot(c.streamId, zone), payload: '', kind: 'snapshot' });
+    }
+    if (c.analyzer === null) {
+      this.removeStream(c.streamId);
+      if (this.opts.snapshots) this.sendEvent({ topic: this.topics.snapshot(c.streamId), payload: '', kind: 'snapshot' });
+      if (this.ha !== null) this.sendDiscovery(this.ha.removeStream(c.streamId));
+    } else {
+      const info = mqttStreamInfo(c.analyzer);
+      this.setStream(info);
+      if (this.ha !== null) this.sendDiscovery(this.ha.setStream({ id: info.id, zoneNames: info.zoneNames }));
+    }
+  }
+
+  /**
+   * A snapshot (JPEG) of the stream, retained on `<prefix>/<stream>/snapshot` and on each zone's
+   * snapshot topic given; dropped, counted, while disconnected or while the broker is slow.
+   */
+  publishSnapshot(streamId: string, zones: readonly string[], jpeg: Buffer): boolean {
+    const s = this.streams.get(streamId);
+    // Encoded while the stream or a zone went away: nothing is retained for what was cleared.
+    if (this.closing !== null || s === undefined || !this.canSendQos0()) return false;
+    this.client.publish(this.topics.snapshot(streamId), jpeg, RETAINED_QOS0);
+    this.hooks.onSent?.('snapshot');
+    for (const z of zones) {
+      if (!s.info.zoneNames.includes(z)) continue;
+      this.client.publish(this.topics.zoneSnapshot(streamId, z), jpeg, RETAINED_QOS0);
+      this.hooks.onSent?.('snapshot');
+    }
+    return true;
+  }
+
+  /** New or changed configs at once when connected (otherwise the next connect sends them all); cleared entities queued. */
+  private sendDiscovery(u: HaUpdate): void {
+    if (this.state === 'connected') {
+      for (const [topic, payload] of u.publish) {
+        this.client.publish(topic, payload, RETAINED);
+        this.hooks.onSent?.('discovery');
+      }
+    }
+    for (const topic of u.clear) this.sendEvent({ topic, payload: '', kind: 'discovery' });
   }
 
   /** One frame's analysis: zone events and states at once, stats and masks when their interval allows. */
@@ -232,10 +294,14 @@ export class MqttPublisher implements Sink {
     // The first frame's states, then changes only (publishEvents).
     if (!s.statesSent && s.zoneTopics.length > 0 && this.state === 'connected') this.sendZoneStates(s, null);
     const t = a.result.captureTimeMs;
+    s.framesSinceStats++;
     if (t - s.lastStatsMs >= this.opts.statsIntervalMs) {
+      // The frames after the previous stats message, over the capture time since it.
+      const masksPerSecond = Number.isFinite(s.lastStatsMs) && t > s.lastStatsMs ? ((s.framesSinceStats - 1) * 1000) / (t - s.lastStatsMs) : null;
       s.lastStatsMs = t;
+      s.framesSinceStats = 1;
       if (this.canSendQos0()) {
-        const payload = statsPayload(a, { node: this.opts.node, model: this.modelId, classNames: this.classNames, zoneNames: s.info.zoneNames });
+        const payload = statsPayload(a, { node: this.opts.node, model: this.modelId, classNames: this.classNames, zoneNames: s.info.zoneNames, masksPerSecond });
         this.client.publish(s.statsTopic, payload, QOS0);
         this.hooks.onSent?.('stats');
       }
@@ -340,6 +406,11 @@ export class MqttPublisher implements Sink {
     this.log.info({ broker: this.broker, queued: this.queue.length }, 'mqtt connected');
     this.client.publish(this.topics.status, STATUS_ONLINE, RETAINED);
     this.hooks.onSent?.('status');
+    // Configs before states, so HA subscribes to the state topics with their retained messages waiting.
+    for (const [topic, payload] of this.ha?.all() ?? []) {
+      this.client.publish(topic, payload, RETAINED);
+      this.hooks.onSent?.('discovery');
+    }
     for (const s of this.streams.values()) if (s.zoneTopics.length > 0) this.sendZoneStates(s, null);
     for (let e = this.queue.shift(); e !== undefined; e = this.queue.shift()) this.sendQos1(e);
   }

@@ -5,6 +5,7 @@
 // calls on one stream are serialised.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import { SAMPLE_CLIP_TRAIN, SAMPLE_CLIP_VAL } from '../helpers/paths.js';
 import { cleanEnv, makeTempDir, startDaemonProcess, testConfig, writeConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { E2eClient } from '../helpers/e2e-client.js';
@@ -54,6 +55,20 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
     tmp?.cleanup();
   });
 
+  it('GET /api/streams/:id/snapshot.jpg (with the token): the next frame with its mask as a JPEG at the model size; an unknown stream 404, another method 405', async () => {
+    const r = await fetch(`${daemon.httpUrl}/api/streams/p1/snapshot.jpg`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'image/jpeg');
+    const jpeg = Buffer.from(await r.arrayBuffer());
+    const meta = await sharp(jpeg).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 480, 360]);
+    const unknown = await fetch(`${daemon.httpUrl}/api/streams/nope/snapshot.jpg`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: string }).error, 'unknown_stream');
+    const post = await fetch(`${daemon.httpUrl}/api/streams/p1/snapshot.jpg`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(post.status, 405);
+  });
+
   it('every /api/ route refuses a missing or a wrong token with 401, and changes nothing', async () => {
     const routes: [string, string, unknown][] = [
       ['GET', '/api/streams', undefined],
@@ -66,6 +81,7 @@ describe('e2e: the stream control API', { timeout: 300_000 }, () => {
       ['PUT', '/api/model', { path: '/nonexistent.onnx' }],
       ['POST', '/api/reload', undefined],
       ['GET', '/api/no-such-route', undefined],
+      ['GET', '/api/streams/p1/snapshot.jpg', undefined],
     ];
     for (const [method, path, body] of routes) {
       for (const token of [undefined, 'wrong-token-wrong-token-0000']) {

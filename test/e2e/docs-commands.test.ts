@@ -177,7 +177,10 @@ function isHomeAssistantMqtt(doc: Record<string, unknown>): boolean {
   return typeof m === 'object' && m !== null && ('binary_sensor' in m || 'sensor' in m);
 }
 
-/** Home Assistant YAML: every topic it names is one of segd's (docs/mqtt.md, "Topics"). */
+/**
+ * Home Assistant YAML: every topic it names is one of segd's (docs/mqtt.md, "Topics"); every entity
+ * id is one segd's discovery makes (pipeline/publish/ha-discovery.ts: `<stream>_<object>`).
+ */
 function checkHomeAssistant(block: DocBlock, doc: Record<string, unknown>): void {
   const topics: string[] = [];
   const walk = (v: unknown, key: string): void => {
@@ -186,8 +189,11 @@ function checkHomeAssistant(block: DocBlock, doc: Record<string, unknown>): void
     else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, k);
   };
   walk(doc, '');
-  assert.ok(topics.length > 0, `${where(block)}: no topic`);
-  const segdTopic = /^segd\/(nodes\/[A-Za-z0-9_-]+\/status|[A-Za-z0-9_-]+\/(stats|events|mask|zones\/[A-Za-z0-9_-]+\/state))$/;
+  const entities = [...block.body.matchAll(/\b(binary_sensor|sensor|camera)\.[a-z0-9_]+/g)].map((m) => m[0]);
+  assert.ok(topics.length + entities.length > 0, `${where(block)}: no topic and no entity`);
+  const discovered = /^(binary_sensor\.[a-z0-9_]+_zone_[a-z0-9_]+_occupancy|sensor\.[a-z0-9_]+_(zone_[a-z0-9_]+_coverage|masks_per_second|class_[a-z0-9_]+_coverage)|camera\.[a-z0-9_]+_snapshot)$/;
+  for (const e of entities) assert.match(e, discovered, `${where(block)}: ${e} is not an entity segd's discovery makes`);
+  const segdTopic = /^segd\/(nodes\/[A-Za-z0-9_-]+\/status|[A-Za-z0-9_-]+\/(stats|events|mask|snapshot|zones\/[A-Za-z0-9_-]+\/(state|snapshot)))$/;
   for (const t of topics) assert.match(t, segdTopic, `${where(block)}: ${t} is not a segd topic`);
 }
 

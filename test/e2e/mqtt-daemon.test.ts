@@ -5,7 +5,7 @@
 // they came from; the MQTT mask is the WebSocket mask; a late subscriber gets the retained status
 // and zone state; a broker killed and restarted does not pause the WebSocket and publishing
 // resumes; a zone removed (API PATCH) or a stream removed (API DELETE) sends `exit` and leaves no
-// retained state behind; SIGKILL of the daemon makes the broker deliver `offline`. Bad zone config is a
+// retained state or zone snapshot behind (the camera's latest snapshot goes with the stream); SIGKILL of the daemon makes the broker deliver `offline`. Bad zone config is a
 // check-config error naming the stream, the zone and the field.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -134,6 +134,7 @@ describe('e2e: MQTT publishing from the daemon (real mosquitto)', { timeout: 600
     type Ev = { type: string; id: string; zone: string };
     const events = (): Ev[] => sub.on('segd/all/events').map((m) => m.json<Ev>());
     const stateTopic = 'segd/all/zones/whole/state';
+    const snapTopic = 'segd/all/zones/whole/snapshot';
     for (const [step, remove] of [
       ['PATCH', () => api(daemon.httpUrl, 'PATCH', '/api/streams/all', { zones: [] })],
       ['DELETE', () => api(daemon.httpUrl, 'DELETE', '/api/streams/all')],
@@ -144,12 +145,22 @@ describe('e2e: MQTT publishing from the daemon (real mosquitto)', { timeout: 600
       await sub.waitFor(() => events().length > entered && sub.on(stateTopic).some((m) => m.payload.length > 0 && m.json<{ state: string }>().state === 'occupied'), `${step}: whole entered`);
       const enter = events().at(-1) as Ev;
       assert.deepEqual([enter.type, enter.zone], ['enter', 'whole']);
-      assert.deepEqual((await Subscriber.retained(broker.url, 'segd/all/#')).map((m) => [m.topic, m.json<{ state: string }>().state]), [[stateTopic, 'occupied']]);
-      const cleared = sub.on(stateTopic).filter((m) => m.payload.length === 0).length;
+      // The enter's snapshot (JPEG), retained for the camera and the zone, beside the zone's state.
+      await sub.waitFor(() => sub.on(snapTopic).some((m) => m.payload.length > 0), `${step}: the enter's snapshot`);
+      const held = await Subscriber.retained(broker.url, 'segd/all/#');
+      assert.deepEqual(held.map((m) => m.topic).sort(), ['segd/all/snapshot', snapTopic, stateTopic]);
+      assert.equal(held.find((m) => m.topic === stateTopic)?.json<{ state: string }>().state, 'occupied');
+      assert.ok(held.filter((m) => m.topic.endsWith('snapshot')).every((m) => m.payload[0] === 0xff && m.payload[1] === 0xd8), 'JPEG snapshots');
+      const empties = (topic: string): number => sub.on(topic).filter((m) => m.payload.length === 0).length;
+      const cleared = empties(stateTopic);
+      const lastTopic = step === 'PATCH' ? snapTopic : 'segd/all/snapshot'; // the last clear the change sends
+      const lastCleared = empties(lastTopic);
       const r = await remove();
       assert.ok(r.status >= 200 && r.status < 300, `${step}: ${r.status} ${JSON.stringify(r.body)}`);
-      await sub.waitFor(() => events().some((e) => e.type === 'exit' && e.id === enter.id) && sub.on(stateTopic).filter((m) => m.payload.length === 0).length > cleared, `${step}: exit and the state cleared`);
-      assert.deepEqual(await Subscriber.retained(broker.url, 'segd/all/#'), [], `${step}: nothing of the zone retained`);
+      await sub.waitFor(() => events().some((e) => e.type === 'exit' && e.id === enter.id) && empties(stateTopic) > cleared && empties(lastTopic) > lastCleared, `${step}: exit, the state and snapshots cleared`);
+      // PATCH: the stream stays, with its latest snapshot; DELETE: nothing of it.
+      const left = (await Subscriber.retained(broker.url, 'segd/all/#')).map((m) => m.topic);
+      assert.deepEqual(left, step === 'PATCH' ? ['segd/all/snapshot'] : [], `${step}: nothing of the zone retained`);
       if (step === 'PATCH') assert.equal((await api(daemon.httpUrl, 'DELETE', '/api/streams/all')).status, 200);
     }
   });

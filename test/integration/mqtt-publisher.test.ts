@@ -60,6 +60,8 @@ function publisher(url: string, logger: Logger, analyzer: StreamAnalyzer, counts
     modelId: 'test-model',
     classNames: CLASSES,
     streams: [{ id: 'cam1', zoneNames: ['top'], zoneStates: () => analyzer.states() }],
+    homeAssistant: null,
+    snapshots: false,
     logger,
     hooks: counts.hooks,
     ...over,
@@ -84,6 +86,40 @@ describe('mqtt publisher (real mosquitto)', () => {
     return b;
   };
 
+  it('Home Assistant discovery: the retained configs on connect; a model swap clears a listed class the new model lacks; a removed zone and stream clear theirs', async () => {
+    const b = await broker();
+    const analyses = new StreamAnalyses({ width: W, height: H, classNames: CLASSES });
+    const analyzer = analyses.set({ id: 'cam1', zones: [TOP] }).analyzer as StreamAnalyzer;
+    const { logger } = memoryLogger('info');
+    const pub = publisher(b.url, logger, analyzer, new Counts(), { homeAssistant: { prefix: 'homeassistant', classes: ['sky'], swVersion: '0.0.0' }, snapshots: true });
+    closers.push(() => pub.close());
+    // A live subscriber sees each clear arrive (so the broker has it, and the configs sent before it on the same connection).
+    const live = await Subscriber.connect(b.url, ['homeassistant/#']);
+    closers.push(() => live.close());
+    const cleared = (topic: string): Promise<void> => live.waitFor(() => live.on(topic).some((m) => m.payload.length === 0), `the empty config on ${topic}`);
+    const held = async (): Promise<string[]> => (await Subscriber.retained(b.url, 'homeassistant/#')).filter((m) => m.payload.length > 0).map((m) => m.topic).sort();
+    const cam = (o: string): string => `homeassistant/${o.startsWith('zone') ? (o.endsWith('occupancy') ? 'binary_sensor' : 'sensor') : o === 'snapshot' ? 'camera' : 'sensor'}/segd_n1_cam1/${o}/config`;
+    const node = 'homeassistant/binary_sensor/segd_n1/status/config';
+    const all = [node, cam('zone_top_occupancy'), cam('zone_top_coverage'), cam('masks_per_second'), cam('class_sky_coverage'), cam('snapshot')].sort();
+    await waitFor(() => pub.connectionState === 'connected', 'connected');
+    assert.deepEqual(await held(), all);
+
+    pub.onModelChanged({ id: 'm2', card: {}, classNames: ['road', 'sky2'], architecture: 'x', provider: 'cpu' });
+    analyses.setModel({ width: W, height: H, classNames: ['road', 'sky2'] });
+    const without = all.filter((t) => t !== cam('class_sky_coverage'));
+    await cleared(cam('class_sky_coverage'));
+    assert.deepEqual(await held(), without, 'the class sensor the new model lacks is gone');
+    const models = await Subscriber.retained(b.url, 'homeassistant/#');
+    assert.ok(models.filter((m) => m.payload.length > 0).every((m) => (m.json() as { device: { model: string } }).device.model === 'm2'), 'every device names the new model');
+
+    pub.onStreamChanged({ reason: 'changed', streamId: 'cam1', analyzer: new StreamAnalyzer('cam1', W, H, ['road', 'sky2'], []), ended: [], removedZones: ['top'] });
+    await cleared(cam('zone_top_coverage'));
+    assert.deepEqual(await held(), without.filter((t) => !t.includes('zone_top')), 'the removed zone is gone');
+    pub.onStreamChanged({ reason: 'removed', streamId: 'cam1', analyzer: null, ended: [], removedZones: [] });
+    await cleared(cam('snapshot'));
+    assert.deepEqual(await held(), [node], 'only the node is left');
+  });
+
   it('availability, stats equal to the histogram, events, retained zone states for a late subscriber, masks, offline on close', async () => {
     const b = await broker();
     const analyzer = new StreamAnalyzer('cam1', W, H, CLASSES, [TOP]);
@@ -105,7 +141,7 @@ describe('mqtt publisher (real mosquitto)', () => {
 
     // stats: schema and fractions exactly the mask's own
     const stats = early.on('segd/cam1/stats').map((m) => m.json<{ seq: number; classes: Record<string, number>; zones: Record<string, { ratio: number; occupied: boolean }> }>());
-    assert.deepEqual(Object.keys(early.on('segd/cam1/stats')[0]!.json()).sort(), ['captureTimeMs', 'classes', 'height', 'model', 'node', 'seq', 'stream', 'width', 'zones']);
+    assert.deepEqual(Object.keys(early.on('segd/cam1/stats')[0]!.json()).sort(), ['captureTimeMs', 'classes', 'height', 'masksPerSecond', 'model', 'node', 'seq', 'stream', 'width', 'zones']);
     for (const s of stats) {
       const mask = frame(s.seq, s.seq === 2 || s.seq === 3 ? 1 : 0).mask;
       const sky = mask.filter((v) => v === 1).length / mask.length;
@@ -113,6 +149,8 @@ describe('mqtt publisher (real mosquitto)', () => {
       assert.equal(s.zones['top']?.ratio, s.seq === 2 || s.seq === 3 ? 1 : 0);
     }
     assert.ok(early.on('segd/cam1/stats').every((m) => m.qos === 0 && !m.retain));
+    // masks/s on capture time: frames 100 ms apart, stats every frame
+    assert.deepEqual(stats.map((x) => (x as unknown as { masksPerSecond: number | null }).masksPerSecond), [null, 10, 10, 10]);
 
     // events: enter then exit, same id, QoS 1, before/after
     const events = early.on('segd/cam1/events').map((m) => m.json<{ type: string; id: string; before: { occupied: boolean }; after: { occupied: boolean; seq: number } }>());

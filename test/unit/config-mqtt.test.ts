@@ -35,6 +35,7 @@ describe('config: mqtt', () => {
       keepaliveSeconds: 30,
       connectTimeoutMs: 10000,
       reconnect: { minMs: 1000, maxMs: 30000 },
+      homeAssistant: { discovery: true, prefix: 'homeassistant', classes: [], snapshots: { enabled: true, minIntervalMs: 2000, opacity: 0.5, quality: 80 } },
     });
   });
 
@@ -46,6 +47,10 @@ describe('config: mqtt', () => {
     has(/^mqtt\.node: expected a string matching/);
     has(/^mqtt\.reconnect\.minMs: expected at most mqtt\.reconnect\.maxMs \(1000\), got 5000/);
     has(/^mqtt\.tls\.cert and mqtt\.tls\.key: expected both/);
+    const ha = configProblems(() => parse('{ url: "mqtt://b", homeAssistant: { prefix: "home/+", snapshots: { opacity: 2 }, classes: [car, car] } }'));
+    for (const re of [/^mqtt\.homeAssistant\.prefix: expected a string matching/, /^mqtt\.homeAssistant\.snapshots\.opacity: expected a number <= 1, got 2/, /^mqtt\.homeAssistant\.classes: expected no duplicates/]) {
+      assert.ok(ha.some((l) => re.test(l)), `no line matches ${re}:\n${ha.join('\n')}`);
+    }
   });
 
   it('takes the password from env, env file, passwordFile or the config, in that order; never prints it', () => {
