@@ -74,4 +74,11 @@ describe('config: kafka', () => {
     assert.match(configProblems(() => resolveKafkaSecrets(parse('{ brokers: ["k1:9092"] }'), { SEGD_KAFKA_PASSWORD: 'x' }))[0] ?? '', /^kafka\.sasl: expected a SASL mechanism and username/);
     assert.match(configProblems(() => resolveKafkaSecrets(parse('{ brokers: ["k1:9092"], tls: { ca: /nonexistent/ca.pem } }'), {}))[0] ?? '', /^kafka\.tls\.ca: expected a readable PEM file/);
   });
+
+  it('reads a password file only as a regular file, whatever names it (a device would be read without end)', () => {
+    const cfg = parse('{ brokers: ["k1:9092"], sasl: { mechanism: plain, username: segd, passwordFile: /dev/zero } }');
+    assert.match(configProblems(() => resolveKafkaSecrets(cfg, {}))[0] ?? '', /^kafka\.sasl\.passwordFile: cannot read password file \/dev\/zero \(/);
+    const env = parse('{ brokers: ["k1:9092"], sasl: { mechanism: plain, username: segd } }');
+    assert.match(configProblems(() => resolveKafkaSecrets(env, { SEGD_KAFKA_PASSWORD_FILE: '/dev/zero' }))[0] ?? '', /^SEGD_KAFKA_PASSWORD_FILE: cannot read password file \/dev\/zero \(/);
+  });
 });
