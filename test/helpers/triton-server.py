@@ -7,7 +7,7 @@ Run with the venv of test/triton/setup_env.sh (Debian's /usr/bin/python3):
 
 Binds 127.0.0.1 only. --card puts the card's JSON into the Triton model config as the parameter
 `segd_card` (how a daemon can take its card from Triton). --input-name / --output-name serve the
-tensors under other names (a contract mismatch for the tests). Prints one line `READY` once the
+tensors under other names (a contract mismatch for the tests). Prints `SEGD_TRITON_READY` once the
 model is ready, and serves until SIGTERM / SIGINT.
 """
 from __future__ import annotations
@@ -79,7 +79,9 @@ def main() -> int:
             strict=True,
         )
         triton.run()
-        print("READY", flush=True)
+        # One write of a token that tritonserver never logs: its own log lines share this stdout and can be
+        # written in pieces around ours ("successfully loade" READY "d 'seg'"), so nothing line-based holds.
+        print("SEGD_TRITON_READY", flush=True)
         stop.wait()
     return 0
 

@@ -78,12 +78,13 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
       if (child.pid !== undefined) killGroup(child.pid);
       reject(new Error(`triton-server.py did not serve within ${START_GUARD_MS} ms:\n${log.slice(-3000)}`));
     }, START_GUARD_MS);
-    // READY is looked for in stdout alone: stderr's log lines interleave with it in `log`.
+    // The token is looked for anywhere in stdout: tritonserver writes its log there too, sometimes a
+    // line in pieces with the token in between, so it need not start a line.
     let out = '';
     const onData = (d: string): void => {
       log += d;
       out += d;
-      if (/^READY$/m.test(out)) {
+      if (out.includes('SEGD_TRITON_READY')) {
         clearTimeout(guard);
         resolve();
       }

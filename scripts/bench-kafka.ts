@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:kafka` (not a test; beside `npm run bench:mqtt`): the cost of the Kafka sink, in one
+ * interleaved run.
+ *
+ *  1. the daemon (startDaemon) with N unpaced file streams, each with one zone, Kafka off, and
+ *  2. the same with Kafka on (class areas every frame, zone states and events, status; a single-node
+ *     Kafka broker started here, as the tests start it: scripts/setup.sh --test provisions it),
+ *     alternating off/on for --rounds rounds: masks/s each, and the median of on ÷ off per round
+ *     pair — the goal is ≥ 0.98;
+ *  3. in the "on" runs, a WebSocket client and a Kafka consumer of `<prefix>.events` in this process:
+ *     for every zone event, its arrival minus the arrival of the WebSocket mask of the same stream and
+ *     seq, p50/p99 — the goal is p99 ≤ 100 ms.
+ *
+ * Flags: --config FILE (default config/default.yaml) --seconds N (per run, 10) --warmup N (3)
+ *        --streams N (4) --rounds N (3) --clip FILE (default: the config's first stream)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { WebSocket } from 'ws';
+import { decodeMaskMessage } from '../clients/ts/protocol-client.js';
+import { startDaemon } from '../daemon/app.js';
+import { loadConfigFile, parseConfigText } from '../daemon/config/load.js';
+import type { SegdConfig } from '../daemon/config/schema.js';
+import { startKafka } from '../test/helpers/kafka-broker.js';
+import { TopicReader } from '../test/helpers/kafka-consumer.js';
+import { clipStreams } from './bench-streams.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    config: { type: 'string', default: 'config/default.yaml' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    streams: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
+    clip: { type: 'string' },
+  },
+});
+const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// As bench-mqtt.ts: a sky threshold at its median over the clip's top fifth, so the zone enters and exits often.
+const ZONE = { name: 'top', polygon: [[0, 0], [1, 0], [1, 0.2], [0, 0.2]], classes: ['sky'], threshold: 0.32, hysteresis: 0.02, minDurationMs: 0 };
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+function median(xs: readonly number[]): number {
+  return percentile([...xs].sort((a, b) => a - b), 50);
+}
+
+async function inferred(metricsText: Promise<string>): Promise<number> {
+  let sum = 0;
+  for (const line of (await metricsText).split('\n')) if (line.startsWith('segd_frames_inferred_total{')) sum += Number(line.split(' ').at(-1));
+  return sum;
+}
+
+/** The kafka section with every default filled in by the config schema itself. */
+function kafkaSection(bootstrap: string, clip: string): SegdConfig['kafka'] {
+  // A config needs a stream to validate; only its kafka section is taken.
+  const text = stringify({ kafka: { brokers: [bootstrap], node: 'bench', topics: { partitions: 1 } }, streams: [{ id: 'x', url: clip }] });
+  return parseConfigText(text, { baseDir: dirname(clip), source: 'bench-kafka' }).kafka;
+}
+
+async function run(base: SegdConfig, clip: string, bootstrap: string | null, n: number, warmupS: number, seconds: number) {
+  const config: SegdConfig = {
+    ...base,
+    server: { ...base.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
+    mqtt: null,
+    kafka: bootstrap === null ? null : kafkaSection(bootstrap, clip),
+    streams: clipStreams(n, clip, { realtime: false, zones: [ZONE] }),
+  };
+  const daemon = await startDaemon(config, logger);
+  const maskAt = new Map<string, number>();
+  const ws = new WebSocket(`ws://127.0.0.1:${daemon.address.port}/ws`);
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) return;
+    const m = decodeMaskMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+    maskAt.set(`${m.streamId}#${m.seq}`, performance.now());
+    if (maskAt.size > 10_000) maskAt.clear();
+  });
+  // The sink creates its topics on connect; a consumer subscribing before that is refused.
+  while (bootstrap !== null && !/^segd_kafka_connected 1$/m.test(await daemon.metrics.render())) await sleep(100);
+  const reader = bootstrap === null ? null : await TopicReader.start(bootstrap, ['segd.events']);
+  let measuring = false;
+  const delays: number[] = [];
+  let seen = 0;
+  const poll = setInterval(() => {
+    // TopicReader keeps every message in arrival order; each is timed when noticed here (≤ 5 ms late).
+    const messages = reader?.messages ?? [];
+    for (; seen < messages.length; seen++) {
+      const value = messages[seen]?.value;
+      if (!measuring || value === null || value === undefined) continue;
+      const e = JSON.parse(value.toString('utf8')) as { stream: string; after: { seq: number } };
+      const at = maskAt.get(`${e.stream}#${e.after.seq}`);
+      if (at !== undefined) delays.push(performance.now() - at);
+    }
+  }, 5);
+  try {
+    await sleep(warmupS * 1000);
+    measuring = true;
+    const f0 = await inferred(daemon.metrics.render());
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const f1 = await inferred(daemon.metrics.render());
+    const t1 = performance.now();
+    return { masksPerS: (f1 - f0) / ((t1 - t0) / 1000), delays };
+  } finally {
+    clearInterval(poll);
+    ws.terminate();
+    await reader?.close();
+    await daemon.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(flags.seconds);
+  const warmupS = Number(flags.warmup);
+  const n = Number(flags.streams);
+  const rounds = Number(flags.rounds);
+  const cfg = loadConfigFile(flags.config);
+  const clip = flags.clip ?? cfg.streams[0]?.url;
+  if (clip === undefined) throw new Error('no clip: pass --clip FILE');
+  const dir = mkdtempSync(join(tmpdir(), 'segd-bench-kafka-'));
+  const broker = await startKafka({ dir });
+  try {
+    const load0 = loadavg()[0] as number;
+    const off: number[] = [];
+    const on: number[] = [];
+    const delays: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      off.push((await run(cfg, clip, null, n, warmupS, seconds)).masksPerS);
+      const k = await run(cfg, clip, broker.bootstrap, n, warmupS, seconds);
+      on.push(k.masksPerS);
+      delays.push(...k.delays);
+      console.log(`  round ${r + 1}/${rounds}: off ${off[r]?.toFixed(2)} · on ${on[r]?.toFixed(2)} masks/s`);
+    }
+    delays.sort((a, b) => a - b);
+    const ratios = on.map((x, i) => x / (off[i] as number));
+    const result = {
+      streams: n,
+      seconds,
+      rounds,
+      masksPerSOff: +median(off).toFixed(2),
+      masksPerSOn: +median(on).toFixed(2),
+      ratio: +median(ratios).toFixed(4),
+      ratios: ratios.map((x) => +x.toFixed(4)),
+      ratioGoal: 0.98,
+      events: delays.length,
+      eventAfterMaskMsP50: +percentile(delays, 50).toFixed(1),
+      eventAfterMaskMsP99: +percentile(delays, 99).toFixed(1),
+      eventGoalMs: 100,
+      loadAverage: [+load0.toFixed(2), +(loadavg()[0] as number).toFixed(2)],
+    };
+    console.log(`Kafka off: ${result.masksPerSOff} masks/s · on: ${result.masksPerSOn} masks/s · median ratio ${result.ratio} (goal ≥ 0.98)`);
+    console.log(`events: ${delays.length}, arrival after their WebSocket mask p50 ${result.eventAfterMaskMsP50} ms, p99 ${result.eventAfterMaskMsP99} ms (goal ≤ 100 ms)`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
