@@ -27,7 +27,8 @@ import { loadConfigFile, parseConfigText } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { startKafka } from '../test/helpers/kafka-broker.js';
 import { TopicReader } from '../test/helpers/kafka-consumer.js';
-import { clipStreams } from './bench-streams.js';
+import { median, percentile } from './bench-stats.js';
+import { BENCH_ZONE as ZONE, clipStreams, framesInferred as inferred } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -41,23 +42,8 @@ const { values: flags } = parseArgs({
 });
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-// As bench-mqtt.ts: a sky threshold at its median over the clip's top fifth, so the zone enters and exits often.
-const ZONE = { name: 'top', polygon: [[0, 0], [1, 0], [1, 0.2], [0, 0.2]], classes: ['sky'], threshold: 0.32, hysteresis: 0.02, minDurationMs: 0 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
 
-function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
-}
-
-async function inferred(metricsText: Promise<string>): Promise<number> {
-  let sum = 0;
-  for (const line of (await metricsText).split('\n')) if (line.startsWith('segd_frames_inferred_total{')) sum += Number(line.split(' ').at(-1));
-  return sum;
-}
 
 /** The kafka section with every default filled in by the config schema itself. */
 function kafkaSection(bootstrap: string, clip: string): SegdConfig['kafka'] {

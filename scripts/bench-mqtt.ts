@@ -27,7 +27,8 @@ import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { startBroker } from '../test/helpers/mosquitto.js';
 import { Subscriber } from '../test/helpers/mqtt-subscriber.js';
-import { clipStreams } from './bench-streams.js';
+import { percentile } from './bench-stats.js';
+import { BENCH_ZONE as ZONE, clipStreams, framesInferred as inferred } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,20 +41,8 @@ const { values: flags } = parseArgs({
 });
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-// Sky covers 27–37 % of the top fifth of the val clip's labelled frames (median 32 %): a threshold at the median
-// makes the zone enter and exit several times a loop, so there are events to time.
-const ZONE = { name: 'top', polygon: [[0, 0], [1, 0], [1, 0.2], [0, 0.2]], classes: ['sky'], threshold: 0.32, hysteresis: 0.02, minDurationMs: 0 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
 
-async function inferred(metricsText: Promise<string>): Promise<number> {
-  let sum = 0;
-  for (const line of (await metricsText).split('\n')) if (line.startsWith('segd_frames_inferred_total{')) sum += Number(line.split(' ').at(-1));
-  return sum;
-}
 
 interface RunResult {
   readonly masksPerS: number;
