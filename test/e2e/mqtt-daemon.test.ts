@@ -141,12 +141,15 @@ describe('e2e: MQTT publishing from the daemon (real mosquitto)', { timeout: 600
     ] as const) {
       const added = await api(daemon.httpUrl, 'POST', '/api/streams', { id: 'all', url: SAMPLE_CLIP_VAL, loop: true, realtime: true, zones: [whole] });
       assert.equal(added.status, 201, JSON.stringify(added.body));
+      // Only messages after this add count: the PATCH round left an occupied state and a snapshot in `sub`.
       const entered = events().length;
-      await sub.waitFor(() => events().length > entered && sub.on(stateTopic).some((m) => m.payload.length > 0 && m.json<{ state: string }>().state === 'occupied'), `${step}: whole entered`);
+      const statesBefore = sub.on(stateTopic).length;
+      const snapsBefore = sub.on(snapTopic).length;
+      await sub.waitFor(() => events().length > entered && sub.on(stateTopic).slice(statesBefore).some((m) => m.payload.length > 0 && m.json<{ state: string }>().state === 'occupied'), `${step}: whole entered`);
       const enter = events().at(-1) as Ev;
       assert.deepEqual([enter.type, enter.zone], ['enter', 'whole']);
       // The enter's snapshot (JPEG), retained for the camera and the zone, beside the zone's state.
-      await sub.waitFor(() => sub.on(snapTopic).some((m) => m.payload.length > 0), `${step}: the enter's snapshot`);
+      await sub.waitFor(() => sub.on(snapTopic).slice(snapsBefore).some((m) => m.payload.length > 0), `${step}: the enter's snapshot`);
       const held = await Subscriber.retained(broker.url, 'segd/all/#');
       assert.deepEqual(held.map((m) => m.topic).sort(), ['segd/all/snapshot', snapTopic, stateTopic]);
       assert.equal(held.find((m) => m.topic === stateTopic)?.json<{ state: string }>().state, 'occupied');
