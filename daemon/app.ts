@@ -170,7 +170,7 @@ export async function startDaemon(
 
     // Class areas and zones, once per frame per stream; a bad zone at start-up is a config error.
     const analyses = new StreamAnalyses(analysisModelOf(eng));
-    const initial = config.streams.map((cfg) => analyses.set(cfg).analyzer);
+    const initial = config.streams.map((cfg) => asConfigError(() => analyses.set(cfg)).analyzer);
     const mqtt = createMqttPublisher(config.mqtt, {
       modelId: eng.card.name,
       classNames: eng.card.classes.map((c) => c.name),
@@ -315,6 +315,16 @@ function analysisModelOf(e: SegEngine): AnalysisModel {
 
 function sinkModelOf(e: SegEngine): SinkModel {
   return { id: e.card.name, card: e.card, classNames: e.card.classes.map((c) => c.name), architecture: e.card.architecture, provider: e.provider };
+}
+
+/** A zone of the config file that does not fit the model is a config error (the daemon owns SEGD_CONFIG_*). */
+function asConfigError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof SegdError && err.code === 'SEGD_ZONE_INVALID') throw new SegdError('SEGD_CONFIG_INVALID', err.message, err.details, { cause: err });
+    throw err;
+  }
 }
 
 /** The control API's check of a stream's zones against the serving model: 400 invalid_stream naming the zone and field. */

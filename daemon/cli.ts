@@ -165,7 +165,8 @@ async function run(args: ParsedArgs): Promise<void> {
     if (err instanceof SegdError) logger.fatal({ code: err.code, details: err.details }, `start-up failed: ${message}`);
     else logger.fatal({ err }, `start-up failed: ${message}`);
     process.stderr.write(`segd: start-up failed: ${err instanceof SegdError ? `${err.code}: ` : ''}${message}\n`);
-    process.exit(EXIT_START_FAILED);
+    // A config that only the loaded model shows wrong (a zone's classes or size) is still a bad config: no restart helps.
+    process.exit(err instanceof SegdError && err.code === 'SEGD_CONFIG_INVALID' ? EXIT_USAGE : EXIT_START_FAILED);
   }
   const d = daemon;
   running = d;

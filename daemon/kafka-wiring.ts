@@ -33,6 +33,7 @@ export function createKafkaSink(
     statusIntervalMs: k.statusIntervalMs,
     buffer: k.buffer,
     batchMessages: k.batchMessages,
+    lingerMs: k.lingerMs,
     tls: k.tls.enabled ? { ca: file(k.tls.ca), cert: file(k.tls.cert), key: file(k.tls.key), rejectUnauthorized: k.tls.rejectUnauthorized } : null,
     // resolveKafkaSecrets (config/kafka-secrets.ts) guarantees a password once sasl is set.
     sasl: sasl === null ? null : { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password ?? '' },

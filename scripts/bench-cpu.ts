@@ -61,6 +61,11 @@ function ffmpegChildren(): Map<number, number> {
   return out;
 }
 
+/** CPU time of another process (all its threads), ms; null once it is gone. */
+export function pidCpuMs(pid: number): number | null {
+  return readStat(String(pid))?.cpuMs ?? null;
+}
+
 export function sampleCpu(): CpuSample {
   const u = process.cpuUsage();
   return {

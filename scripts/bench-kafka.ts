@@ -13,6 +13,7 @@
  *
  * Flags: --config FILE (default config/default.yaml) --seconds N (per run, 10) --warmup N (3)
  *        --streams N (4) --rounds N (3) --clip FILE (default: the config's first stream)
+ *        --linger MS, --compression none|gzip (default: the config schema's kafka defaults)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { loadConfigFile, parseConfigText } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { startKafka } from '../test/helpers/kafka-broker.js';
 import { TopicReader } from '../test/helpers/kafka-consumer.js';
+import { cpuBetween, pidCpuMs, sampleCpu } from './bench-cpu.js';
 import { median, percentile } from './bench-stats.js';
 import { BENCH_ZONE as ZONE, clipStreams, framesInferred as inferred } from './bench-streams.js';
 
@@ -38,6 +40,8 @@ const { values: flags } = parseArgs({
     streams: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     clip: { type: 'string' },
+    linger: { type: 'string' },
+    compression: { type: 'string' },
   },
 });
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
@@ -48,11 +52,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The kafka section with every default filled in by the config schema itself. */
 function kafkaSection(bootstrap: string, clip: string): SegdConfig['kafka'] {
   // A config needs a stream to validate; only its kafka section is taken.
-  const text = stringify({ kafka: { brokers: [bootstrap], node: 'bench', topics: { partitions: 1 } }, streams: [{ id: 'x', url: clip }] });
+  const over = { ...(flags.linger !== undefined ? { lingerMs: Number(flags.linger) } : {}), ...(flags.compression !== undefined ? { compression: flags.compression } : {}) };
+  const text = stringify({ kafka: { brokers: [bootstrap], node: 'bench', topics: { partitions: 1 }, ...over }, streams: [{ id: 'x', url: clip }] });
   return parseConfigText(text, { baseDir: dirname(clip), source: 'bench-kafka' }).kafka;
 }
 
-async function run(base: SegdConfig, clip: string, bootstrap: string | null, n: number, warmupS: number, seconds: number) {
+async function run(base: SegdConfig, clip: string, bootstrap: string | null, brokerPid: number, n: number, warmupS: number, seconds: number) {
   const config: SegdConfig = {
     ...base,
     server: { ...base.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
@@ -90,11 +95,20 @@ async function run(base: SegdConfig, clip: string, bootstrap: string | null, n: 
     await sleep(warmupS * 1000);
     measuring = true;
     const f0 = await inferred(daemon.metrics.render());
+    const c0 = sampleCpu();
+    const b0 = pidCpuMs(brokerPid) ?? Number.NaN;
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const f1 = await inferred(daemon.metrics.render());
+    const c1 = sampleCpu();
+    const b1 = pidCpuMs(brokerPid) ?? Number.NaN;
     const t1 = performance.now();
-    return { masksPerS: (f1 - f0) / ((t1 - t0) / 1000), delays };
+    const masks = f1 - f0;
+    const cpu = cpuBetween(c0, c1);
+    // Per mask: where the cores went. The broker runs on this machine only because the bench needs one;
+    // its share is what a remote cluster would take off this box.
+    const perMask = { main: cpu.mainMs / masks, other: cpu.otherThreadsMs / masks, ffmpeg: cpu.ffmpegMs / masks, broker: (b1 - b0) / masks };
+    return { masksPerS: masks / ((t1 - t0) / 1000), delays, perMask };
   } finally {
     clearInterval(poll);
     ws.terminate();
@@ -118,13 +132,28 @@ async function main(): Promise<void> {
     const off: number[] = [];
     const on: number[] = [];
     const delays: number[] = [];
+    type PerMask = Awaited<ReturnType<typeof run>>['perMask'];
+    const cpuOff: PerMask[] = [];
+    const cpuOn: PerMask[] = [];
+    const fmt = (c: PerMask): string => `main ${c.main.toFixed(2)} · other threads ${c.other.toFixed(2)} · ffmpeg ${c.ffmpeg.toFixed(2)} · broker ${c.broker.toFixed(2)}`;
     for (let r = 0; r < rounds; r++) {
-      off.push((await run(cfg, clip, null, n, warmupS, seconds)).masksPerS);
-      const k = await run(cfg, clip, broker.bootstrap, n, warmupS, seconds);
+      const o = await run(cfg, clip, null, broker.pid, n, warmupS, seconds);
+      off.push(o.masksPerS);
+      cpuOff.push(o.perMask);
+      const k = await run(cfg, clip, broker.bootstrap, broker.pid, n, warmupS, seconds);
       on.push(k.masksPerS);
+      cpuOn.push(k.perMask);
       delays.push(...k.delays);
       console.log(`  round ${r + 1}/${rounds}: off ${off[r]?.toFixed(2)} · on ${on[r]?.toFixed(2)} masks/s`);
+      console.log(`    CPU ms per mask off: ${fmt(o.perMask)}`);
+      console.log(`    CPU ms per mask on:  ${fmt(k.perMask)}`);
     }
+    const medianOf = (xs: PerMask[]): PerMask => ({
+      main: +median(xs.map((x) => x.main)).toFixed(2),
+      other: +median(xs.map((x) => x.other)).toFixed(2),
+      ffmpeg: +median(xs.map((x) => x.ffmpeg)).toFixed(2),
+      broker: +median(xs.map((x) => x.broker)).toFixed(2),
+    });
     delays.sort((a, b) => a - b);
     const ratios = on.map((x, i) => x / (off[i] as number));
     const result = {
@@ -140,6 +169,8 @@ async function main(): Promise<void> {
       eventAfterMaskMsP50: +percentile(delays, 50).toFixed(1),
       eventAfterMaskMsP99: +percentile(delays, 99).toFixed(1),
       eventGoalMs: 100,
+      cpuMsPerMaskOff: medianOf(cpuOff),
+      cpuMsPerMaskOn: medianOf(cpuOn),
       loadAverage: [+load0.toFixed(2), +(loadavg()[0] as number).toFixed(2)],
     };
     console.log(`Kafka off: ${result.masksPerSOff} masks/s · on: ${result.masksPerSOn} masks/s · median ratio ${result.ratio} (goal ≥ 0.98)`);

@@ -140,6 +140,11 @@ const KafkaSection = Type.Object(
     }),
     /** Most messages per produce request. */
     batchMessages: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+    /**
+     * Areas, masks and status wait up to this long to share a produce request (fewer requests: less CPU
+     * here and on the brokers); events and zone states go out at once, taking what waits with them.
+     */
+    lingerMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 250 }),
     tls: Section({
       /** TLS to the brokers; the PEM files below are optional (the system CAs verify by default). */
       enabled: Type.Boolean({ default: false }),

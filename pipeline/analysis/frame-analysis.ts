@@ -38,7 +38,7 @@ export class StreamAnalyzer {
   private readonly plans: readonly ZonePlan[];
 
   /**
-   * Throws SEGD_CONFIG_INVALID naming the stream, the zone and the field when a zone names a class
+   * Throws SEGD_ZONE_INVALID naming the stream, the zone and the field when a zone names a class
    * the model does not have or covers no pixel of its masks (both known only once the model is).
    * `trackerOf`: an existing tracker to go on with for a zone (same definition, e.g. across a
    * model swap), so its occupancy carries over instead of starting clear.
@@ -77,7 +77,7 @@ export class StreamAnalyzer {
       problems.push(`streams "${streamId}" zone "${zones[j]?.name ?? j}" (zones[${j}]) polygon: ${m[2]}; expected a larger polygon`);
       this.counter = new ClassAreaCounter(width, height, Math.max(1, classNames.length));
     }
-    if (problems.length > 0) throw new SegdError('SEGD_CONFIG_INVALID', `zones of stream ${streamId}:\n  ${problems.join('\n  ')}`, problems);
+    if (problems.length > 0) throw new SegdError('SEGD_ZONE_INVALID', `zones of stream ${streamId}:\n  ${problems.join('\n  ')}`, problems);
   }
 
   /** Each zone's tracker, in config order (handed on to the analyzer that replaces this one). */

@@ -6,6 +6,7 @@ export type SegdErrorCode =
   | 'SEGD_CONFIG_INVALID' // config file fails schema validation (details list every violation)
   | 'SEGD_CONFIG_UNREADABLE' // config file missing / not YAML
   | 'SEGD_SOURCE_URL_INVALID' // stream URL unparsable or unsupported scheme
+  | 'SEGD_ZONE_INVALID' // a zone does not fit the model's masks (unknown class, polygon covering no pixel); the daemon reports a config's as SEGD_CONFIG_INVALID
   | 'SEGD_MODEL_NOT_FOUND' // .onnx missing
   | 'SEGD_MODEL_CARD_INVALID' // card missing, unreadable or breaking the contract
   | 'SEGD_MODEL_INVALID' // ONNX file corrupt or breaking the contract (inputs/outputs/dtypes/shapes)

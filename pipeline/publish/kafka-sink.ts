@@ -88,6 +88,8 @@ export interface KafkaSinkOptions {
   readonly buffer: { readonly messages: number; readonly bytes: number };
   /** Most messages per produce request. */
   readonly batchMessages: number;
+  /** How long areas, masks and status wait to share a request; events and zone states never wait. */
+  readonly lingerMs: number;
   /** null = plaintext. */
   readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly rejectUnauthorized: boolean } | null;
   readonly sasl: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string } | null;
@@ -166,6 +168,11 @@ export class KafkaSink implements Sink {
   private inflight: Outgoing[] | null = null;
   private pumping: Promise<void> | null = null;
   private pumpScheduled = false;
+  /** An event or zone state waits: the next request goes now, not after the linger. */
+  private urgent = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  /** The linger ran out: the next request goes now. */
+  private lingerDue = false;
   private readonly backoff: Backoff;
   private wake: (() => void) | null = null;
   private readonly streams = new Map<string, StreamCtx>();
@@ -314,6 +321,7 @@ export class KafkaSink implements Sink {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.statusTimer);
+      if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
       this.enqueueNodeStatus('offline');
       this.state = 'closing';
       this.schedulePump();
@@ -357,6 +365,7 @@ export class KafkaSink implements Sink {
   private enqueue(topic: string, key: string, value: string | Buffer | null, kind: KafkaMessageKind): void {
     const bytes = key.length + (value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength);
     const evicted = this.queue.push({ topic, key, value, kind, bytes });
+    if (kind === 'event' || kind === 'zone_states') this.urgent = true;
     this.queuedBytes += bytes;
     let dropped = 0;
     if (evicted !== undefined) {
@@ -433,7 +442,14 @@ export class KafkaSink implements Sink {
     while (!this.closed) {
       if (this.inflight === null) {
         if (this.queue.length === 0) return;
+        if (this.lingering()) return;
         this.inflight = this.takeBatch();
+        this.urgent &&= this.queue.length > 0;
+        this.lingerDue = false;
+        if (this.lingerTimer !== null) {
+          clearTimeout(this.lingerTimer);
+          this.lingerTimer = null;
+        }
       }
       try {
         await this.connect();
@@ -455,6 +471,21 @@ export class KafkaSink implements Sink {
         await this.failed(err);
       }
     }
+  }
+
+  /**
+   * True while what is queued may wait for more to share its request (a timer then wakes the pump):
+   * only areas/masks/status queued, fewer than a full batch, not closing, and the sink connected
+   * (a connect or a retry sends at once anyway).
+   */
+  private lingering(): boolean {
+    if (this.opts.lingerMs === 0 || this.urgent || this.lingerDue || this.closing !== null || !this.ready || this.queue.length >= this.opts.batchMessages) return false;
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = null;
+      this.lingerDue = true;
+      this.pumping ??= this.pump().finally(() => (this.pumping = null));
+    }, this.opts.lingerMs);
+    return true;
   }
 
   private takeBatch(): Outgoing[] {

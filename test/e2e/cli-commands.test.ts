@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, SAMPLE_CLIP_VAL, SHARED_DIR } from '../helpers/paths.js';
-import { cleanEnv, makeTempDir, runCli, writeConfig } from '../helpers/daemon.js';
+import { MODEL_PATH, cleanEnv, makeTempDir, runCli, writeConfig } from '../helpers/daemon.js';
 
 const SEVERAL_ERRORS = [
   'server: { port: 123456 }',
@@ -102,6 +102,19 @@ describe('segd CLI', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /5 problems/);
     assert.equal(r.stdout, '', 'no daemon log line: nothing was started');
+  });
+
+  it('run with a zone that covers no pixel of the model\'s masks exits 2 naming the stream, the zone and the field', async () => {
+    // Known only once the model is: the schema passes it, the analysis refuses it, the daemon reports a config error.
+    const tiny = writeConfig(
+      tmp.dir,
+      `model: { path: ${JSON.stringify(MODEL_PATH)} }\nsources: { allowedDirs: [${JSON.stringify(SHARED_DIR)}] }\nstreams:\n  - id: cam1\n    url: ${JSON.stringify(SAMPLE_CLIP_VAL)}\n    zones: [{ name: speck, classes: [car], polygon: [[0, 0], [0.0005, 0], [0.0005, 0.0005]] }]\n`,
+      'tiny-zone.yaml',
+    );
+    const r = await runCli(['run', '--config', tiny]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /SEGD_CONFIG_INVALID/);
+    assert.match(r.stderr, /streams "cam1" zone "speck" \(zones\[0\]\) polygon: the polygon covers no pixel centre/);
   });
 
   it('SEGD_CONFIG selects the file; a bad SEGD_PORT is named and exits 2', async () => {

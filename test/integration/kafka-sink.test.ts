@@ -23,12 +23,23 @@ import { memoryLogger, waitFor } from '../helpers/source-harness.js';
 
 class Counts {
   readonly sent = new Map<KafkaMessageKind, number>();
+  /** Per acknowledged request, its messages by kind. */
+  readonly requests: Map<KafkaMessageKind, number>[] = [];
+  private current: Map<KafkaMessageKind, number> | null = null;
   readonly dropped = new Map<KafkaDropReason, number>();
   connected = false;
   buffered = 0;
   hooks = {
     onConnected: (c: boolean) => (this.connected = c),
-    onSent: (k: KafkaMessageKind, n: number) => this.sent.set(k, (this.sent.get(k) ?? 0) + n),
+    onSent: (k: KafkaMessageKind, n: number) => {
+      this.sent.set(k, (this.sent.get(k) ?? 0) + n);
+      // The sink reports one request's kinds in one synchronous run.
+      if (this.current === null) {
+        this.requests.push((this.current = new Map()));
+        queueMicrotask(() => (this.current = null));
+      }
+      this.current.set(k, n);
+    },
     onDropped: (r: KafkaDropReason, n: number) => this.dropped.set(r, (this.dropped.get(r) ?? 0) + n),
     onBuffered: (n: number) => (this.buffered = n),
   };
@@ -52,6 +63,7 @@ function sinkOptions(bootstrap: string, prefix: string, streams: ReturnType<type
     statusIntervalMs: 60_000,
     buffer: { messages: 10_000, bytes: 64 * 1024 * 1024 },
     batchMessages: 50,
+    lingerMs: 100,
     tls: null,
     sasl: null,
     connectTimeoutMs: 3000,
@@ -171,6 +183,42 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     assert.equal(counts.dropped.get('buffer_full') ?? 0, 0);
     assert.equal(counts.dropped.get('shutdown') ?? 0, 0);
     await reader.close();
+  });
+
+  it('areas wait up to lingerMs to share a request; an event takes them along at once; close sends what waits', async () => {
+    const { logger } = memoryLogger('warn');
+    const connected = async (counts: Counts): Promise<void> => waitFor(() => counts.connected && counts.buffered === 0, 'connected, the start status sent', 60_000);
+
+    // Ten frames 20 ms apart, a 3 s linger: one request carries all ten.
+    const c1 = new Counts();
+    const s1 = testStream('cam1', 1000);
+    const a = track(new KafkaSink(sinkOptions(plain.bootstrap, 'linger', [s1], logger, c1, { lingerMs: 3000 })));
+    await connected(c1);
+    const first = c1.requests.length;
+    for (let seq = 0; seq < 10; seq++) {
+      a.publishFrame(s1.frame(seq));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => (c1.sent.get('areas') ?? 0) === 10, 'the ten areas messages', 60_000);
+    assert.deepEqual(c1.requests.slice(first).map((r) => r.get('areas')), [10], 'one request');
+    await a.close();
+
+    // A linger longer than this test: areas wait, then the zone's enter (seq 5) sends them with it.
+    const c2 = new Counts();
+    const s2 = testStream('cam2', 5);
+    const b = track(new KafkaSink(sinkOptions(plain.bootstrap, 'linger', [s2], logger, c2, { lingerMs: 60_000 })));
+    await connected(c2);
+    for (let seq = 0; seq < 5; seq++) b.publishFrame(s2.frame(seq));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(c2.sent.get('areas') ?? 0, 0, 'areas wait for the linger');
+    assert.equal(c2.buffered, 5);
+    b.publishFrame(s2.frame(5));
+    await waitFor(() => (c2.sent.get('event') ?? 0) === 1 && (c2.sent.get('areas') ?? 0) === 6, 'the enter and the six areas', 30_000);
+    // More areas wait again; close() sends them without waiting out the linger.
+    for (let seq = 6; seq < 9; seq++) b.publishFrame(s2.frame(seq));
+    await b.close();
+    assert.equal(c2.sent.get('areas'), 9);
+    assert.equal(c2.dropped.get('shutdown') ?? 0, 0);
   });
 
   it('buffers while the broker is down 10 s, drops the oldest when full (counted), delivers the rest in order once it is back', async () => {

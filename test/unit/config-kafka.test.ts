@@ -34,6 +34,7 @@ describe('config: kafka', () => {
       statusIntervalMs: 30000,
       buffer: { messages: 10000, bytes: 67108864 },
       batchMessages: 500,
+      lingerMs: 250,
       tls: { enabled: true, ca: '/etc/segd/ca.pem', cert: null, key: null, rejectUnauthorized: true },
       sasl: { mechanism: 'scram-sha-512', username: 'segd', password: null, passwordFile: '/etc/segd/pw' },
       connectTimeoutMs: 10000,

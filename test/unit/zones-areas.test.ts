@@ -147,7 +147,7 @@ describe('stream analyzer', () => {
   it('names the stream, the zone and the field of an unknown class', () => {
     assert.throws(
       () => new StreamAnalyzer('cam1', 4, 4, ['road', 'sky'], [zone({ name: 'door', classes: ['sky', 'bus'] })]),
-      (err: unknown) => err instanceof SegdError && err.code === 'SEGD_CONFIG_INVALID' && /"cam1" zone "door" \(zones\[0\]\) classes\[1\]: unknown class "bus"/.test(err.message),
+      (err: unknown) => err instanceof SegdError && err.code === 'SEGD_ZONE_INVALID' && /"cam1" zone "door" \(zones\[0\]\) classes\[1\]: unknown class "bus"/.test(err.message),
     );
   });
 });
