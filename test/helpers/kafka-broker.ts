@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './mosquitto.js';
 import { REPO_ROOT } from './paths.js';
@@ -34,8 +34,13 @@ const JVM_FLAGS = ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtL
 export interface KafkaBrokerOptions {
   /** Temporary directory for the config and the log (storage) directory. */
   readonly dir: string;
-  /** user → password: the client listener is SASL_PLAINTEXT with the PLAIN mechanism. */
+  /**
+   * user → password: the client listener takes SASL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (the
+   * SCRAM credentials are written into the storage when it is formatted, as KRaft requires).
+   */
   readonly users?: Readonly<Record<string, string>>;
+  /** TLS on the client listener with these PEM files (mosquitto.ts makeTestCa makes a throw-away CA). */
+  readonly tls?: { readonly key: string; readonly cert: string };
   /** The broker creates topics on first use (Kafka's default). false: unknown topics are refused. */
   readonly autoCreateTopics?: boolean;
 }
@@ -62,20 +67,25 @@ interface Plan {
   readonly properties: string;
 }
 
-function writeProperties(opts: KafkaBrokerOptions, port: number, controllerPort: number): string {
+/** The broker's own account on a SASL listener. */
+const ADMIN = { user: 'segd-test-admin', password: 'admin-secret' };
+
+function writeProperties(opts: KafkaBrokerOptions, port: number, controllerPort: number, internalPort: number): string {
   const data = join(opts.dir, 'kafka-data');
   mkdirSync(data, { recursive: true });
   const sasl = opts.users !== undefined;
-  const client = sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  const client = `${sasl ? 'SASL_' : ''}${opts.tls ? 'SSL' : 'PLAINTEXT'}`;
+  // The broker talks to itself on a plaintext listener of its own, so the client listener's TLS and
+  // SASL settings are the only ones under test.
   const lines = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=${client}://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=${client}://127.0.0.1:${port}`,
+    `listeners=CLIENT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=CLIENT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort}`,
     'controller.listener.names=CONTROLLER',
-    `inter.broker.listener.name=${client}`,
-    `listener.security.protocol.map=${client}:${client},CONTROLLER:PLAINTEXT`,
+    'inter.broker.listener.name=INTERNAL',
+    `listener.security.protocol.map=CLIENT:${client},INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT`,
     `log.dirs=${data}`,
     `auto.create.topics.enable=${opts.autoCreateTopics ?? true}`,
     'num.partitions=1',
@@ -94,16 +104,21 @@ function writeProperties(opts: KafkaBrokerOptions, port: number, controllerPort:
     'num.recovery.threads.per.data.dir=1',
   ];
   if (sasl) {
-    // The broker's own account (inter-broker traffic over the same listener) plus the test's users.
-    const accounts = { 'segd-test-admin': 'admin-secret', ...opts.users };
-    const users = Object.entries(accounts)
+    const users = Object.entries(opts.users ?? {})
       .map(([u, p]) => `user_${u}="${p}"`)
       .join(' ');
     lines.push(
-      'sasl.enabled.mechanisms=PLAIN',
-      'sasl.mechanism.inter.broker.protocol=PLAIN',
-      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="segd-test-admin" password="admin-secret" ${users};`,
+      'listener.name.client.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${ADMIN.user}" password="${ADMIN.password}" ${users};`,
+      'listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     );
+  }
+  if (opts.tls) {
+    // A PEM key store: the unencrypted PKCS#8 key followed by the certificate chain.
+    const keystore = join(opts.dir, 'broker-keystore.pem');
+    writeFileSync(keystore, `${readFileSync(opts.tls.key, 'utf8').trim()}\n${readFileSync(opts.tls.cert, 'utf8').trim()}\n`);
+    lines.push('listener.name.client.ssl.keystore.type=PEM', `listener.name.client.ssl.keystore.location=${keystore}`, 'listener.name.client.ssl.client.auth=none');
   }
   const path = join(opts.dir, 'server.properties');
   writeFileSync(path, `${lines.join('\n')}\n`);
@@ -148,11 +163,13 @@ async function launch(plan: Plan): Promise<KafkaBroker> {
 export async function startKafka(opts: KafkaBrokerOptions): Promise<KafkaBroker> {
   const home = kafkaHome();
   const port = await freePort();
-  let controllerPort = await freePort();
-  while (controllerPort === port) controllerPort = await freePort();
-  const properties = writeProperties(opts, port, controllerPort);
+  const ports = new Set([port]);
+  while (ports.size < 3) ports.add(await freePort());
+  const [, controllerPort, internalPort] = [...ports] as [number, number, number];
+  const properties = writeProperties(opts, port, controllerPort, internalPort);
   // A cluster id is 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints).
   const clusterId = randomBytes(16).toString('base64url');
-  execFileSync('java', java(home, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', properties]), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const scram = Object.entries(opts.users ?? {}).flatMap(([u, p]) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u},password=${p}]`]));
+  execFileSync('java', java(home, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', properties, ...scram]), { stdio: ['ignore', 'ignore', 'pipe'] });
   return launch({ opts, home, port, properties });
 }

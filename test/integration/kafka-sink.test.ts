@@ -1,7 +1,7 @@
 // The Kafka sink against a real Apache Kafka 4.x broker (KRaft, test/helpers/kafka-broker.ts):
 // messages keyed by stream and in order per stream, every payload valid against docs/kafka schemas;
 // the broker stopped for 10 s and restarted (the buffer delivers, oldest dropped first and counted,
-// publishFrame never waits); wrong SASL credentials and topics the sink may not create give one
+// publishFrame never waits); SCRAM over TLS; wrong SASL credentials, an unknown CA and topics the sink may not create give one
 // clear error and disturb nothing else.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,6 +17,7 @@ import { decodeMaskMessage } from '../../clients/ts/protocol-client.js';
 import { makeTempDir } from '../helpers/daemon.js';
 import { startKafka, type KafkaBroker } from '../helpers/kafka-broker.js';
 import { TopicReader } from '../helpers/kafka-consumer.js';
+import { makeTestCa } from '../helpers/mosquitto.js';
 import { CAR_ZONE, TEST_CLASSES, kafkaValidators, testStream } from '../helpers/kafka-payloads.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { memoryLogger, waitFor } from '../helpers/source-harness.js';
@@ -329,6 +330,42 @@ describe('kafka sink (real Kafka 4 broker)', () => {
     await waitFor(() => (goodCounts.sent.get('areas') ?? 0) === 1, 'the good sink delivers');
     await Promise.all([bad.close(), good.close()]);
     assert.equal(bad.connectionState, 'closed');
+  });
+
+  it('SCRAM-SHA-512 over TLS (the defaults a managed cluster asks for): delivers with the CA; an unknown CA and a wrong password each get one clear error', async () => {
+    const caDir = makeTempDir('segd-kafka-ca-');
+    dirs.push(caDir);
+    const ca = makeTestCa(caDir.dir);
+    const secure = await broker({ users: { segd: 'scram-password' }, tls: { key: ca.key, cert: ca.cert } });
+    const streams = [testStream('cam1')];
+    const tls = { ca: readFileSync(ca.ca), rejectUnauthorized: true };
+    const scram = (password: string) => ({ mechanism: 'scram-sha-512' as const, username: 'segd', password });
+
+    const counts = new Counts();
+    const good = track(new KafkaSink(sinkOptions(secure.bootstrap, 'secure', streams, memoryLogger('warn').logger, counts, { tls, sasl: scram('scram-password') })));
+    for (let seq = 0; seq < 5; seq++) good.publishFrame(streams[0]!.frame(seq));
+    await waitFor(() => (counts.sent.get('areas') ?? 0) === 5, 'delivered over TLS with SCRAM', 60_000);
+    await good.close();
+
+    // The system CAs do not know the test CA: refused, named, retried; nothing delivered.
+    const untrusted = new Counts();
+    const a = memoryLogger('debug');
+    const noCa = track(new KafkaSink(sinkOptions(secure.bootstrap, 'secure', streams, a.logger, untrusted, { tls: { rejectUnauthorized: true }, sasl: scram('scram-password') })));
+    noCa.publishFrame(streams[0]!.frame(0));
+    await waitFor(() => noCa.lastProblem !== null, 'the sink reports the certificate', 60_000);
+    assert.match(noCa.lastProblem?.message ?? '', /certificate/i);
+    assert.equal(untrusted.sent.size, 0);
+    await noCa.close();
+
+    const wrong = new Counts();
+    const b = memoryLogger('debug');
+    const bad = track(new KafkaSink(sinkOptions(secure.bootstrap, 'secure', streams, b.logger, wrong, { tls, sasl: scram('wrong-scram-xyz') })));
+    bad.publishFrame(streams[0]!.frame(0));
+    await waitFor(() => bad.lastProblem !== null, 'the sink reports the credentials', 60_000);
+    assert.equal(bad.lastProblem?.kind, 'auth');
+    assert.match(bad.lastProblem?.message ?? '', /refused the credentials \(SASL scram-sha-512 user segd\)/);
+    assert.ok(!b.lines.some((l) => l.includes('wrong-scram-xyz')), 'the password never reaches the log');
+    await bad.close();
   });
 
   it('topics missing and kafka.topics.create false: an error naming them; delivers once they exist', async () => {
