@@ -50,6 +50,8 @@ export interface TritonOptions {
 export interface TritonServer {
   readonly grpcUrl: string;
   readonly httpPort: number;
+  /** Triton's Prometheus endpoint (per-model request, queue and compute counters). */
+  readonly metricsUrl: string;
   log(): string;
   /** SIGKILL to the whole process group; resolves once the Python process has exited. */
   kill(): Promise<void>;
@@ -99,6 +101,7 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
   const server: TritonServer = {
     grpcUrl: `grpc://127.0.0.1:${ports.grpc}`,
     httpPort: ports.http,
+    metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
     log: () => log,
     kill: async () => {
       if (child.pid !== undefined) killGroup(child.pid);
