@@ -68,8 +68,11 @@ export function parseConfigText(text: string, opts: ParseOptions): SegdConfig {
 /** Fields whose values are secrets: a wrong type is reported without the value, whatever YAML made of it. */
 const SECRET_FIELDS = new Set(['/server/token', '/mqtt/password', '/kafka/sasl/password']);
 
+/** Under these, every value is a secret (auth headers to Triton). */
+const SECRET_PREFIXES = ['/model/triton/headers/'];
+
 function secretSafe(e: ErrorObject): string | null {
-  if (!SECRET_FIELDS.has(e.instancePath)) return null;
+  if (!SECRET_FIELDS.has(e.instancePath) && !SECRET_PREFIXES.some((p) => e.instancePath.startsWith(p))) return null;
   return `${fieldPath(e.instancePath)}: expected ${e.keyword === 'minLength' ? 'a non-empty string' : 'a string (quote it in YAML)'}, got ${describeType(e.data)} (not shown: a secret)`;
 }
 

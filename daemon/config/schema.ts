@@ -192,7 +192,7 @@ const TritonSection = Type.Object(
     /** PEM files for grpcs:// (relative paths resolve against the config file's directory); null = the system's roots. */
     tls: Section({ ca: NullablePath(), cert: NullablePath(), key: NullablePath() }),
     /** Sent with every call as gRPC metadata (e.g. authorization); never logged. Lower-case names. */
-    headers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]*$' }), Type.String({ minLength: 1 }), { default: {} }),
+    headers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]*$' }), Type.String({ minLength: 1 }), { default: {}, additionalProperties: false }),
     /** While Triton is away: probe delays, exponential with jitter between these (core/backoff.ts). */
     reconnect: Section({
       minMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),

@@ -104,6 +104,9 @@ export function formatAjvError(e: ErrorObject, options: FormatOptions = {}): str
     case 'additionalProperties': {
       const key = String(p['additionalProperty']);
       const props = e.parentSchema?.['properties'] as Record<string, unknown> | undefined;
+      const patterns = e.parentSchema?.['patternProperties'] as Record<string, unknown> | undefined;
+      // A free-form mapping (names matching a pattern, e.g. header names): say what a name must look like.
+      if (props === undefined && patterns !== undefined) return `${fieldPath(e.instancePath, key)}: invalid name (expected a name matching ${Object.keys(patterns).join(' or ')})`;
       const allowed = props ? Object.keys(props).join(', ') : '';
       return `${fieldPath(e.instancePath, key)}: unknown key (expected one of: ${allowed})`;
     }

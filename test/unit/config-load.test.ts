@@ -176,6 +176,20 @@ describe('config loading', () => {
     assert.match(text, /model\.triton\.tls\.cert and model\.triton\.tls\.key: expected both/);
   });
 
+  it('model.triton.headers: a value is never echoed (auth tokens), a name that gRPC metadata cannot carry is refused', () => {
+    const err = configError(() =>
+      parseConfigText('model: { engine: triton, triton: { url: "grpc://h:8001", model: seg, headers: { authorization: 12345678, "x key": "Bearer sekrit-1", x-empty: "" } } }\nstreams: [{ id: a, url: rtsp://h/x }]', {
+        baseDir: '/x',
+        source: 'inline',
+      }),
+    );
+    const text = err.details.join('\n');
+    assert.match(text, /model\.triton\.headers\.authorization: expected a string \(quote it in YAML\), got a number \(not shown: a secret\)/);
+    assert.match(text, /model\.triton\.headers\.x key: invalid name \(expected a name matching \^\[a-z0-9\]/);
+    assert.match(text, /model\.triton\.headers\.x-empty: expected a non-empty string/);
+    assert.ok(!/12345678|sekrit-1/.test(err.message), err.message);
+  });
+
   it('rejects an unknown key and lists the allowed ones', () => {
     const err = configError(() => parseConfigText('streams: [{ id: a, url: rtsp://h/x, lopo: true }]', { baseDir: tmp.dir, source: 'x' }));
     assert.equal(err.details.length, 1);
