@@ -9,7 +9,8 @@
  *     what lies outside Triton (network and client). Goal ≤ 5 ms.
  *  2. masks/s: the daemon with `--streams` unpaced file streams on the local engine and on the
  *     triton engine (same model), alternating for `--rounds` rounds; median of triton ÷ local per
- *     round pair. Goal ≥ 0.85 (Triton and its Python backend share the cores).
+ *     round pair. Goal ≥ 0.85 (Triton and its Python backend share the cores). Triton's onnxruntime gets
+ *     the config's model.cpu threads and spinning, as the local engine does.
  *  3. outages: the daemon on Triton with 2 paced streams; `--cycles` times Triton is killed (frames
  *     drop as inference_unavailable) and restarted (masks again). After each cycle, a forced
  *     collection and the process's RSS, JS heap and external memory: their slope per cycle (least
@@ -235,7 +236,9 @@ async function main(): Promise<void> {
   const clip = base.streams[0]?.url;
   if (clip === undefined) throw new Error(`${flags.config}: no stream to take the clip from`);
   const card = base.model.path.replace(/\.onnx$/, '.json');
-  let triton = await startTriton({ model: base.model.path, name: MODEL_NAME, card, maxBatch: 4 });
+  // Triton's onnxruntime runs as the local engine does: same threads, same spinning.
+  const cpu = base.model.cpu;
+  let triton = await startTriton({ model: base.model.path, name: MODEL_NAME, card, maxBatch: 4, threads: cpu.intraOpThreads, allowSpinning: cpu.allowSpinning });
   const out: Record<string, unknown> = { model: base.model.path, load0: +(loadavg()[0] as number).toFixed(2) };
   try {
     if (!skip.has('rpc')) {

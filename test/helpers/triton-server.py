@@ -3,7 +3,7 @@
 Run with the venv of test/triton/setup_env.sh (Debian's /usr/bin/python3):
 
   triton-server.py --model PATH.onnx --name NAME --http-port P --grpc-port P --metrics-port P
-                   [--card CARD.json] [--threads 1] [--max-batch 4] [--input-name frames] [--output-name mask]
+                   [--card CARD.json] [--threads 1] [--allow-spinning 1] [--max-batch 4] [--input-name frames] [--output-name mask]
 
 Binds 127.0.0.1 only. --card puts the card's JSON into the Triton model config as the parameter
 `segd_card` (how a daemon can take its card from Triton). --input-name / --output-name serve the
@@ -35,6 +35,7 @@ def main() -> int:
     ap.add_argument("--grpc-port", type=int, required=True)
     ap.add_argument("--metrics-port", type=int, required=True)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--allow-spinning", type=int, choices=(0, 1), default=1, help="ONNX Runtime's pool threads spin while idle (its default)")
     ap.add_argument("--max-batch", type=int, default=4)
     ap.add_argument("--input-name", default="frames")
     ap.add_argument("--output-name", default="mask")
@@ -43,6 +44,7 @@ def main() -> int:
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(args.allow_spinning))
     session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
     shape = session.get_inputs()[0].shape
     height, width = int(shape[1]), int(shape[2])
