@@ -80,10 +80,15 @@ def test_export_takes_parity_frames_from_the_recipes_val_split(tiny, tmp_path, c
     ckpt = _checkpoint(tmp_path, tiny)
     state = checkpoint.read(ckpt)
     checkpoint.save(ckpt, model=untrained_model("sctnet-s", 3, seed=1), optimizer=None, scheduler=None, step=10,
-                    generator=None, config={**state["config"], "val_split": "holdout"})
+                    generator=None, config={**state["config"], "val_split": "holdout", "train_split": "train"})
     out = tmp_path / "out" / "yard.onnx"
     assert export_main(["--checkpoint", str(ckpt), "--height", str(H), "--width", str(W), "--out", str(out)]) == 0
     assert f"2 folder holdout frames from {tiny}" in capsys.readouterr().out
+    # The card names the splits the recipe trained and selected on, and how the model started.
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["dataset"] == {"name": "yard-3", "train_split": "train", "eval_split": "holdout"}
+    assert card["metrics"]["split"] == "holdout"
+    assert "on folder train (from scratch, no pretrained weights), selected on holdout" in card["training"]["summary"]
 
 
 def test_export_writes_nothing_when_the_parity_data_cannot_be_read(tiny, tmp_path, capsys):

@@ -17,14 +17,16 @@ from .onnx_export import OPSET, SegmentationExport, check_graph, export_onnx
 
 
 def export_model(model: nn.Module, arch: str, out: str | Path, *, classes_file: str | Path, height: int,
-                 width: int, metrics: dict[str, Any] | None, training: dict[str, Any]) -> tuple[Path, Path]:
+                 width: int, metrics: dict[str, Any] | None, training: dict[str, Any], train_split: str = "train",
+                 eval_split: str = "val") -> tuple[Path, Path]:
     """Write `out` (.onnx) and its card beside it; returns (onnx path, card path)."""
     num_classes = len(load_classes_json(Path(classes_file)).classes)
     if getattr(model, "num_classes", num_classes) != num_classes:
         raise ValueError(f"model predicts {getattr(model, 'num_classes')} classes but {classes_file} lists {num_classes}")
     onnx_path = export_onnx(model, out, height, width)
     card = write_card(onnx_path, architecture=arch, classes_file=classes_file, height=height, width=width,
-                      opset=OPSET, parameters=inference_parameters(model), metrics=metrics, training=training)
+                      opset=OPSET, parameters=inference_parameters(model), metrics=metrics, training=training,
+                      train_split=train_split, eval_split=eval_split)
     return onnx_path, card
 
 

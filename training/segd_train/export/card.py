@@ -24,14 +24,19 @@ def sha256_file(path: str | Path) -> str:
 
 
 def write_card(onnx_path: str | Path, *, architecture: str, classes_file: str | Path, height: int, width: int,
-               opset: int, parameters: int, metrics: dict[str, Any] | None, training: dict[str, Any]) -> Path:
-    """Write `<stem>.json` beside `onnx_path`; `metrics` None → `miou: null` (never evaluated)."""
+               opset: int, parameters: int, metrics: dict[str, Any] | None, training: dict[str, Any],
+               train_split: str = "train", eval_split: str = "val") -> Path:
+    """Write `<stem>.json` beside `onnx_path`; `metrics` None → `miou: null` (never evaluated).
+
+    `train_split`/`eval_split`: the splits the recipe trained and selected on (a list split such as
+    `xseq-val` names a held-out drive); `metrics.split` says which split the figure itself comes from.
+    """
     onnx_path = Path(onnx_path)
     if not isinstance(training.get("summary"), str) or not training["summary"]:
         raise ValueError("training.summary must be a non-empty string saying how the model was trained")
     table = load_classes_json(Path(classes_file))
     if metrics is None:
-        metrics = {"split": "val", "miou": None, "per_class_iou": None}
+        metrics = {"split": eval_split, "miou": None, "per_class_iou": None}
     miou = metrics.get("miou")
     if miou is not None and not (isinstance(miou, (int, float)) and 0.0 <= miou <= 1.0):
         raise ValueError(f"metrics.miou must be a fraction in [0, 1] or null, got {miou!r}")
@@ -45,7 +50,7 @@ def write_card(onnx_path: str | Path, *, architecture: str, classes_file: str | 
         "output": {"name": "mask", "layout": "NHW", "dtype": "uint8"},
         "classes": [{"id": c.id, "name": c.name, "color": list(c.color)} for c in table.classes],
         "ignore_index": table.ignore_index,
-        "dataset": {"name": table.name, "train_split": "train", "eval_split": "val"},
+        "dataset": {"name": table.name, "train_split": train_split, "eval_split": eval_split},
         "metrics": metrics,
         "parameters": parameters,
         "training": training,
