@@ -221,6 +221,16 @@ class Peer:
         print(self.counters.line(), flush=True)
 
 
+def _fatal(hook: threading.ExceptHookArgs) -> None:
+    """A decoder or the inference thread that fails ends the peer: a silently missing stream would skew the bench."""
+    threading.__excepthook__(hook)
+    sys.stderr.flush()
+    os._exit(1)
+
+
+threading.excepthook = _fatal
+
+
 def now_ms() -> float:
     return time.time() * 1000.0
 

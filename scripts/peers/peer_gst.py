@@ -67,7 +67,7 @@ class Stream:
                 continue
             if msg.type == Gst.MessageType.ERROR:
                 err, debug = msg.parse_error()
-                raise SystemExit(f"peer_gst: stream {self.index}: {err.message} ({debug})")
+                raise RuntimeError(f"peer_gst: stream {self.index}: {err.message} ({debug})")  # fatal: see peer_common
             self.pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
 
     def stop(self) -> None:
