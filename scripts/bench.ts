@@ -8,27 +8,35 @@
  *    (this script with --bare), so ONNX Runtime never loads on this process's main thread beside
  *    the daemon's worker (several threads using onnxruntime-node is known to crash:
  *    microsoft/onnxruntime#24486). Reports frames/s, one batch's p50, CPU ms per frame;
- *  - unpaced: the whole daemon (startDaemon, in this process) on N file streams unpaced: masks/s
- *    received by a client, its ratio to bare (same round), and CPU ms per mask published;
+ *  - decode: bare decode (bench-decode.ts): the daemon's ffmpeg and command line (decoder threads, scale to
+ *    the model's size, rgb24 to a pipe) on the clip, unpaced: CPU ms per frame. With bare, the floor;
+ *  - unpaced: the whole daemon (bench-daemon.ts: a fresh child process per phase) on N file streams unpaced:
+ *    masks/s received by a client, its ratio to bare (same round), CPU ms per mask published as decode
+ *    (ffmpeg) + inference (worker and ORT pool) + own (main thread), minus the floor, and the inference
+ *    stage per batch against bare's;
  *  - under / over: the daemon on 2 and on N streams paced at the clip's native 10 fps
  *    (meant under and over capacity; the report says which regime each really was, from bare's
- *    frames/s: raise --streams for a faster model): p50/p99 capture→receive, drops, per-stream masks/s.
+ *    frames/s: raise --streams for a faster model): p50/p99 capture→receive, drops, per-stream masks/s;
+ *  - pyav, gst (unpaced) and pyav-paced, gst-paced (N streams x 10 fps, against 'over'): the peers
+ *    (bench-peers.ts, scripts/peers/) on the same clip, model, batch, threads and streams: masks/s, CPU ms
+ *    per mask, p50/p99, RSS, and segd's ratios to them in the same rounds.
+ * Every daemon and peer phase reports RSS (process + ffmpeg children) at its window's end.
  *
- * CPU per mask = (this process, every thread + its ffmpeg children) / masks published, inside the
- * measuring window (scripts/bench-cpu.ts: process.cpuUsage and /proc). Minus bare's CPU per
- * frame, it is the daemon's overhead, split into ffmpeg (decode, scale, pixel-format conversion),
- * the main thread (cutting, batch copy, hand-over to the worker, encode, send, metrics) and the
- * other threads (inference worker + ORT pool + GC helpers; compare with bare). The stage
- * histograms (daemon/metrics.ts) give where a mask's wall time goes.
+ * CPU per mask = (the daemon process, every thread + its ffmpeg children) / masks published, inside the
+ * measuring window (scripts/bench-cpu.ts: process.cpuUsage and /proc). The stage histograms
+ * (daemon/metrics.ts) give where a mask's wall time goes.
  *
- * The client (clients/ts SegdClient, raw masks) runs in a child process (--client) with its own
- * loop. Latency = client receive time − the mask header's captureTimeMs (same machine, same
- * clock): decode hand-over, queue, batching, inference, encode and send.
+ * The client (bench-client.ts: a plain ws client decoding segd's binary header) runs in a child process
+ * with its own loop. Latency = client receive time − the mask header's captureTimeMs (same machine, same
+ * clock): decode hand-over, queue, batching, inference, encode and send. The peers stamp their frames the
+ * same way (when the RGB frame is ready) and send the same header.
  *
  * Flags: --config FILE (default config/default.yaml) --rounds N (3) --seconds N (per phase, 5)
  *        --warmup N (2) --streams N (4) --under-streams N (2) --clip FILE (default: the config's
  *        first file stream) --batch N (override) --model FILE (override the config's model; its
- *        card is the .json beside it) --phases LIST (bare,unpaced,under,over)
+ *        card is the .json beside it) --phases LIST (bare,decode,unpaced,under,over; also pyav, gst,
+ *        pyav-paced, gst-paced) --peers (adds bare, decode, unpaced, over and the four peer phases)
+ *        --json FILE (the result object, also printed as the last line)
  *        --bare-only: bare ORT once, printed as one JSON line (model, batch, frames/s, batch
  *        p50/p99 ms, CPU ms/frame, provider, threads, load average before/after): the models/README.md table.
  */
@@ -402,6 +410,7 @@ async function main(): Promise<void> {
     console.log(`peer ${name} (${name === 'pyav' ? 'PyAV' : 'GStreamer appsink'} + onnxruntime + websockets), ${nStreams} streams ${realtime ? `x ${CLIP_FPS} fps` : 'unpaced'}:`);
     printCommon(rs);
     console.log(`  CPU ${s(cpu, 2)} ms/mask (the peer's process, every thread)`);
+    if (provider !== 'cpu' && provider !== 'n/a') console.log(`  note: the peers run onnxruntime's CPU provider; segd ran ${provider}`);
     const phaseOut: Record<string, unknown> = common(rs);
     // segd against the peer on the same work in the same rounds: unpaced against unpaced, paced against 'over' (N x 10 fps).
     const segd = realtime ? runs.over : runs.unpaced;
