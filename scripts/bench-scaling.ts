@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nscaling (medians over ${rounds} rounds; drops summed over the rounds' windows)`);
-  console.log('| mode | streams | masks/s | per stream min–max | CPU ms/mask | RSS MB | RSS MB per added stream | p50 ms | p99 ms | drops |');
+  console.log('| mode | streams | masks/s | per stream min–max | CPU ms/mask | RSS MB | RSS MB per added stream (first row: over the idle process, model included) | p50 ms | p99 ms | drops |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const p of summary) {
     const drops = Object.entries(p.drops).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
