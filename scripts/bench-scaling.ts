@@ -16,7 +16,8 @@
  * (warm-up + cameras-seconds + ~3 s); the defaults come to ~10 minutes on a 2-core machine; printed first.
  *
  * Flags: --config FILE --model FILE --clip FILE --batch N (as bench.ts) --streams LIST (1,2,4,8,16)
- *        --modes LIST (paced,unpaced) --rounds N (2) --seconds N (5) --warmup N (2)
+ *        --modes LIST (paced,unpaced) --rounds N (2) --seconds N (5) --warmup N (2) --warmup-per-stream S (0.25:
+ *        16 streams warm up 2 + 4 s; with 2 s, 16 paced streams had not settled on a loaded 2-core machine)
  *        --cameras-fps LIST (10,5,2; '' = no search) --cameras-seconds N (10) --cameras-max N (64)
  *        --starve-fraction F (0.9) --out PATH (docs/performance-scaling: .json and .png) --no-plot
  */
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    'warmup-per-stream': { type: 'string', default: '0.25' },
     'cameras-fps': { type: 'string', default: '10,5,2' },
     'cameras-seconds': { type: 'string', default: '10' },
     'cameras-max': { type: 'string', default: '64' },
@@ -120,23 +122,27 @@ async function main(): Promise<void> {
   const rounds = positive(flags.rounds, 'rounds');
   const seconds = positive(flags.seconds, 'seconds');
   const warmupS = Number(flags.warmup);
+  const warmupPerStream = Number(flags['warmup-per-stream']);
+  if (!(warmupS >= 0) || !(warmupPerStream >= 0)) throw new Error('bench-scaling: --warmup and --warmup-per-stream: expected numbers >= 0');
+  // Many streams take longer to reach a steady state (ffmpeg starts, first frames, queues filling).
+  const warm = (n: number): number => warmupS + warmupPerStream * n;
   const camFps = list(flags['cameras-fps'], 'cameras-fps');
   const camSeconds = positive(flags['cameras-seconds'], 'cameras-seconds');
   const camMax = positive(flags['cameras-max'], 'cameras-max');
   const starve = positive(flags['starve-fraction'], 'starve-fraction');
-  const base: Omit<DaemonParams, 'streams' | 'realtime' | 'maxFps' | 'seconds'> = {
+  const base: Omit<DaemonParams, 'streams' | 'realtime' | 'maxFps' | 'seconds' | 'warmupS'> = {
     config: flags.config,
     ...(flags.model ? { model: flags.model } : {}),
     clip,
     maxBatch,
-    warmupS,
   };
 
   const points = modes.length * streams.length;
   const probesGuess = camFps.length * (Math.ceil(Math.log2(camMax)) + 3);
-  const estimateS = rounds * points * (warmupS + seconds + OVERHEAD_S) + probesGuess * (warmupS + camSeconds + OVERHEAD_S);
+  const meanStreams = streams.reduce((a, b) => a + b, 0) / streams.length;
+  const estimateS = rounds * points * (warm(meanStreams) + seconds + OVERHEAD_S) + probesGuess * (warm(camMax / 4) + camSeconds + OVERHEAD_S);
   console.log(
-    `scaling: ${modes.join(', ')} x streams ${streams.join(', ')}, ${rounds} rounds of ${seconds} s (+${warmupS} s warm-up); ` +
+    `scaling: ${modes.join(', ')} x streams ${streams.join(', ')}, ${rounds} rounds of ${seconds} s (+${warmupS} s warm-up + ${warmupPerStream} s a stream); ` +
       `cameras per box at ${camFps.join(', ') || 'no'} fps, ${camSeconds} s a probe | about ${Math.round(estimateS / 60)} min | load1 ${fmt(loadavg()[0] as number, 2)}`,
   );
 
@@ -145,7 +151,7 @@ async function main(): Promise<void> {
   const byPoint = new Map<string, DaemonRound[]>(order.map((p) => [`${p.mode}:${p.n}`, []]));
   for (let r = 0; r < rounds; r++) {
     for (const p of r % 2 === 0 ? order : [...order].reverse()) {
-      const round = await daemonPhase({ ...base, streams: p.n, realtime: p.mode === 'paced', maxFps: null, seconds });
+      const round = await daemonPhase({ ...base, streams: p.n, realtime: p.mode === 'paced', maxFps: null, seconds, warmupS: warm(p.n) });
       (byPoint.get(`${p.mode}:${p.n}`) as DaemonRound[]).push(round);
       console.log(`  round ${r + 1}: ${p.mode} ${p.n} streams: ${fmt(round.masksPerS)} masks/s, p99 ${fmt(round.p99, 0)} ms, RSS ${fmt(round.rssMb, 0)} MB`);
     }
@@ -195,7 +201,7 @@ async function main(): Promise<void> {
     const minFrames = fps * camSeconds * starve - 1;
     const probes: Probe[] = [];
     const probe = async (n: number): Promise<boolean> => {
-      const r = await daemonPhase({ ...base, streams: n, realtime: true, maxFps: fps, seconds: camSeconds });
+      const r = await daemonPhase({ ...base, streams: n, realtime: true, maxFps: fps, seconds: camSeconds, warmupS: warm(n) });
       const holds = r.p99 <= limit && r.streamMinPerS * camSeconds >= minFrames;
       probes.push({ cameras: n, holds, p99: r.p99, streamMinPerS: r.streamMinPerS, masksPerS: r.masksPerS, drops: r.drops });
       console.log(`  ${fps} fps x ${n} cameras: p99 ${fmt(r.p99, 0)} ms (limit ${fmt(limit, 0)}), least stream ${fmt(r.streamMinPerS, 2)}/s: ${holds ? 'holds' : 'does not hold'}`);
@@ -242,6 +248,7 @@ async function main(): Promise<void> {
     rounds,
     seconds,
     warmupS,
+    warmupPerStreamS: warmupPerStream,
     clipFps: CLIP_FPS,
     load1After: loadavg(),
     scaling: summary,
