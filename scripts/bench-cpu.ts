@@ -53,10 +53,20 @@ export interface CpuSample {
 /** ffmpeg children of this process (the daemon's sources spawn them directly). */
 function ffmpegChildren(): Map<number, number> {
   const out = new Map<number, number>();
+  for (const pid of childPids(process.pid, 'ffmpeg')) {
+    const st = readStat(String(pid));
+    if (st !== null) out.set(pid, st.cpuMs);
+  }
+  return out;
+}
+
+/** Pids of the children of `parent` whose command is `comm`. */
+export function childPids(parent: number, comm: string): number[] {
+  const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const st = readStat(name);
-    if (st !== null && st.ppid === process.pid && st.comm === 'ffmpeg') out.set(Number(name), st.cpuMs);
+    if (st !== null && st.ppid === parent && st.comm === comm) out.push(Number(name));
   }
   return out;
 }
@@ -64,6 +74,23 @@ function ffmpegChildren(): Map<number, number> {
 /** CPU time of another process (all its threads), ms; null once it is gone. */
 export function pidCpuMs(pid: number): number | null {
   return readStat(String(pid))?.cpuMs ?? null;
+}
+
+/** Resident set size of a process in MB (VmRSS), NaN once it is gone. */
+export function rssMb(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return m === null ? Number.NaN : Number(m[1]) / 1024;
+}
+
+/** RSS of this process plus its ffmpeg children, MB: the daemon's whole footprint. */
+export function daemonRssMb(): number {
+  return rssMb(process.pid) + childPids(process.pid, 'ffmpeg').reduce((sum, pid) => sum + rssMb(pid), 0);
 }
 
 export function sampleCpu(): CpuSample {

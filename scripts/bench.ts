@@ -8,49 +8,53 @@
  *    (this script with --bare), so ONNX Runtime never loads on this process's main thread beside
  *    the daemon's worker (several threads using onnxruntime-node is known to crash:
  *    microsoft/onnxruntime#24486). Reports frames/s, one batch's p50, CPU ms per frame;
- *  - unpaced: the whole daemon (startDaemon, in this process) on N file streams unpaced: masks/s
- *    received by a client, its ratio to bare (same round), and CPU ms per mask published;
+ *  - decode: bare decode (bench-decode.ts): the daemon's ffmpeg and command line (decoder threads, scale to
+ *    the model's size, rgb24 to a pipe) on the clip, unpaced: CPU ms per frame. With bare, the floor;
+ *  - unpaced: the whole daemon (bench-daemon.ts: a fresh child process per phase) on N file streams unpaced:
+ *    masks/s received by a client, its ratio to bare (same round), CPU ms per mask published as decode
+ *    (ffmpeg) + inference (worker and ORT pool) + own (main thread), minus the floor, and the inference
+ *    stage per batch against bare's;
  *  - under / over: the daemon on 2 and on N streams paced at the clip's native 10 fps
  *    (meant under and over capacity; the report says which regime each really was, from bare's
- *    frames/s: raise --streams for a faster model): p50/p99 capture→receive, drops, per-stream masks/s.
+ *    frames/s: raise --streams for a faster model): p50/p99 capture→receive, drops, per-stream masks/s;
+ *  - pyav, gst (unpaced) and pyav-paced, gst-paced (N streams x 10 fps, against 'over'): the peers
+ *    (bench-peers.ts, scripts/peers/) on the same clip, model, batch, threads and streams: masks/s, CPU ms
+ *    per mask, p50/p99, RSS, and segd's ratios to them in the same rounds.
+ * Every daemon and peer phase reports RSS (process + ffmpeg children) at its window's end.
  *
- * CPU per mask = (this process, every thread + its ffmpeg children) / masks published, inside the
- * measuring window (scripts/bench-cpu.ts: process.cpuUsage and /proc). Minus bare's CPU per
- * frame, it is the daemon's overhead, split into ffmpeg (decode, scale, pixel-format conversion),
- * the main thread (cutting, batch copy, hand-over to the worker, encode, send, metrics) and the
- * other threads (inference worker + ORT pool + GC helpers; compare with bare). The stage
- * histograms (daemon/metrics.ts) give where a mask's wall time goes.
+ * CPU per mask = (the daemon process, every thread + its ffmpeg children) / masks published, inside the
+ * measuring window (scripts/bench-cpu.ts: process.cpuUsage and /proc). The stage histograms
+ * (daemon/metrics.ts) give where a mask's wall time goes.
  *
- * The client (clients/ts SegdClient, raw masks) runs in a child process (--client) with its own
- * loop. Latency = client receive time − the mask header's captureTimeMs (same machine, same
- * clock): decode hand-over, queue, batching, inference, encode and send.
+ * The client (bench-client.ts: a plain ws client decoding segd's binary header) runs in a child process
+ * with its own loop. Latency = client receive time − the mask header's captureTimeMs (same machine, same
+ * clock): decode hand-over, queue, batching, inference, encode and send. The peers stamp their frames the
+ * same way (when the RGB frame is ready) and send the same header.
  *
  * Flags: --config FILE (default config/default.yaml) --rounds N (3) --seconds N (per phase, 5)
  *        --warmup N (2) --streams N (4) --under-streams N (2) --clip FILE (default: the config's
  *        first file stream) --batch N (override) --model FILE (override the config's model; its
- *        card is the .json beside it) --phases LIST (bare,unpaced,under,over)
+ *        card is the .json beside it) --phases LIST (bare,decode,unpaced,under,over; also pyav, gst,
+ *        pyav-paced, gst-paced) --peers (adds bare, decode, unpaced, over and the four peer phases)
+ *        --json FILE (the result object, also printed as the last line)
  *        --bare-only: bare ORT once, printed as one JSON line (model, batch, frames/s, batch
  *        p50/p99 ms, CPU ms/frame, provider, threads, load average before/after): the models/README.md table.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { SegdClient } from '../clients/ts/segd-client.js';
-import { startDaemon } from '../daemon/app.js';
-import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { STAGES } from '../daemon/metrics.js';
-import { defaultCardPath, readModelCard, sessionOptionsFor } from '../pipeline/engine/index.js';
-import { parseSourceUrl } from '../pipeline/sources/index.js';
-import { cpuBetween, sampleCpu, type CpuSample, type CpuSplit } from './bench-cpu.js';
-import { metricsBetween, snapshotMetrics, type MetricsDelta, type MetricsSnapshot } from './bench-metrics.js';
+import { readModelCard, sessionOptionsFor } from '../pipeline/engine/index.js';
+import { runChild } from './bench-child.js';
+import { benchFfmpeg, cardPath, clipPath, loadBenchConfig, modelInput } from './bench-config.js';
+import { daemonPhase, type DaemonRound } from './bench-daemon.js';
+import { decodePhase, type DecodeRound } from './bench-decode.js';
+import { peerPhase, peersPython, type PeerName, type PeerRound } from './bench-peers.js';
 import { median, percentile, summarize, type Summary } from './bench-stats.js';
-import { clipStreams } from './bench-streams.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -60,14 +64,13 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     streams: { type: 'string', default: '4' },
     'under-streams': { type: 'string', default: '2' },
-    phases: { type: 'string', default: 'bare,unpaced,under,over' },
+    phases: { type: 'string', default: 'bare,decode,unpaced,under,over' },
+    peers: { type: 'boolean', default: false },
+    json: { type: 'string' },
     clip: { type: 'string' },
     batch: { type: 'string' },
     model: { type: 'string' },
     'bare-only': { type: 'boolean', default: false },
-    client: { type: 'string' }, // internal: run as the measuring WebSocket client of this URL
-    start: { type: 'string' }, // internal (client): window start, epoch ms
-    end: { type: 'string' }, // internal (client): window end, epoch ms
     bare: { type: 'boolean', default: false }, // internal: run the bare ONNX Runtime phase, print JSON
   },
 });
@@ -81,51 +84,7 @@ function fmt(x: number, digits = 1): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
 }
 
-interface ClientReport {
-  /** Masks received inside the window, per stream. */
-  perStream: Record<string, number>;
-  latencyMs: number[];
-}
-
-/** Child-process role: count masks and their capture→receive latency inside [start, end). */
-async function runClient(url: string, start: number, end: number): Promise<void> {
-  const client = await SegdClient.connect(url, { encoding: 'raw' });
-  const latencyMs: number[] = [];
-  const perStream: Record<string, number> = {};
-  client.onMask = (mask) => {
-    const now = Date.now();
-    if (now < start || now >= end) return;
-    latencyMs.push(now - mask.captureTimeMs);
-    perStream[mask.streamId] = (perStream[mask.streamId] ?? 0) + 1;
-  };
-  await new Promise((resolve) => setTimeout(resolve, end - Date.now()));
-  await client.close();
-  const report: ClientReport = { perStream, latencyMs };
-  process.stdout.write(JSON.stringify(report) + '\n');
-}
-
-/** The config with --model FILE (resolved against the working directory) in place of its model. */
-function withModel(cfg: SegdConfig): SegdConfig {
-  if (!flags.model) return cfg;
-  if (!existsSync(flags.model)) throw new Error(`bench: --model ${flags.model}: no such file (expected an .onnx with its card beside it)`);
-  return { ...cfg, model: { ...cfg.model, path: resolve(flags.model), card: null } };
-}
-
-function ffmpegPath(cfg: SegdConfig): string {
-  return cfg.ffmpeg.path ?? (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-}
-
-/** The clip to play: --clip, else the config's first file stream. */
-function clipPath(cfg: SegdConfig): string {
-  if (flags.clip) return flags.clip;
-  for (const s of cfg.streams) {
-    const parsed = parseSourceUrl(s.url);
-    if (parsed.kind === 'file') return parsed.input;
-  }
-  throw new Error('bench: no file stream in the config; pass --clip FILE');
-}
-
-/** `n` consecutive clip frames as one NHWC batch, decoded and scaled by the real ffmpeg. */
+/** `n` consecutive clip frames as one NHWC batch, decoded and scaled by the daemon's ffmpeg. */
 function decodeBatch(ffmpeg: string, clip: string, n: number, w: number, h: number): Uint8Array {
   const bytes = n * w * h * 3;
   const args = ['-nostdin', '-v', 'error', '-i', clip, '-frames:v', String(n), '-vf', `scale=${w}:${h}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
@@ -152,12 +111,12 @@ async function runBare(cfg: SegdConfig, clip: string, maxBatch: number, seconds:
   const { openSession } = await import('../pipeline/engine/providers.js');
   const { env, InferenceSession, Tensor } = await import('onnxruntime-node');
   env.logLevel = 'fatal'; // as the engine's worker does: skipped providers are logged once by openSession
-  const card = await readModelCard(cfg.model.card ?? defaultCardPath(cfg.model.path));
+  const card = await readModelCard(cardPath(cfg));
   const { height: h, width: w } = card.input;
   const probe = await openSession(cfg.model.path, cfg.model.providers, cfg.model, logger);
   const provider = probe.provider;
   await probe.session.release();
-  const input = decodeBatch(ffmpegPath(cfg), clip, maxBatch, w, h);
+  const input = decodeBatch(benchFfmpeg(cfg), clip, maxBatch, w, h);
   const session = await InferenceSession.create(cfg.model.path, sessionOptionsFor(provider, cfg.model));
   try {
     const feeds = { frames: new Tensor('uint8', input, [maxBatch, h, w, 3]) };
@@ -188,105 +147,22 @@ async function runBare(cfg: SegdConfig, clip: string, maxBatch: number, seconds:
   }
 }
 
-function lastLine(text: string): string {
-  return text.trimEnd().split('\n').pop() ?? '';
-}
-
-/** Runs this script in a child process with `args` and parses its last stdout line. */
-async function child<T>(args: string[], what: string): Promise<T> {
-  const c = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => c.once('exit', resolve));
-  if (code !== 0) throw new Error(`bench: ${what} exited with ${code}`);
-  return JSON.parse(lastLine(out)) as T; // earlier lines: pino log lines
-}
-
 function benchBare(maxBatch: number, clip: string, seconds: number): Promise<BareResult> {
   const args = ['--bare', '--config', flags.config, '--clip', clip, '--batch', String(maxBatch), '--seconds', String(seconds)];
   if (flags.model) args.push('--model', flags.model);
-  return child<BareResult>(args, 'bare ONNX Runtime phase');
+  return runChild<BareResult>(fileURLToPath(import.meta.url), args, 'bare ONNX Runtime phase');
 }
 
-interface DaemonResult {
-  readonly client: ClientReport;
-  readonly seconds: number;
-  readonly cpu: CpuSplit;
-  readonly metrics: MetricsDelta;
-}
+type DaemonPhaseName = 'unpaced' | 'under' | 'over';
+type PeerPhaseName = 'pyav' | 'gst' | 'pyav-paced' | 'gst-paced';
+type PhaseName = 'bare' | 'decode' | DaemonPhaseName | PeerPhaseName;
+const PHASES: readonly PhaseName[] = ['bare', 'decode', 'unpaced', 'under', 'over', 'pyav', 'gst', 'pyav-paced', 'gst-paced'];
+const PEER_PHASES: readonly PeerPhaseName[] = ['pyav', 'gst', 'pyav-paced', 'gst-paced'];
+/** What --peers adds: the floor's decode half and every peer, unpaced and paced. */
+const WITH_PEERS: readonly PhaseName[] = ['bare', 'decode', 'unpaced', 'over', ...PEER_PHASES];
 
-/** Fires `fn` at epoch ms `at` and resolves with its result. */
-function at<T>(when: number, fn: () => T | Promise<T>): Promise<T> {
-  return new Promise((resolve, reject) => setTimeout(() => Promise.resolve().then(fn).then(resolve, reject), Math.max(0, when - Date.now())));
-}
-
-/** The daemon on N copies of the clip, measured by a client in a child process and by CPU/metrics samples here. */
-async function benchDaemon(cfg: SegdConfig, maxBatch: number, p: { streams: number; realtime: boolean; clip: string; warmupS: number; seconds: number }): Promise<DaemonResult> {
-  const config: SegdConfig = {
-    ...cfg,
-    server: { ...cfg.server, host: '127.0.0.1', port: 0, token: null, tokenFile: null },
-    batching: { ...cfg.batching, maxBatch },
-    streams: clipStreams(p.streams, p.clip, { realtime: p.realtime }),
-  };
-  const daemon = await startDaemon(config, logger);
-  try {
-    const url = `ws://127.0.0.1:${daemon.address.port}/ws`;
-    const start = Date.now() + p.warmupS * 1000;
-    const end = start + p.seconds * 1000;
-    const reg = daemon.metrics.registry;
-    const sample = async (): Promise<[CpuSample, MetricsSnapshot]> => {
-      const cpu = sampleCpu(); // first: the metrics read below costs CPU of its own
-      return [cpu, await snapshotMetrics(reg)];
-    };
-    const clientDone = child<ClientReport>(['--client', url, '--start', String(start), '--end', String(end)], 'bench client');
-    const [c0, m0] = await at(start, sample);
-    const [c1, m1] = await at(end, sample);
-    return { client: await clientDone, seconds: p.seconds, cpu: cpuBetween(c0, c1), metrics: metricsBetween(m0, m1) };
-  } finally {
-    await daemon.stop();
-  }
-}
-
-type PhaseName = 'bare' | 'unpaced' | 'under' | 'over';
-const PHASES: readonly PhaseName[] = ['bare', 'unpaced', 'under', 'over'];
-
-interface DaemonRound {
-  masksPerS: number;
-  cpuMsPerMask: number;
-  ffmpegMsPerMask: number;
-  mainMsPerMask: number;
-  otherMsPerMask: number;
-  p50: number;
-  p99: number;
-  drops: Record<string, number>;
-  /** Least and most masks/s of one stream (starvation shows as a low minimum). */
-  streamMinPerS: number;
-  streamMaxPerS: number;
-  stageMs: Record<string, number>;
-  meanBatch: number;
-  ffmpegUnpaired: number;
-}
-
-function daemonRound(r: DaemonResult, streams: number): DaemonRound {
-  const lat = [...r.client.latencyMs].sort((a, b) => a - b);
-  const received = r.client.latencyMs.length;
-  const perStream = Array.from({ length: streams }, (_, i) => (r.client.perStream[`bench${i}`] ?? 0) / r.seconds);
-  const pub = r.metrics.published;
-  return {
-    masksPerS: received / r.seconds,
-    cpuMsPerMask: (r.cpu.processMs + r.cpu.ffmpegMs) / pub,
-    ffmpegMsPerMask: r.cpu.ffmpegMs / pub,
-    mainMsPerMask: r.cpu.mainMs / pub,
-    otherMsPerMask: r.cpu.otherThreadsMs / pub,
-    p50: percentile(lat, 50),
-    p99: percentile(lat, 99),
-    drops: { ...r.metrics.drops },
-    streamMinPerS: Math.min(...perStream),
-    streamMaxPerS: Math.max(...perStream),
-    stageMs: { ...r.metrics.stageMeanMs },
-    meanBatch: r.metrics.meanBatch,
-    ffmpegUnpaired: r.cpu.ffmpegUnpaired,
-  };
+function peerOf(phase: PeerPhaseName): { name: PeerName; realtime: boolean } {
+  return { name: phase.startsWith('pyav') ? 'pyav' : 'gst', realtime: phase.endsWith('-paced') };
 }
 
 function load1(): number {
@@ -301,16 +177,54 @@ function goal(ok: boolean): string {
   return ok ? 'met' : 'NOT met';
 }
 
+/** Figures of the rounds of one measured phase (daemon or peer), as medians with spreads. */
+interface PhaseRound {
+  masksPerS: number;
+  cpuMsPerMask: number;
+  p50: number;
+  p99: number;
+  drops: Record<string, number>;
+  streamMinPerS: number;
+  streamMaxPerS: number;
+  meanBatch: number;
+  rssMb: number;
+}
+
+function dropTotals(rs: readonly PhaseRound[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r.drops)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function common(rs: readonly PhaseRound[]): Record<string, unknown> {
+  return {
+    masksPerS: summarize(rs.map((r) => r.masksPerS)),
+    cpuMsPerMask: summarize(rs.map((r) => r.cpuMsPerMask)),
+    latencyMs: { p50: summarize(rs.map((r) => r.p50)), p99: summarize(rs.map((r) => r.p99)) },
+    dropsInWindows: dropTotals(rs),
+    streamMasksPerS: { min: summarize(rs.map((r) => r.streamMinPerS)), max: summarize(rs.map((r) => r.streamMaxPerS)) },
+    meanBatch: median(rs.map((r) => r.meanBatch)),
+    rssMb: summarize(rs.map((r) => r.rssMb)),
+  };
+}
+
+function printCommon(rs: readonly PhaseRound[]): void {
+  const m = (f: (r: PhaseRound) => number): Summary => summarize(rs.map(f));
+  console.log(
+    `  ${s(m((r) => r.masksPerS))} masks/s received; per stream min ${fmt(median(rs.map((r) => r.streamMinPerS)))} / max ${fmt(median(rs.map((r) => r.streamMaxPerS)))}; ` +
+      `mean batch ${fmt(median(rs.map((r) => r.meanBatch)), 2)}; RSS ${s(m((r) => r.rssMb), 0)} MB`,
+  );
+  console.log(`  capture→receive p50 ${s(m((r) => r.p50))} ms, p99 ${s(m((r) => r.p99))} ms | drops in windows ${JSON.stringify(dropTotals(rs))}`);
+}
+
 async function main(): Promise<void> {
   const seconds = Number(flags.seconds);
   const warmupS = Number(flags.warmup);
-  if (flags.client) return runClient(flags.client, Number(flags.start), Number(flags.end));
-
-  const cfg = withModel(loadConfigFile(flags.config));
+  const cfg = loadBenchConfig(flags.config, flags.model);
   const maxBatch = flags.batch ? Number(flags.batch) : cfg.batching.maxBatch;
   const nStreams = Number(flags.streams);
   const underStreams = Number(flags['under-streams']);
-  const clip = clipPath(cfg);
+  const clip = clipPath(cfg, flags.clip);
 
   if (flags.bare) return runBare(cfg, clip, maxBatch, seconds);
 
@@ -338,9 +252,12 @@ async function main(): Promise<void> {
 
   const rounds = Number(flags.rounds);
   const wanted = new Set(flags.phases.split(',').map((p) => p.trim()));
+  if (flags.peers) for (const p of WITH_PEERS) wanted.add(p);
   for (const p of wanted) if (!PHASES.includes(p as PhaseName)) throw new Error(`bench: --phases: unknown phase '${p}' (known: ${PHASES.join(', ')})`);
   const phases = PHASES.filter((p) => wanted.has(p));
   const { intraOpThreads, interOpThreads, allowSpinning } = cfg.model.cpu;
+  const input = await modelInput(cfg);
+  const python = phases.some((p) => (PEER_PHASES as readonly string[]).includes(p)) ? peersPython() : '';
   console.log(
     `model ${cfg.model.path} | batch ${maxBatch} | intra-op ${intraOpThreads}, inter-op ${interOpThreads} threads, spinning ${allowSpinning ? 'on' : 'off'} | ` +
       `maxDelayMs ${cfg.batching.maxDelayMs} | ffmpeg threads ${cfg.ffmpeg.threads} | ` +
@@ -348,7 +265,9 @@ async function main(): Promise<void> {
   );
 
   const bare: BareResult[] = [];
-  const runs: Record<Exclude<PhaseName, 'bare'>, DaemonRound[]> = { unpaced: [], under: [], over: [] };
+  const decode: DecodeRound[] = [];
+  const runs: Record<DaemonPhaseName, DaemonRound[]> = { unpaced: [], under: [], over: [] };
+  const peerRuns: Record<PeerPhaseName, PeerRound[]> = { pyav: [], gst: [], 'pyav-paced': [], 'gst-paced': [] };
   const roundLoads: number[] = [];
   let provider = 'n/a';
   for (let round = 0; round < rounds; round++) {
@@ -359,11 +278,33 @@ async function main(): Promise<void> {
         const b = await benchBare(maxBatch, clip, seconds);
         provider = b.provider;
         bare.push(b);
-        continue;
+      } else if (phase === 'decode') {
+        decode.push(await decodePhase({ ffmpeg: benchFfmpeg(cfg), clip, width: input.width, height: input.height, threads: cfg.ffmpeg.threads, warmupS, seconds }));
+      } else if (phase === 'unpaced' || phase === 'under' || phase === 'over') {
+        const streams = phase === 'under' ? underStreams : nStreams;
+        runs[phase].push(
+          await daemonPhase({ config: flags.config, ...(flags.model ? { model: flags.model } : {}), clip, maxBatch, streams, realtime: phase !== 'unpaced', maxFps: null, warmupS, seconds }),
+        );
+      } else {
+        const { name, realtime } = peerOf(phase);
+        peerRuns[phase].push(
+          await peerPhase(name, {
+            python,
+            model: cfg.model.path,
+            card: cardPath(cfg),
+            clip,
+            streams: nStreams,
+            maxBatch,
+            realtime,
+            intraOpThreads,
+            interOpThreads,
+            allowSpinning,
+            decoderThreads: cfg.ffmpeg.threads,
+            warmupS,
+            seconds,
+          }),
+        );
       }
-      const streams = phase === 'under' ? underStreams : nStreams;
-      const r = await benchDaemon(cfg, maxBatch, { streams, realtime: phase !== 'unpaced', clip, warmupS, seconds });
-      runs[phase].push(daemonRound(r, streams));
     }
     roundLoads.push(load1());
     console.log(`  round ${round + 1}/${rounds} done (load1 ${fmt(load1(), 2)})`);
@@ -373,9 +314,10 @@ async function main(): Promise<void> {
   const bareFps = summarize(bare.map((b) => b.framesPerS));
   const bareBatch = summarize(bare.map((b) => b.batchMsP50));
   const bareCpu = summarize(bare.map((b) => b.cpuMsPerFrame));
-  // Ratios per round: each daemon figure against the bare phase of the same round.
-  const perRound = (xs: readonly number[], f: (x: number, b: BareResult) => number): Summary =>
-    summarize(xs.map((x, i) => (bare[i] ? f(x, bare[i]) : Number.NaN)));
+  const decodeCpu = summarize(decode.map((d) => d.cpuMsPerFrame));
+  // Ratios per round: each figure against the same round's reference.
+  const perRound = <T>(xs: readonly number[], refs: readonly T[], f: (x: number, ref: T) => number): Summary =>
+    summarize(xs.map((x, i) => (refs[i] !== undefined ? f(x, refs[i] as T) : Number.NaN)));
   const out: Record<string, unknown> = {
     provider,
     maxBatch,
@@ -391,6 +333,11 @@ async function main(): Promise<void> {
     console.log(`bare onnxruntime:   ${s(bareFps)} frames/s | one batch of ${maxBatch}: p50 ${s(bareBatch)} ms | CPU ${s(bareCpu)} ms/frame`);
     out['bare'] = { framesPerS: bareFps, batchMsP50: bareBatch, cpuMsPerFrame: bareCpu };
   }
+  if (decode.length > 0) {
+    const fps = summarize(decode.map((d) => d.framesPerS));
+    console.log(`bare decode (ffmpeg → rgb24 ${input.width}x${input.height}, ${cfg.ffmpeg.threads} thread(s)): ${s(fps)} frames/s | CPU ${s(decodeCpu, 2)} ms/frame`);
+    out['decode'] = { framesPerS: fps, cpuMsPerFrame: decodeCpu };
+  }
   for (const phase of ['unpaced', 'under', 'over'] as const) {
     const rs = runs[phase];
     if (rs.length === 0) continue;
@@ -404,54 +351,85 @@ async function main(): Promise<void> {
         ? `${streams} streams unpaced`
         : `${streams} streams x ${CLIP_FPS} fps (meant ${phase} capacity` +
           (regime === null ? ')' : `; ${asked} fps asked vs bare ${fmt(bareFps.median)}: ${regime === phase ? 'it is' : `it is NOT: ${regime} capacity`})`);
-    const fps = summarize(rs.map((r) => r.masksPerS));
     const cpu = summarize(rs.map((r) => r.cpuMsPerMask));
     const ff = summarize(rs.map((r) => r.ffmpegMsPerMask));
     const main = summarize(rs.map((r) => r.mainMsPerMask));
     const other = summarize(rs.map((r) => r.otherMsPerMask));
-    const p50 = summarize(rs.map((r) => r.p50));
-    const p99 = summarize(rs.map((r) => r.p99));
-    const dropTotals: Record<string, number> = {};
-    for (const r of rs) for (const [k, v] of Object.entries(r.drops)) dropTotals[k] = (dropTotals[k] ?? 0) + v;
     const stage = Object.fromEntries(STAGES.map((st) => [st, median(rs.map((r) => r.stageMs[st] ?? Number.NaN))]));
     const phaseOut: Record<string, unknown> = {
       ...(regime === null ? {} : { regime }),
-      masksPerS: fps,
-      cpuMsPerMask: cpu,
+      ...common(rs),
       cpuSplitMsPerMask: { ffmpeg: ff, mainThread: main, otherThreads: other },
-      latencyMs: { p50, p99 },
-      dropsInWindows: dropTotals,
-      streamMasksPerS: { min: summarize(rs.map((r) => r.streamMinPerS)), max: summarize(rs.map((r) => r.streamMaxPerS)) },
       stageMeanMs: stage,
-      meanBatch: median(rs.map((r) => r.meanBatch)),
+      rssIdleMb: median(rs.map((r) => r.rssIdleMb)),
     };
     console.log(`daemon, ${label}:`);
-    console.log(`  ${s(fps)} masks/s received; per stream min ${fmt(median(rs.map((r) => r.streamMinPerS)))} / max ${fmt(median(rs.map((r) => r.streamMaxPerS)))}; mean batch ${fmt(median(rs.map((r) => r.meanBatch)), 2)}`);
-    console.log(`  capture→receive p50 ${s(p50)} ms, p99 ${s(p99)} ms | drops in windows ${JSON.stringify(dropTotals)}`);
+    printCommon(rs);
     console.log(
-      `  CPU ${s(cpu, 2)} ms/mask = ffmpeg ${fmt(ff.median, 2)} + main thread ${fmt(main.median, 2)} + other threads ${fmt(other.median, 2)}` +
-        (bare.length > 0 ? ` | daemon overhead ${fmt(cpu.median - bareCpu.median, 2)} ms/mask over bare's ${fmt(bareCpu.median, 2)}` : ''),
+      `  CPU ${s(cpu, 2)} ms/mask = decode (ffmpeg) ${fmt(ff.median, 2)} + inference (worker, ORT pool) ${fmt(other.median, 2)} + own (main thread) ${fmt(main.median, 2)}` +
+        (bare.length > 0 ? ` | over bare inference's ${fmt(bareCpu.median, 2)}: ${fmt(cpu.median - bareCpu.median, 2)} ms/mask` : ''),
     );
     console.log(`  stage means (ms): ${STAGES.map((st) => `${st} ${fmt(stage[st] as number, 1)}`).join(', ')} (inference per batch)`);
     if (rs.some((r) => r.ffmpegUnpaired > 0)) console.log('  note: an ffmpeg child started or ended inside a window; its CPU is not counted');
     if (bare.length > 0) {
       if (phase === 'unpaced') {
-        const ratio = perRound(rs.map((r) => r.masksPerS), (x, b) => x / b.framesPerS);
-        const cpuRatio = perRound(rs.map((r) => r.cpuMsPerMask), (x, b) => x / b.cpuMsPerFrame);
-        console.log(`  daemon ÷ bare frames/s ${s(ratio, 3)}: goal >= 0.95 with spread <= 5%: ${goal(ratio.median >= 0.95 && ratio.spread <= 0.05)}`);
-        console.log(`  daemon CPU/mask ÷ bare CPU/frame ${s(cpuRatio, 3)}: goal <= 1.10: ${goal(cpuRatio.median <= 1.1)}`);
+        const ratio = perRound(rs.map((r) => r.masksPerS), bare, (x, b) => x / b.framesPerS);
+        const cpuRatio = perRound(rs.map((r) => r.cpuMsPerMask), bare, (x, b) => x / b.cpuMsPerFrame);
+        const inferRatio = perRound(rs.map((r) => r.stageMs['inference'] ?? Number.NaN), bare, (x, b) => x / b.batchMsP50);
+        console.log(`  daemon ÷ bare frames/s ${s(ratio, 3)} | daemon CPU/mask ÷ bare CPU/frame ${s(cpuRatio, 3)}`);
+        console.log(
+          `  inference per batch inside the daemon ÷ bare batch p50 ${s(inferRatio, 3)} (daemon mean batch ${fmt(median(rs.map((r) => r.meanBatch)), 2)} vs bare ${maxBatch}): goal <= 1.08: ${goal(inferRatio.median <= 1.08)}`,
+        );
         phaseOut['ratioToBare'] = ratio;
         phaseOut['cpuRatioToBare'] = cpuRatio;
+        phaseOut['inferenceBatchRatioToBare'] = inferRatio;
+        if (decode.length > 0) {
+          // The floor: what decoding and inference cost alone; above it is segd's own overhead.
+          const over = perRound(rs.map((r) => r.cpuMsPerMask), bare.map((b, i) => b.cpuMsPerFrame + (decode[i]?.cpuMsPerFrame ?? Number.NaN)), (x, floor) => x - floor);
+          console.log(
+            `  floor = bare decode ${fmt(decodeCpu.median, 2)} + bare inference ${fmt(bareCpu.median, 2)} = ${fmt(decodeCpu.median + bareCpu.median, 2)} ms/mask; ` +
+              `daemon − floor ${s(over, 2)} ms/mask: goal <= 2.0: ${goal(over.median <= 2.0)} ` +
+              `(decode ${fmt(ff.median - decodeCpu.median, 2)} and inference ${fmt(other.median - bareCpu.median, 2)} over their bare figures, own ${fmt(main.median, 2)})`,
+          );
+          phaseOut['cpuOverFloorMsPerMask'] = over;
+        }
       } else {
         const limit = phase === 'under' ? 1.5 : 2.5;
-        const ratio = perRound(rs.map((r) => r.p99), (x, b) => x / b.batchMsP50);
+        const ratio = perRound(rs.map((r) => r.p99), bare, (x, b) => x / b.batchMsP50);
         console.log(`  p99 ÷ one batch's inference ${s(ratio, 2)}: goal <= ${limit}: ${goal(ratio.median <= limit)}`);
         phaseOut['p99ToBatch'] = ratio;
       }
     }
     out[phase] = phaseOut;
   }
+  for (const phase of PEER_PHASES) {
+    const rs = peerRuns[phase];
+    if (rs.length === 0) continue;
+    const { name, realtime } = peerOf(phase);
+    const cpu = summarize(rs.map((r) => r.cpuMsPerMask));
+    console.log(`peer ${name} (${name === 'pyav' ? 'PyAV' : 'GStreamer appsink'} + onnxruntime + websockets), ${nStreams} streams ${realtime ? `x ${CLIP_FPS} fps` : 'unpaced'}:`);
+    printCommon(rs);
+    console.log(`  CPU ${s(cpu, 2)} ms/mask (the peer's process, every thread)`);
+    if (provider !== 'cpu' && provider !== 'n/a') console.log(`  note: the peers run onnxruntime's CPU provider; segd ran ${provider}`);
+    const phaseOut: Record<string, unknown> = common(rs);
+    // segd against the peer on the same work in the same rounds: unpaced against unpaced, paced against 'over' (N x 10 fps).
+    const segd = realtime ? runs.over : runs.unpaced;
+    if (segd.length > 0) {
+      const ratio = perRound(segd.map((r) => r.masksPerS), rs, (x, peer) => x / peer.masksPerS);
+      const cpuRatio = perRound(segd.map((r) => r.cpuMsPerMask), rs, (x, peer) => x / peer.cpuMsPerMask);
+      const rssRatio = perRound(segd.map((r) => r.rssMb), rs, (x, peer) => x / peer.rssMb);
+      const target = name === 'pyav' ? 1.3 : 1.1;
+      console.log(
+        `  segd ÷ ${name}: masks/s ${s(ratio, 3)}` +
+          (realtime ? '' : `: goal >= ${target}: ${goal(ratio.median >= target)}`) +
+          ` | CPU/mask ${s(cpuRatio, 3)} | RSS ${s(rssRatio, 2)}`,
+      );
+      phaseOut['segdRatio'] = { masksPerS: ratio, cpuMsPerMask: cpuRatio, rssMb: rssRatio };
+    }
+    out[phase] = phaseOut;
+  }
   console.log(JSON.stringify(out));
+  if (flags.json) writeFileSync(flags.json, JSON.stringify(out, null, 2) + '\n');
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,8 @@
 #   bash scripts/setup.sh --test   also the test peers (GStreamer RTSP server, promtool, chromium,
 #                                  systemd-analyze, mosquitto, openssl, Java 17 and an Apache Kafka broker from
 #                                  Maven Central, a real Triton from PyPI's nvidia-pytriton), the training venv used
-#                                  by the test suite and Home Assistant Core's venv (test/ha: ~640 MB)
+#                                  by the test suite, Home Assistant Core's venv (test/ha: ~640 MB) and the
+#                                  bench's peer pipelines (scripts/peers: GStreamer's libav plugins, PyAV, onnxruntime)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,7 +30,7 @@ apt_install() {
 
 if [ "$want_test" = 1 ]; then
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-    gstreamer1.0-plugins-bad gstreamer1.0-tools prometheus chromium python3-websockets python3-jsonschema systemd python3-venv \
+    gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-tools prometheus chromium python3-websockets python3-jsonschema systemd python3-venv \
     mosquitto openssl openjdk-17-jre-headless maven
 fi
 
@@ -48,5 +49,7 @@ if [ "$want_test" = 1 ]; then
   bash test/triton/setup_env.sh >/dev/null
   # Home Assistant Core on Debian's Python 3.11 (test/e2e/home-assistant.test.ts), cached outside the clone.
   bash test/ha/setup_env.sh >/dev/null
+  # The bench's peers (npm run bench -- --peers; test/integration/bench-peers): Debian's python3 with python3-gi.
+  bash scripts/peers/setup_env.sh >/dev/null
 fi
 echo "setup: done"
