@@ -189,3 +189,13 @@ def test_onnxruntime_node_agrees_with_pytorch_on_real_val_frames(tmp_path):
         want = SegmentationExport(model, 360, 480).eval()(torch.from_numpy(frames)).numpy()
     assert len(np.unique(want)) > 1   # a constant mask would agree trivially
     assert (got == want).mean() >= 0.999
+
+
+def test_card_states_the_opset_the_file_declares(tmp_path):
+    # The exporter keeps opset 18 when it cannot convert a graph down (the Lite front's Pad): the card
+    # must say what the file holds, not what was asked for.
+    out = tmp_path / "lite.onnx"
+    assert export_main(["--untrained", "--arch", "sctnet-s-lite0", "--height", str(H), "--width", str(W),
+                        "--out", str(out), "--parity-frames", "0"]) == 0
+    declared = next(o.version for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx"))
+    assert json.loads(out.with_suffix(".json").read_text())["onnx"]["opset"] == declared

@@ -7,13 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import onnx
 from torch import nn
 
 from ..data.classes import load_classes_json
 from .card import CARD_FORMAT, write_card
 from .fuse import fold_batchnorm
 from .model_source import inference_parameters, load_checkpoint, model_from_checkpoint, untrained_model
-from .onnx_export import OPSET, SegmentationExport, check_graph, export_onnx
+from .onnx_export import OPSET, SegmentationExport, check_graph, export_onnx, graph_opset
 
 
 def export_model(model: nn.Module, arch: str, out: str | Path, *, classes_file: str | Path, height: int,
@@ -24,8 +25,10 @@ def export_model(model: nn.Module, arch: str, out: str | Path, *, classes_file: 
     if getattr(model, "num_classes", num_classes) != num_classes:
         raise ValueError(f"model predicts {getattr(model, 'num_classes')} classes but {classes_file} lists {num_classes}")
     onnx_path = export_onnx(model, out, height, width)
+    # The file's own opset: the exporter keeps 18 when a model's ops cannot be converted down to OPSET.
+    opset = graph_opset(onnx.load(str(onnx_path), load_external_data=False))
     card = write_card(onnx_path, architecture=arch, classes_file=classes_file, height=height, width=width,
-                      opset=OPSET, parameters=inference_parameters(model), metrics=metrics, training=training,
+                      opset=opset, parameters=inference_parameters(model), metrics=metrics, training=training,
                       train_split=train_split, eval_split=eval_split)
     return onnx_path, card
 

@@ -95,11 +95,16 @@ def fold_initializer_transposes(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def graph_opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset the graph declares (18 when the exporter could not convert down to OPSET)."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
 def check_graph(model: onnx.ModelProto, height: int, width: int) -> None:
     """Raise ValueError naming what breaks the contract in an exported graph."""
     onnx.checker.check_model(model)
     problems = []
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = graph_opset(model)
     if opset < OPSET:
         problems.append(f"opset {opset} < {OPSET}")
     ops = [n.op_type for n in model.graph.node]
