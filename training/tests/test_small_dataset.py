@@ -3,6 +3,7 @@
 SEGD_SHARED points at an empty folder in every test here, so nothing can fall back to ../shared.
 """
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from segd_train.engine import checkpoint
 from segd_train.export import untrained_model
 from segd_train.export.__main__ import main as export_main
-from segd_train.export.quantize import main as quantize_main
+from segd_train.export.quantize import FLOAT_LEADING_STEPS, main as quantize_main
 
 H, W = 64, 96          # the model's input size
 VAL_H, VAL_W = 80, 120  # val images of another size: quantize scores them at the model's size
@@ -114,6 +115,24 @@ def test_quantize_adapts_to_a_small_dataset_of_another_size(tiny, tmp_path, caps
     assert card["quantization"]["calibration"] == {"dataset": "yard-3", "split": "train", "frames": 6}
     assert card["metrics"]["images"] == 3 and 0.0 <= card["metrics"]["miou"] <= 1.0
     assert card["onnx"]["file"] == "yard-int8.onnx"
+    assert sorted(p.name for p in fp32.parent.iterdir()) == ["yard-int8.json", "yard-int8.onnx", "yard.json",
+                                                             "yard.onnx"]
+
+
+def test_quantize_keeps_leading_convolutions_float_until_the_target_agreement(tiny, tmp_path, capsys):
+    # A target no int8 model reaches: every step is tried, the best kept, and the card says which.
+    fp32 = _fp32(tmp_path, tiny)
+    capsys.readouterr()
+    rc = quantize_main(["--onnx", str(fp32), "--dataset", "folder", "--data-root", str(tiny), "--no-eval",
+                        "--target-agreement", "1.0"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    tried = [int(m) for m in re.findall(r"int8 with the first (\d+) convolutions float", printed.err)]
+    assert tried == list(FLOAT_LEADING_STEPS)
+    assert "warning: no step reached --target-agreement 1.0" in printed.err
+    q = json.loads(fp32.with_name("yard-int8.json").read_text())["quantization"]
+    assert q["float_leading_convs"] in FLOAT_LEADING_STEPS
+    assert q["agreement"] == {"split": "val", "frames": 3}
     assert sorted(p.name for p in fp32.parent.iterdir()) == ["yard-int8.json", "yard-int8.onnx", "yard.json",
                                                              "yard.onnx"]
 
