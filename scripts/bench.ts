@@ -177,18 +177,8 @@ function goal(ok: boolean): string {
   return ok ? 'met' : 'NOT met';
 }
 
-/** Figures of the rounds of one measured phase (daemon or peer), as medians with spreads. */
-interface PhaseRound {
-  masksPerS: number;
-  cpuMsPerMask: number;
-  p50: number;
-  p99: number;
-  drops: Record<string, number>;
-  streamMinPerS: number;
-  streamMaxPerS: number;
-  meanBatch: number;
-  rssMb: number;
-}
+/** One round of a measured phase, daemon or peer: the daemon's rounds carry the same figures as a peer's. */
+type PhaseRound = PeerRound;
 
 function dropTotals(rs: readonly PhaseRound[]): Record<string, number> {
   const out: Record<string, number> = {};
