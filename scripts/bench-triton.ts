@@ -9,7 +9,8 @@
  *     what lies outside Triton (network and client). Goal ≤ 5 ms.
  *  2. masks/s: the daemon with `--streams` unpaced file streams on the local engine and on the
  *     triton engine (same model), alternating for `--rounds` rounds; median of triton ÷ local per
- *     round pair. Goal ≥ 0.85 (Triton and its Python backend share the cores). Triton's onnxruntime gets
+ *     round pair, and the triton engine with maxInFlight 1 beside it. Goal ≥ 0.85 (Triton and its Python
+ *     backend share the cores). Triton's onnxruntime gets
  *     the config's model.cpu threads and spinning, as the local engine does.
  *  3. outages: the daemon on Triton with 2 paced streams; `--cycles` times Triton is killed (frames
  *     drop as inference_unavailable) and restarted (masks again). After each cycle, a forced
@@ -91,6 +92,7 @@ async function rpc(triton: TritonServer, n: number) {
     headers: {},
     cardPath: null,
     maxBatch: 2,
+    maxInFlight: 1,
     reconnect: { minMs: 500, maxMs: 5000 },
     logger,
   });
@@ -256,13 +258,29 @@ async function main(): Promise<void> {
       const streams = clipStreams(n, clip, { realtime: false });
       const local: number[] = [];
       const remote: number[] = [];
+      const single: number[] = [];
+      // The triton engine at the config's maxInFlight, and at 1 (one batch at a time) for comparison.
+      const one = { ...model, triton: { ...(model.triton as NonNullable<SegdConfig['model']['triton']>), maxInFlight: 1 } };
       for (let r = 0; r < Number(flags.rounds); r++) {
         local.push(await rate(daemonConfig(base, base.model, streams), Number(flags.warmup), Number(flags.seconds)));
         remote.push(await rate(daemonConfig(base, model, streams), Number(flags.warmup), Number(flags.seconds)));
-        console.log(`  round ${r + 1}: local ${local[r]?.toFixed(2)} · triton ${remote[r]?.toFixed(2)} masks/s`);
+        single.push(await rate(daemonConfig(base, one, streams), Number(flags.warmup), Number(flags.seconds)));
+        console.log(`  round ${r + 1}: local ${local[r]?.toFixed(2)} · triton ${remote[r]?.toFixed(2)} · triton one at a time ${single[r]?.toFixed(2)} masks/s`);
       }
       const ratios = remote.map((x, i) => x / (local[i] as number));
-      out['rate'] = { streams: n, seconds: Number(flags.seconds), local: +median(local).toFixed(2), triton: +median(remote).toFixed(2), ratio: +median(ratios).toFixed(4), ratios: ratios.map((x) => +x.toFixed(4)), goal: 0.85 };
+      const singleRatios = single.map((x, i) => x / (local[i] as number));
+      out['rate'] = {
+        streams: n,
+        seconds: Number(flags.seconds),
+        maxInFlight: model.triton?.maxInFlight,
+        local: +median(local).toFixed(2),
+        triton: +median(remote).toFixed(2),
+        ratio: +median(ratios).toFixed(4),
+        ratios: ratios.map((x) => +x.toFixed(4)),
+        tritonOneAtATime: +median(single).toFixed(2),
+        ratioOneAtATime: +median(singleRatios).toFixed(4),
+        goal: 0.85,
+      };
       console.log('rate', JSON.stringify(out['rate']));
     }
     if (!skip.has('outage')) {

@@ -189,6 +189,11 @@ const TritonSection = Type.Object(
     version: Type.String({ pattern: '^[0-9]*$', default: '' }),
     /** Deadline of every RPC; a batch without a reply by then counts as an outage. */
     timeoutMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000 }),
+    /**
+     * Batches in flight at once: while one crosses the network and waits in Triton's queue, the next
+     * is already on its way. Masks still reach sinks in each stream's order. 1 = one at a time.
+     */
+    maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     /** PEM files for grpcs:// (relative paths resolve against the config file's directory); null = the system's roots. */
     tls: Section({ ca: NullablePath(), cert: NullablePath(), key: NullablePath() }),
     /** Sent with every call as gRPC metadata (e.g. authorization); never logged. Lower-case names. */

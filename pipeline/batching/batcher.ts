@@ -7,7 +7,9 @@
  *   stream is told when its queue becomes full and when a batch has taken a frame from it, so
  *   its producer can stop instead of having frames evicted. Told only on those two edges, with
  *   a callback bound at construction (no lookups per frame).
- * - One batch in flight: the engine is the bottleneck, a second batch would only wait.
+ * - One batch in flight for a local engine: it is the bottleneck, a second batch would only wait.
+ *   A remote engine (Triton) may take `maxInFlight` batches at once, to hide the round trip; their
+ *   results are still handed on in dispatch order, so each stream's masks stay in order.
  * - A batch goes when a full batch is waiting, or `maxDelayMs` after the oldest waiting frame;
  *   0 dispatches as soon as the engine is idle (Triton's max_queue_delay 0): under load the
  *   frames that arrive during a run form the next batch anyway.
@@ -39,6 +41,13 @@ export interface BatchEngine {
   acquireInput(): Uint8Array;
   /** Resolves to n*H*W class ids for the first n frames of the input buffer. */
   run(n: number): Promise<Uint8Array>;
+  /**
+   * Batches that may be in flight at once (absent = 1). Above 1, acquireInput() must hand out a ring
+   * of that many buffers in turn, each left as filled until the ring comes round to it again: the
+   * batcher keeps at most that many batches alive (in flight or not yet handed on) and hands them
+   * on in order, so it reads each batch's pixels from the buffer it filled.
+   */
+  readonly maxInFlight?: number;
 }
 
 export interface BatcherStream extends Pick<StreamConfig, 'id' | 'queueDepth'> {
@@ -81,7 +90,7 @@ interface PendingSwap {
   readonly resolve: () => void;
 }
 
-/** Per-position facts of the batch in flight; preallocated and reused (one batch at a time). */
+/** Per-position facts of a batch in flight; one set per batch alive, reused. */
 interface Slot {
   streamId: string;
   seq: number;
@@ -131,7 +140,8 @@ export class Batcher {
   private readonly ids: string[];
   private readonly index = new Map<string, number>();
   private readonly queues: BoundedQueue<Waiting>[];
-  private readonly slots: readonly Slot[];
+  /** Slot sets not used by a batch alive (one per batch in flight at once, made on first need). */
+  private readonly freeSlots: Slot[][] = [];
   /** Per stream: its onQueueSpace callback, or undefined for newest-wins. */
   private readonly space: (((hasRoom: boolean) => void) | undefined)[];
   /** Per stream: 1 = told "full", 2 = a frame was taken since, "room" not told yet, 0 = neither. */
@@ -144,7 +154,10 @@ export class Batcher {
   private waiting = 0;
   private waitingSinceNs: bigint | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
+  /** Batches dispatched and not yet handed on (at most the engine's maxInFlight). */
+  private inFlight = 0;
+  /** Settles once the newest batch dispatched has been handed on (the next one waits for it). */
+  private handedOn: Promise<void> = Promise.resolve();
   private draining: Promise<void> | null = null;
 
   constructor(opts: BatcherOptions) {
@@ -175,7 +188,10 @@ export class Batcher {
     this.queues = streams.map((s) => new BoundedQueue<Waiting>(s.queueDepth));
     this.space = streams.map((s) => s.onQueueSpace);
     this.spaceState = streams.map(() => 0);
-    this.slots = Array.from({ length: maxBatch }, () => ({
+  }
+
+  private newSlots(): Slot[] {
+    return Array.from({ length: this.maxBatch }, () => ({
       streamId: '',
       seq: 0,
       ptsMs: null,
@@ -186,6 +202,11 @@ export class Batcher {
       width: 0,
       height: 0,
     }));
+  }
+
+  /** Batches the current engine takes at once. */
+  private get inFlightLimit(): number {
+    return this.engine.maxInFlight ?? 1;
   }
 
   /** Frames waiting in all queues (not counting the batch in flight). */
@@ -258,7 +279,7 @@ export class Batcher {
     }
     return new Promise<void>((resolve) => {
       this.pendingSwap = { engine, onSwitch, resolve };
-      if (!this.inFlight) this.applySwap();
+      if (this.inFlight === 0) this.applySwap();
     });
   }
 
@@ -324,14 +345,15 @@ export class Batcher {
       });
       this.waiting = 0;
       this.waitingSinceNs = null;
-      if (this.inFlight) await this.inFlight;
+      await this.handedOn;
       this.applySwap(); // a swap still pending resolves (its engine is the caller's to close)
     })();
     return this.draining;
   }
 
   private schedule(): void {
-    if (this.inFlight || this.waiting === 0 || this.draining) return; // completion re-schedules
+    // Completion re-schedules; a swap waiting lets the batches in flight finish first.
+    if (this.inFlight >= this.inFlightLimit || (this.inFlight > 0 && this.pendingSwap !== null) || this.waiting === 0 || this.draining) return;
     if (this.readyCount() >= this.fullAt) return this.dispatch('full');
     const waitedMs = Number(process.hrtime.bigint() - (this.waitingSinceNs ?? 0n)) / 1e6;
     if (waitedMs >= this.maxDelayMs) return this.dispatch('deadline');
@@ -340,7 +362,7 @@ export class Batcher {
 
   private readonly onDeadline = (): void => {
     this.timer = null;
-    if (!this.inFlight && this.waiting > 0 && !this.draining) this.dispatch('deadline');
+    if (this.inFlight < this.inFlightLimit && this.pendingSwap === null && this.waiting > 0 && !this.draining) this.dispatch('deadline');
   };
 
   private clearTimer(): void {
@@ -360,10 +382,18 @@ export class Batcher {
 
   private dispatch(trigger: BatchTiming['trigger']): void {
     this.clearTimer();
-    const n = this.take();
-    if (n === 0) return;
-    this.inFlight = this.runBatch(n, trigger).finally(() => {
-      this.inFlight = null;
+    const slots = this.freeSlots.pop() ?? this.newSlots();
+    const input = this.engine.acquireInput();
+    const n = this.take(input, slots);
+    if (n === 0) {
+      this.freeSlots.push(slots);
+      return;
+    }
+    this.inFlight++;
+    // Handed on after the batch dispatched before it: each stream's masks stay in order.
+    this.handedOn = this.runBatch(this.engine, n, trigger, slots, input, this.handedOn).finally(() => {
+      this.inFlight--;
+      this.freeSlots.push(slots);
       this.applySwap();
       this.schedule();
     });
@@ -389,9 +419,8 @@ export class Batcher {
     }
   }
 
-  /** Moves up to maxBatch frames into the engine's input buffer (round-robin, capped), releasing each. */
-  private take(): number {
-    const input = this.engine.acquireInput(); // no run in flight here: the buffer is ours
+  /** Moves up to maxBatch frames into `input` (round-robin, capped), releasing each. */
+  private take(input: Uint8Array, slots: readonly Slot[]): number {
     const streams = this.queues.length;
     const now = process.hrtime.bigint();
     let n = 0;
@@ -408,7 +437,7 @@ export class Batcher {
         }
         const f = w.frame;
         input.set(f.data, n * this.frameBytes);
-        const s = this.slots[n] as Slot;
+        const s = slots[n] as Slot;
         s.streamId = f.streamId;
         s.seq = f.seq;
         s.ptsMs = f.ptsMs;
@@ -450,7 +479,7 @@ export class Batcher {
   /** Between batches only (no run in flight): the pending engine takes over. */
   private applySwap(): void {
     const swap = this.pendingSwap;
-    if (swap === null || this.inFlight) return;
+    if (swap === null || this.inFlight > 0) return;
     this.pendingSwap = null;
     const frameBytes = swap.engine.inputHeight * swap.engine.inputWidth * 3;
     if (frameBytes !== this.frameBytes) {
@@ -484,18 +513,29 @@ export class Batcher {
     swap.resolve();
   }
 
-  /** Never rejects: failures are counted per frame and logged. */
-  private async runBatch(n: number, trigger: BatchTiming['trigger']): Promise<void> {
+  /**
+   * Never rejects: failures are counted per frame and logged. Hands the batch on once `before` (the
+   * batch dispatched before it) has been handed on.
+   */
+  private async runBatch(
+    engine: BatchEngine,
+    n: number,
+    trigger: BatchTiming['trigger'],
+    slots: readonly Slot[],
+    input: Uint8Array,
+    before: Promise<void>,
+  ): Promise<void> {
     const inferStartNs = process.hrtime.bigint();
     let masks: Uint8Array;
     try {
-      masks = await this.engine.run(n);
+      masks = await engine.run(n); // called before the first await: the run starts within dispatch()
     } catch (err) {
+      await before;
       // An unreachable inference server (triton) has its own reason; the engine logs the outage once, not per batch.
       const away = err instanceof SegdError && err.code === 'SEGD_INFERENCE_UNAVAILABLE';
       const streams: string[] = [];
       for (let i = 0; i < n; i++) {
-        const id = (this.slots[i] as Slot).streamId;
+        const id = (slots[i] as Slot).streamId;
         streams.push(id);
         this.onDrop(id, away ? 'inference_unavailable' : 'inference_error');
       }
@@ -504,9 +544,10 @@ export class Batcher {
       return;
     }
     const inferEndNs = process.hrtime.bigint();
+    await before;
     const results: MaskResult[] = new Array<MaskResult>(n);
     for (let i = 0; i < n; i++) {
-      const s = this.slots[i] as Slot;
+      const s = slots[i] as Slot;
       results[i] = {
         streamId: s.streamId,
         seq: s.seq,
@@ -522,8 +563,9 @@ export class Batcher {
         mask: masks.subarray(i * this.maskBytes, (i + 1) * this.maskBytes),
       };
     }
-    // The run is over, so the input buffer (back from the worker) holds exactly these frames.
-    this.frames.buffer = this.engine.acquireInput();
+    // One at a time: the run is over, so the engine's input buffer (back from its worker) holds exactly
+    // these frames. Several: the ring has not come round to this batch's buffer (its batches alive ≤ the ring).
+    this.frames.buffer = (engine.maxInFlight ?? 1) > 1 ? input : engine.acquireInput();
     this.frames.count = n;
     try {
       this.onBatch(results, { size: n, trigger, inferStartNs, inferEndNs }, this.frames);

@@ -21,9 +21,14 @@ export interface SegEngine {
    * model not ready). /readyz reports it; frames dropped meanwhile count as `inference_unavailable`.
    */
   readonly unavailableReason: string | null;
-  /** The batch input buffer (maxBatch*H*W*3, NHWC); only while no run is in flight. */
+  /**
+   * Runs that may be in flight at once; absent = 1. Above 1, acquireInput() hands out a ring of
+   * that many buffers in turn, each left as filled until the ring comes round to it again.
+   */
+  readonly maxInFlight?: number;
+  /** The batch input buffer (maxBatch*H*W*3, NHWC) the next run() reads; with maxInFlight 1, only while no run is in flight. */
   acquireInput(): Uint8Array;
-  /** n*H*W class ids for the first n frames of the input buffer (fresh memory per run). */
+  /** n*H*W class ids for the first n frames of the buffer last acquired (fresh memory per run). */
   run(n: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

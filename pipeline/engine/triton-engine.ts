@@ -15,8 +15,11 @@
  * (ModelReady) retries on core/backoff.ts's schedule; its first good reply makes the engine
  * available again. The engine never gives up: a fleet's Triton may be down for a while.
  *
- * One batch in flight at a time (the batcher's contract): the input buffer is ours again once the
- * request is serialised; the mask is the reply's own memory, fresh per batch.
+ * Up to `maxInFlight` batches in flight (the batcher publishes them in order): the round trip is
+ * mostly waiting on the network and the server, so a second request hides it. The input buffers
+ * are a ring of maxInFlight, handed out in turn by acquireInput(); a buffer is left as filled
+ * until the ring comes round to it again, so the batcher reads its pixels after the run. The mask
+ * is the reply's own memory, fresh per batch.
  */
 import type { Logger } from 'pino';
 import { Backoff } from '../core/backoff.js';
@@ -37,7 +40,7 @@ const REQUEST_ERRORS: ReadonlySet<GrpcStatusName> = new Set(['INVALID_ARGUMENT',
 export interface TritonHooks {
   /** Every RPC, with its duration and outcome (a gRPC status name, or 'OK'). */
   readonly onRpc?: (method: TritonRpcMethod, seconds: number, code: GrpcStatusName | 'OK') => void;
-  /** Inference RPCs in flight (0 or 1). */
+  /** Inference RPCs in flight (0…maxInFlight). */
   readonly onInFlight?: (n: number) => void;
 }
 
@@ -54,6 +57,8 @@ export interface TritonEngineOptions {
   /** A local card file; null = the card from the model config parameter `segd_card`. */
   readonly cardPath: string | null;
   readonly maxBatch: number;
+  /** Inference requests in flight at once (≥ 1). */
+  readonly maxInFlight: number;
   /** Probe delays while unavailable (core/backoff.ts). */
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
   readonly logger: Logger;
@@ -75,12 +80,16 @@ export class TritonEngine implements SegEngine {
 
   private readonly opts: TritonEngineOptions;
   private readonly client: TritonClient;
-  private readonly input: Uint8Array;
+  readonly maxInFlight: number;
+  /** The ring of input buffers; `next` is the one acquireInput() hands out next, `filled` the last handed out. */
+  private readonly inputs: readonly Uint8Array[];
+  private next = 0;
+  private filled: Uint8Array;
   private readonly backoff: Backoff;
   private unavailable: string | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private probing: Promise<void> | null = null;
-  private inFlight: Promise<Uint8Array> | null = null;
+  private readonly inFlight = new Set<Promise<Uint8Array>>();
   private closed = false;
 
   private constructor(opts: TritonEngineOptions, client: TritonClient, card: ModelCard, cardPath: string) {
@@ -93,13 +102,18 @@ export class TritonEngine implements SegEngine {
     this.inputWidth = card.input.width;
     this.maxBatch = opts.maxBatch;
     this.frameBytes = this.inputHeight * this.inputWidth * 3;
-    this.input = new Uint8Array(this.maxBatch * this.frameBytes);
+    this.maxInFlight = opts.maxInFlight;
+    this.inputs = Array.from({ length: opts.maxInFlight }, () => new Uint8Array(this.maxBatch * this.frameBytes));
+    this.filled = this.inputs[0] as Uint8Array;
     this.backoff = new Backoff({ minMs: opts.reconnect.minMs, maxMs: opts.reconnect.maxMs });
   }
 
   static async create(opts: TritonEngineOptions): Promise<TritonEngine> {
     if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1) {
       throw new RangeError(`TritonEngine: maxBatch must be an integer >= 1, got ${String(opts.maxBatch)}`);
+    }
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) {
+      throw new RangeError(`TritonEngine: maxInFlight must be an integer >= 1, got ${String(opts.maxInFlight)}`);
     }
     const t0 = performance.now();
     const where = tritonModelAddress(opts);
@@ -129,9 +143,16 @@ export class TritonEngine implements SegEngine {
     return this.closed ? 'engine closed' : this.unavailable;
   }
 
+  /**
+   * The next buffer of the ring. Safe while the caller keeps at most maxInFlight batches alive (in
+   * flight or not yet consumed) and consumes them in order: the ring then never comes round to one
+   * still in use.
+   */
   acquireInput(): Uint8Array {
-    if (this.inFlight) throw new Error('TritonEngine.acquireInput: the input buffer belongs to the run in flight until it settles');
-    return this.input;
+    if (this.inFlight.size >= this.maxInFlight) throw new Error(`TritonEngine.acquireInput: ${this.inFlight.size} runs in flight, the most is ${this.maxInFlight}`);
+    this.filled = this.inputs[this.next] as Uint8Array;
+    this.next = (this.next + 1) % this.maxInFlight;
+    return this.filled;
   }
 
   run(n: number): Promise<Uint8Array> {
@@ -139,14 +160,14 @@ export class TritonEngine implements SegEngine {
     if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
       return Promise.reject(new RangeError(`TritonEngine.run: expected an integer 1 <= n <= ${this.maxBatch}, got n=${n}`));
     }
-    if (this.inFlight) return Promise.reject(new Error('TritonEngine.run: a run is already in flight (one at a time)'));
+    if (this.inFlight.size >= this.maxInFlight) return Promise.reject(new Error(`TritonEngine.run: ${this.inFlight.size} runs already in flight, the most is ${this.maxInFlight}`));
     if (this.unavailable !== null) return Promise.reject(this.unavailableError());
-    const running = this.infer(n).finally(() => {
-      this.inFlight = null;
-      this.opts.hooks?.onInFlight?.(0);
+    const running = this.infer(n, this.filled).finally(() => {
+      this.inFlight.delete(running);
+      this.opts.hooks?.onInFlight?.(this.inFlight.size);
     });
-    this.inFlight = running;
-    this.opts.hooks?.onInFlight?.(1);
+    this.inFlight.add(running);
+    this.opts.hooks?.onInFlight?.(this.inFlight.size);
     return running;
   }
 
@@ -156,19 +177,19 @@ export class TritonEngine implements SegEngine {
     this.closed = true;
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     this.probeTimer = null;
-    await this.inFlight?.catch(() => undefined);
+    await Promise.all([...this.inFlight].map((r) => r.catch(() => undefined)));
     await this.probing;
     this.client.close();
   }
 
-  private async infer(n: number): Promise<Uint8Array> {
+  private async infer(n: number, input: Uint8Array): Promise<Uint8Array> {
     const { height: h, width: w } = this.card.input;
     let outputs;
     try {
       outputs = await this.client.infer(
         this.opts.model,
         this.opts.version,
-        { name: INPUT_NAME, shape: [n, h, w, 3], data: this.input.subarray(0, n * this.frameBytes) },
+        { name: INPUT_NAME, shape: [n, h, w, 3], data: input.subarray(0, n * this.frameBytes) },
         OUTPUT_NAME,
         this.opts.timeoutMs,
       );
@@ -228,12 +249,13 @@ export class TritonEngine implements SegEngine {
   /** One run at maxBatch and one at 1 (the sizes the batcher uses most), each reply checked. Returns ms. */
   private async warmUp(where: string): Promise<number> {
     const t0 = performance.now();
-    this.input.fill(128);
+    const input = this.inputs[0] as Uint8Array;
+    input.fill(128);
     const { height: h, width: w } = this.card.input;
     for (const n of this.maxBatch > 1 ? [this.maxBatch, 1] : [1]) {
       let outputs;
       try {
-        outputs = await this.client.infer(this.opts.model, this.opts.version, { name: INPUT_NAME, shape: [n, h, w, 3], data: this.input.subarray(0, n * this.frameBytes) }, OUTPUT_NAME, this.opts.timeoutMs);
+        outputs = await this.client.infer(this.opts.model, this.opts.version, { name: INPUT_NAME, shape: [n, h, w, 3], data: input.subarray(0, n * this.frameBytes) }, OUTPUT_NAME, this.opts.timeoutMs);
       } catch (err) {
         const msg = `triton model ${where} failed its warm-up batch of ${n} (expected to accept [N, ${h}, ${w}, 3] UINT8 with N up to batching.maxBatch; its max_batch_size must be >= ${this.maxBatch}): ${(err as Error).message}`;
         throw new SegdError('SEGD_MODEL_INVALID', msg, [msg], { cause: err });

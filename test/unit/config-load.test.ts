@@ -157,6 +157,7 @@ describe('config loading', () => {
       model: 'seg',
       version: '',
       timeoutMs: 5000,
+      maxInFlight: 2,
       tls: { ca: '/etc/segd/pki/ca.pem', cert: null, key: null },
       headers: { authorization: 'Bearer x' },
       reconnect: { minMs: 500, maxMs: 10000 },
