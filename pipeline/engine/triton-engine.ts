@@ -129,7 +129,7 @@ export class TritonEngine implements SegEngine {
       const engine = new TritonEngine(opts, client, card, cardPath);
       const warmupMs = await engine.warmUp(where);
       opts.logger.info(
-        { model: where, card: cardPath, name: card.name, provider: 'triton', input: `${card.input.height}x${card.input.width}`, maxBatch: opts.maxBatch, loadMs: Math.round(performance.now() - t0 - warmupMs), warmupMs: Math.round(warmupMs) },
+        { model: where, card: cardPath, name: card.name, provider: 'triton', input: `${card.input.height}x${card.input.width}`, maxBatch: opts.maxBatch, maxInFlight: opts.maxInFlight, loadMs: Math.round(performance.now() - t0 - warmupMs), warmupMs: Math.round(warmupMs) },
         'triton model checked and warmed up',
       );
       return engine;
