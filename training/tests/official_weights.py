@@ -38,8 +38,17 @@ def random_tensor(name: str, shape: list[int], seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=g) / math.sqrt(fan_in)
 
 
-def random_state(table: dict[str, list[int]], seed: int) -> dict[str, torch.Tensor]:
-    return {k: random_tensor(k, shape, seed) for k, shape in table.items()}
+def random_state(table: dict[str, list[int]], seed: int,
+                 aliases: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
+    """`aliases` (alias → key): names the official module registers twice (STDCNet's `x2`…`x32` views of its
+    `features`); an alias holds the very tensor of its key, as in a file the official code saved."""
+    aliases = aliases or {}
+    state = {k: random_tensor(k, shape, seed) for k, shape in table.items() if k not in aliases}
+    return {k: state[aliases[k]] if k in aliases else state[k] for k in table}
+
+
+def fixture_state(fx: dict) -> dict[str, torch.Tensor]:
+    return random_state(fx["keys"], fx["seed"], fx.get("aliases"))
 
 
 def fixed_input(n: int, h: int, w: int, seed: int = 7) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from official_weights import (HF_B0_CONFIG, fixed_input, fixture_logits, load_fixture, random_state,
+from official_weights import (HF_B0_CONFIG, fixed_input, fixture_logits, fixture_state, load_fixture, random_state,
                               write_hf_directory, write_mmseg_checkpoint)
 from segd_train.cli import main as cli_main
 from segd_train.importers import ImportRefused, load_official
@@ -24,14 +24,15 @@ TOL = 1e-5
 
 def official_file(name: str, tmp: Path) -> tuple[Path, dict]:
     fx = load_fixture(name)
-    state = random_state(fx["keys"], fx["seed"])
+    state = fixture_state(fx)
     if name.endswith("-hf"):
         return write_hf_directory(tmp / name, state, HF_B0_CONFIG), fx
     return write_mmseg_checkpoint(tmp / f"{name}.pth", state), fx
 
 
 @pytest.mark.parametrize("name,arch", [("sctnet-s-mmseg", "sctnet-s"), ("sctnet-b-mmseg", "sctnet-b"),
-                                       ("segformer-b0-hf", "segformer-mlp-b0"), ("segformer-b0-mmseg", "segformer-b0")])
+                                       ("segformer-b0-hf", "segformer-mlp-b0"), ("segformer-b0-mmseg", "segformer-b0"),
+                                       ("stdc1-seg", "stdc1-seg"), ("stdc2-seg", "stdc2-seg")])
 def test_imported_model_reproduces_the_official_logits(tmp_path, name, arch):
     path, fx = official_file(name, tmp_path)
     model, got_arch, report, _, _ = load_official(path)
@@ -118,7 +119,7 @@ def test_input_size_comes_from_the_mmseg_config_text():
     assert input_size_from_mmseg_config(ade) == (512, 512)
 
 
-@pytest.mark.parametrize("name", ["sctnet-s-mmseg", "segformer-b0-hf"])
+@pytest.mark.parametrize("name", ["sctnet-s-mmseg", "segformer-b0-hf", "stdc1-seg"])
 def test_import_cli_writes_a_contract_onnx_and_card(tmp_path, name, capsys):
     import numpy as np
     import onnxruntime as ort
@@ -177,3 +178,60 @@ def test_init_from_a_whole_official_model_with_a_new_classifier(tmp_path, camvid
     result = run_training(load_config(recipe), RunOptions(out_dir=tmp_path / "run", device=torch.device("cpu"),
                                                           progress=False, stop_at_step=1))
     assert result.step == 1 and "init_from" in capsys.readouterr().out
+
+
+# --- STDC-Seg (MichaelFan01/STDC-Seg's own layout) -------------------------------------------------------------
+
+def test_stdc_seg_file_is_fully_accounted_for(tmp_path):
+    """Every source tensor is loaded or skipped for a named reason: the x2…x32 copies, the backbone's ImageNet
+    classifier and the unused detail heads; only InPlaceABN's absent BN counters stay at their init."""
+    path, fx = official_file("stdc2-seg", tmp_path)
+    _, _, report, _, _ = load_official(path)
+    skipped = sum(len(v) for v in report.skipped.values())
+    assert len(report.loaded) + skipped == len(fx["keys"])
+    assert skipped == len(fx["aliases"]) + 13 + 18    # copies; conv_last 6 + fc 1 + bn 5 + linear 1; 3 heads × 6
+    assert report.kept_from_init and all(k.endswith("num_batches_tracked") and not k.startswith("backbone.")
+                                         for k in report.kept_from_init)
+
+
+@pytest.mark.parametrize("damage,expect", [
+    ("extra", "cp.arm8.conv_atten.weight"),
+    ("missing", "context.arm16.atten.bn.running_var"),
+    ("shape", "head.cls.weight (checkpoint (19, 128, 1, 1), model (19, 256, 1, 1))"),
+    ("copy", "cp.backbone.x16.0.4.conv_list.1.bn.weight ≠ cp.backbone.features.4.conv_list.1.bn.weight"),
+])
+def test_a_bad_stdc_seg_file_is_refused_naming_the_keys(tmp_path, damage, expect):
+    fx = load_fixture("stdc1-seg")
+    state = fixture_state(fx)
+    if damage == "extra":
+        state[expect] = torch.zeros(128, 64, 1, 1)
+    elif damage == "missing":
+        del state["cp.arm16.bn_atten.running_var"]
+    elif damage == "shape":
+        state["conv_out.conv_out.weight"] = torch.zeros(19, 128, 1, 1)
+    else:   # the official forward runs the x* copy: a file where it differs from features.N is not importable
+        state["cp.backbone.x16.0.4.conv_list.1.bn.weight"] = state["cp.backbone.x16.0.4.conv_list.1.bn.weight"] + 1
+    with pytest.raises(ImportRefused) as err:
+        load_official(write_mmseg_checkpoint(tmp_path / "bad.pth", state))
+    assert expect in str(err.value)
+
+
+@pytest.mark.parametrize("name,arch", [("stdc1-seg", "stdc1-seg"), ("stdc2-seg", "stdc2-seg")])
+def test_stdcnet_imagenet_file_initialises_the_backbone(tmp_path, name, arch):
+    """STDCNet813M_73.91.tar / STDCNet1446_76.47.tar: {"state_dict": backbone names without cp.backbone.}, with the
+    ImageNet classifier; the official init_weight reads exactly that."""
+    from segd_train.importers import init_model
+    from segd_train.models import build_model
+    fx = load_fixture(name)
+    state = fixture_state(fx)
+    imagenet = {k.removeprefix("cp.backbone."): v for k, v in state.items() if k.startswith("cp.backbone.")}
+    path = tmp_path / f"{name}-imagenet.tar"
+    torch.save({"epoch": 300, "best_prec1": 73.91, "state_dict": imagenet}, path)
+    model = build_model(arch, 11)
+    head_before = model.head.cls.weight.clone()
+    report = init_model(model, arch, path, part="backbone")
+    assert torch.equal(model.backbone.stage4[0].down.conv.weight, imagenet[f"features.{len(model.backbone.stage3) + 2}"
+                                                                            ".avd_layer.0.weight"])
+    assert torch.equal(model.head.cls.weight, head_before)
+    assert all(not k.startswith("backbone.") for k in report.kept_from_init)
+    assert any("ImageNet classifier" in why for why in report.skipped)

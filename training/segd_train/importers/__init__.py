@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from ..models import build_model
-from . import sctnet, segformer_hf, segformer_mmseg
+from . import sctnet, segformer_hf, segformer_mmseg, stdc
 from .keytable import ImportReport, ImportRefused, Rule, apply_table, map_state
 from .read import OfficialCheckpoint, read_official
 
@@ -26,10 +26,12 @@ class Family:
     summary: str
     marker: str                                            # regex: some source key matches it in this layout only
     arch: Callable[[OfficialCheckpoint], str]               # registry name of the segd model
-    rules: Callable[[str], list[Rule]]                      # part → table
+    rules: Callable[[str, str], list[Rule]]                 # (part, arch) → table
     optional: Callable[[str], bool]                         # segd keys a whole-model file may lack
     classifier: tuple[str, ...]                             # segd keys of the final classifier (weight, bias)
     source_classifiers: str = r"$^"                         # regex: source classifier tensors (any head)
+    new_classifiers: str = r"(head\.conv_seg|aux_head\.conv_seg|head\.cls_seg\.1)\..*"   # segd keys they fill
+    check: Callable[[OfficialCheckpoint, str], None] = lambda ck, arch: None   # family-specific refusals
 
 
 def _sctnet_arch(ck: OfficialCheckpoint) -> str:
@@ -53,6 +55,20 @@ def _hf_arch(ck: OfficialCheckpoint) -> str:
         raise ImportRefused(f"{ck.path}/{e}") from None
 
 
+def _stdc_arch(ck: OfficialCheckpoint) -> str:
+    name = stdc.variant(ck.state)
+    if not name.startswith("stdc"):
+        raise ImportRefused(f"{ck.path}: {name}; not an STDC-Seg / STDCNet checkpoint")
+    return name
+
+
+def _stdc_check(ck: OfficialCheckpoint, arch: str) -> None:
+    try:
+        stdc.check_aliases(ck.state, arch)
+    except ImportRefused as e:
+        raise ImportRefused(f"{ck.path}: {e}") from None
+
+
 def _mmseg_segformer_arch(ck: OfficialCheckpoint) -> str:
     prefix = "backbone." if "backbone.layers.0.0.projection.weight" in ck.state else ""
     try:
@@ -68,7 +84,7 @@ def _mmseg_segformer_arch(ck: OfficialCheckpoint) -> str:
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("sctnet", "SCTNet-S/-B, mmseg 0.26 layout (xzz777/SCTNet): segmentors and ImageNet backbones",
            r"(backbone\.)?layer3_2\.attn_l\.kv", _sctnet_arch,
-           lambda part: sctnet.model_rules() if part == "model" else [
+           lambda part, arch: sctnet.model_rules() if part == "model" else [
                *sctnet.backbone_rules(r"(?:backbone\.)?"),
                Rule(r"(decode_head|auxiliary_head|teacher_backbone|teacher_head)\..*", None,
                     why="heads and teacher (backbone-only import)")],
@@ -76,7 +92,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            r"(decode_head|auxiliary_head\.0)\.conv_seg\.(weight|bias)"),
     Family("segformer-hf", "SegFormer MiT-B0…B5, Hugging Face transformers layout (SegformerForSemanticSegmentation)",
            r"(segformer\.)?encoder\.patch_embeddings\.0\.proj\.weight", _hf_arch,
-           lambda part: segformer_hf.model_rules() if part == "model" else [
+           lambda part, arch: segformer_hf.model_rules() if part == "model" else [
                *segformer_hf.backbone_rules(),
                Rule(r"classifier\.(weight|bias)", None, why="ImageNet classifier of SegformerForImageClassification"),
                Rule(r"decode_head\..*", None, why="decode head (backbone-only import)")],
@@ -84,11 +100,20 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            r"decode_head\.classifier\.(weight|bias)"),
     Family("segformer-mmseg", "SegFormer MiT-B0…B5, mmseg 0.x layout (mmseg model zoo, SCTNet's SegFormer teachers)",
            r"(backbone\.)?layers\.0\.0\.projection\.weight", _mmseg_segformer_arch,
-           lambda part: segformer_mmseg.model_rules() if part == "model" else [
+           lambda part, arch: segformer_mmseg.model_rules() if part == "model" else [
                *segformer_mmseg.backbone_rules(),
                Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
            segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
            r"decode_head\.conv_seg\.(weight|bias)"),
+    Family("stdc-seg", "STDC1-Seg / STDC2-Seg, the official layout (MichaelFan01/STDC-Seg): segmentors and the "
+           "STDCNet813/1446 ImageNet files",
+           r"(cp\.backbone\.)?features\.\d+\.conv_list\.0\.conv\.weight", _stdc_arch,
+           lambda part, arch: stdc.model_rules(arch) if part == "model" else [
+               *stdc.backbone_rules(arch),
+               Rule(r"(cp\.(arm16|arm32|conv_head32|conv_head16|conv_avg)|ffm|conv_out\w*)\..*", None,
+                    why="context path and heads (backbone-only import)")],
+           stdc.optional, ("head.cls.weight",),
+           r"(conv_out|conv_out16|conv_out32)\.conv_out\.weight", r"(head|aux16|aux32)\.cls\.weight", _stdc_check),
 )}
 
 
@@ -104,7 +129,7 @@ def detect_family(ck: OfficialCheckpoint) -> Family:
 
 def _num_classes(ck: OfficialCheckpoint, family: Family) -> int:
     """Classes of a whole-model file: the rows of the classifier tensor the table maps onto the segd classifier."""
-    mapped, _, _ = map_state(ck.state, family.rules("model"))
+    mapped, _, _ = map_state(ck.state, family.rules("model", family.arch(ck)))
     w = mapped.get(family.classifier[0])
     if w is None:
         raise ImportRefused(f"{ck.path}: no classifier tensor for {family.classifier[0]} (is it a backbone-only "
@@ -127,7 +152,8 @@ def load_official(source: str | OfficialCheckpoint, *, family: str | None = None
     ck = source if isinstance(source, OfficialCheckpoint) else read_official(source)
     fam = FAMILIES[family] if family else detect_family(ck)
     arch = fam.arch(ck)
-    rules = [*(Rule(rx, None, why="--skip") for rx in skip), *fam.rules(part)]
+    fam.check(ck, arch)
+    rules = [*(Rule(rx, None, why="--skip") for rx in skip), *fam.rules(part, arch)]
     if part == "model":
         k = _num_classes(ck, fam)
         if num_classes is not None and num_classes != k:
@@ -138,7 +164,7 @@ def load_official(source: str | OfficialCheckpoint, *, family: str | None = None
         if num_classes is None:
             raise ValueError("a backbone-only import needs num_classes for the new head")
         k = num_classes
-        optional = lambda key: not key.startswith("backbone.")   # noqa: E731 - the head stays at its init
+        optional = lambda key: not key.startswith("backbone.") or fam.optional(key)   # noqa: E731 - new head
     model = build_model(arch, k)
     report = apply_table(model, ck.state, rules, source_name=str(ck.path), optional=optional)
     return model.eval(), arch, report, ck, fam
@@ -156,15 +182,15 @@ def init_model(model: nn.Module, arch: str, path: str | Path, *, part: str, fami
     fam = FAMILIES[family] if family else detect_family(ck)
     if fam.arch(ck) != arch:
         raise ImportRefused(f"{ck.path}: holds {fam.arch(ck)}, the recipe trains {arch}")
+    fam.check(ck, arch)
     if part == "backbone":
-        return apply_table(model, ck.state, fam.rules("backbone"), source_name=str(ck.path),
-                           optional=lambda key: not key.startswith("backbone."))
-    rules = fam.rules("model")
+        return apply_table(model, ck.state, fam.rules("backbone", arch), source_name=str(ck.path),
+                           optional=lambda key: not key.startswith("backbone.") or fam.optional(key))
+    rules = fam.rules("model", arch)
     new_head = _num_classes(ck, fam) != model.state_dict()[fam.classifier[0]].shape[0]
     if new_head:
         rules = [Rule(fam.source_classifiers, None, why="classifier for another class count, replaced"), *rules]
-    classifier_keys = {k for k in model.state_dict()
-                       if k.startswith(("head.conv_seg.", "aux_head.conv_seg.", "head.cls_seg.1."))} if new_head else set()
+    classifier_keys = {k for k in model.state_dict() if re.fullmatch(fam.new_classifiers, k)} if new_head else set()
     return apply_table(model, ck.state, rules, source_name=str(ck.path),
                        optional=lambda key: fam.optional(key) or key in classifier_keys)
 
