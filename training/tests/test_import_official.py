@@ -32,7 +32,9 @@ def official_file(name: str, tmp: Path) -> tuple[Path, dict]:
 
 @pytest.mark.parametrize("name,arch", [("sctnet-s-mmseg", "sctnet-s"), ("sctnet-b-mmseg", "sctnet-b"),
                                        ("segformer-b0-hf", "segformer-mlp-b0"), ("segformer-b0-mmseg", "segformer-b0"),
-                                       ("stdc1-seg", "stdc1-seg"), ("stdc2-seg", "stdc2-seg")])
+                                       ("stdc1-seg", "stdc1-seg"), ("stdc2-seg", "stdc2-seg"),
+                                       ("sfnet-r18", "sfnet-r18"), ("sfnet-lite-r18", "sfnet-lite-r18"),
+                                       ("sfnet-stdc1", "sfnet-stdc1"), ("sfnet-lite-stdc2", "sfnet-lite-stdc2")])
 def test_imported_model_reproduces_the_official_logits(tmp_path, name, arch):
     path, fx = official_file(name, tmp_path)
     model, got_arch, report, _, _ = load_official(path)
@@ -119,7 +121,7 @@ def test_input_size_comes_from_the_mmseg_config_text():
     assert input_size_from_mmseg_config(ade) == (512, 512)
 
 
-@pytest.mark.parametrize("name", ["sctnet-s-mmseg", "segformer-b0-hf", "stdc1-seg"])
+@pytest.mark.parametrize("name", ["sctnet-s-mmseg", "segformer-b0-hf", "stdc1-seg", "sfnet-lite-r18"])
 def test_import_cli_writes_a_contract_onnx_and_card(tmp_path, name, capsys):
     import numpy as np
     import onnxruntime as ort
@@ -235,3 +237,57 @@ def test_stdcnet_imagenet_file_initialises_the_backbone(tmp_path, name, arch):
     assert torch.equal(model.head.cls.weight, head_before)
     assert all(not k.startswith("backbone.") for k in report.kept_from_init)
     assert any("ImageNet classifier" in why for why in report.skipped)
+
+
+# --- SFNet / SFNet-Lite (lxtGH/SFSegNets' own layout) ------------------------------------------------------------
+
+def test_sfnet_lite_file_reports_its_unused_parts(tmp_path):
+    path, fx = official_file("sfnet-lite-r18", tmp_path)
+    _, _, report, _, _ = load_official(path)
+    assert {why: len(keys) for why, keys in report.skipped.items()} == {
+        "SFNet-Lite R18's third fpn_in (512 → d), never run": 7, "DSN head, training-only": 9}
+    assert len(report.loaded) + 16 == len(fx["keys"]) and not report.kept_from_init
+
+
+@pytest.mark.parametrize("damage,expect", [
+    ("extra", "head.fpn_out_align.3.down_h.weight"),
+    ("missing", "head.fpn_out_align.1.flow_make.weight"),
+    ("shape", "backbone.body.layer3.0.conv2.conv.weight (checkpoint (256, 256, 1, 1), model (256, 256, 3, 3))"),
+])
+def test_a_bad_sfnet_file_is_refused_naming_the_keys(tmp_path, damage, expect):
+    fx = load_fixture("sfnet-r18")
+    state = fixture_state(fx)
+    if damage == "extra":
+        state[expect] = torch.zeros(64, 128, 1, 1)
+    elif damage == "missing":
+        del state[expect]
+    else:
+        state["layer3.0.conv2.weight"] = torch.zeros(256, 256, 1, 1)
+    with pytest.raises(ImportRefused) as err:
+        load_official(write_mmseg_checkpoint(tmp_path / "bad.pth", state))
+    assert expect in str(err.value)
+
+
+def test_sfnet_recipes_start_from_the_official_imagenet_files(tmp_path):
+    """resnet18-deep-inplane128.pth (the plain deep-stem ResNet state dict the official resnet_d.resnet18 loads)
+    starts any R18 SFNet; STDCNet813M_73.91.tar, an STDC-Seg family file, starts sfnet-lite-stdc1's trunk."""
+    from segd_train.importers import init_model
+    from segd_train.models import build_model
+    state = fixture_state(load_fixture("sfnet-r18"))
+    imagenet = {k.replace("layer0.0.", "conv1.").replace("layer0.1.", "bn1."): v for k, v in state.items()
+                if not k.startswith("head.")}
+    imagenet["fc.weight"], imagenet["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    torch.save(imagenet, tmp_path / "resnet18-deep-inplane128.pth")
+    model = build_model("sfnet-lite-r18", 11)
+    report = init_model(model, "sfnet-lite-r18", tmp_path / "resnet18-deep-inplane128.pth", part="backbone")
+    assert torch.equal(model.backbone.body.stem[4].bn.running_var, imagenet["bn1.running_var"])
+    assert list(report.skipped) == ["ResNet's ImageNet classifier"]
+
+    stdc = fixture_state(load_fixture("stdc1-seg"))
+    stdc = {k.removeprefix("cp.backbone."): v for k, v in stdc.items() if k.startswith("cp.backbone.")}
+    torch.save({"state_dict": stdc}, tmp_path / "STDCNet813M_73.91.tar")
+    model = build_model("sfnet-lite-stdc1", 11)
+    init_model(model, "sfnet-lite-stdc1", tmp_path / "STDCNet813M_73.91.tar", part="backbone")
+    assert torch.equal(model.backbone.body.stage5[1].b4.conv.conv.weight, stdc["features.7.conv_list.3.conv.weight"])
+    with pytest.raises(ImportRefused, match="holds sfnet-stdc1, the recipe trains sfnet-stdc2"):
+        init_model(build_model("sfnet-stdc2", 11), "sfnet-stdc2", tmp_path / "STDCNet813M_73.91.tar", part="backbone")

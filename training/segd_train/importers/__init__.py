@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from ..models import build_model
-from . import sctnet, segformer_hf, segformer_mmseg, stdc
+from . import sctnet, segformer_hf, segformer_mmseg, sfnet, stdc
 from .keytable import ImportReport, ImportRefused, Rule, apply_table, map_state
 from .read import OfficialCheckpoint, read_official
 
@@ -32,6 +32,8 @@ class Family:
     source_classifiers: str = r"$^"                         # regex: source classifier tensors (any head)
     new_classifiers: str = r"(head\.conv_seg|aux_head\.conv_seg|head\.cls_seg\.1)\..*"   # segd keys they fill
     check: Callable[[OfficialCheckpoint, str], None] = lambda ck, arch: None   # family-specific refusals
+    serves: str = r"$^"                                     # regex: the segd archs its tables fill
+    trunk: Callable[[str], str] = lambda arch: arch         # what a backbone-only file must match
 
 
 def _sctnet_arch(ck: OfficialCheckpoint) -> str:
@@ -69,6 +71,20 @@ def _stdc_check(ck: OfficialCheckpoint, arch: str) -> None:
         raise ImportRefused(f"{ck.path}: {e}") from None
 
 
+def _sfnet_arch(ck: OfficialCheckpoint) -> str:
+    name = sfnet.variant(ck.state)
+    if not name.startswith("sfnet-"):
+        raise ImportRefused(f"{ck.path}: {name}; not an SFNet / SFNet-Lite checkpoint")
+    return name
+
+
+def _sfnet_check(ck: OfficialCheckpoint, arch: str) -> None:
+    try:
+        sfnet.check(ck.state, arch)
+    except ImportRefused as e:
+        raise ImportRefused(f"{ck.path}: {e}") from None
+
+
 def _mmseg_segformer_arch(ck: OfficialCheckpoint) -> str:
     prefix = "backbone." if "backbone.layers.0.0.projection.weight" in ck.state else ""
     try:
@@ -89,7 +105,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Rule(r"(decode_head|auxiliary_head|teacher_backbone|teacher_head)\..*", None,
                     why="heads and teacher (backbone-only import)")],
            sctnet.optional, ("head.conv_seg.weight", "head.conv_seg.bias"),
-           r"(decode_head|auxiliary_head\.0)\.conv_seg\.(weight|bias)"),
+           r"(decode_head|auxiliary_head\.0)\.conv_seg\.(weight|bias)", serves=r"sctnet-[sb]"),
     Family("segformer-hf", "SegFormer MiT-B0…B5, Hugging Face transformers layout (SegformerForSemanticSegmentation)",
            r"(segformer\.)?encoder\.patch_embeddings\.0\.proj\.weight", _hf_arch,
            lambda part, arch: segformer_hf.model_rules() if part == "model" else [
@@ -97,14 +113,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Rule(r"classifier\.(weight|bias)", None, why="ImageNet classifier of SegformerForImageClassification"),
                Rule(r"decode_head\..*", None, why="decode head (backbone-only import)")],
            segformer_hf.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
-           r"decode_head\.classifier\.(weight|bias)"),
+           r"decode_head\.classifier\.(weight|bias)", serves=r"segformer-mlp-b[0-5]"),
     Family("segformer-mmseg", "SegFormer MiT-B0…B5, mmseg 0.x layout (mmseg model zoo, SCTNet's SegFormer teachers)",
            r"(backbone\.)?layers\.0\.0\.projection\.weight", _mmseg_segformer_arch,
            lambda part, arch: segformer_mmseg.model_rules() if part == "model" else [
                *segformer_mmseg.backbone_rules(),
                Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
            segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
-           r"decode_head\.conv_seg\.(weight|bias)"),
+           r"decode_head\.conv_seg\.(weight|bias)", serves=r"segformer-b[0-5]"),
     Family("stdc-seg", "STDC1-Seg / STDC2-Seg, the official layout (MichaelFan01/STDC-Seg): segmentors and the "
            "STDCNet813/1446 ImageNet files",
            r"(cp\.backbone\.)?features\.\d+\.conv_list\.0\.conv\.weight", _stdc_arch,
@@ -113,7 +129,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Rule(r"(cp\.(arm16|arm32|conv_head32|conv_head16|conv_avg)|ffm|conv_out\w*)\..*", None,
                     why="context path and heads (backbone-only import)")],
            stdc.optional, ("head.cls.weight",),
-           r"(conv_out|conv_out16|conv_out32)\.conv_out\.weight", r"(head|aux16|aux32)\.cls\.weight", _stdc_check),
+           r"(conv_out|conv_out16|conv_out32)\.conv_out\.weight", r"(head|aux16|aux32)\.cls\.weight", _stdc_check,
+           r"stdc[12]-seg"),
+    Family("sfnet", "SFNet / SFNet-Lite on ResNet-18-D or STDC1/2, the official layout (lxtGH/SFSegNets), and the "
+           "ResNet-18-D ImageNet file (resnet18-deep-inplane128.pth)",
+           r"head\.(fpn_out_align|flow_align_module)\.0?\.?down_h\.weight|conv1\.6\.weight", _sfnet_arch,
+           lambda part, arch: sfnet.model_rules(arch) if part == "model" else [
+               *sfnet.backbone_rules(arch), Rule(r"head\..*", None, why="head (backbone-only import)")],
+           sfnet.optional, ("head.conv_seg.weight", "head.conv_seg.bias"),
+           r"head\.conv_last\.1\.(weight|bias)", r"head\.conv_seg\.(weight|bias)", _sfnet_check,
+           r"sfnet-(lite-)?(r18|stdc1|stdc2)", sfnet.trunk),
 )}
 
 
@@ -180,8 +205,12 @@ def init_model(model: nn.Module, arch: str, path: str | Path, *, part: str, fami
         raise ImportRefused(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
     ck = read_official(path)
     fam = FAMILIES[family] if family else detect_family(ck)
-    if fam.arch(ck) != arch:
-        raise ImportRefused(f"{ck.path}: holds {fam.arch(ck)}, the recipe trains {arch}")
+    if part == "backbone" and family is None and not re.fullmatch(fam.serves, arch):
+        # an ImageNet file another family also reads (STDCNet813 for sfnet-stdc1): that family's table decides
+        fam = next((f for f in FAMILIES.values() if re.fullmatch(f.serves, arch)), fam)
+    held = fam.arch(ck)
+    if (fam.trunk(held) != fam.trunk(arch)) if part == "backbone" else held != arch:
+        raise ImportRefused(f"{ck.path}: holds {held}, the recipe trains {arch}")
     fam.check(ck, arch)
     if part == "backbone":
         return apply_table(model, ck.state, fam.rules("backbone", arch), source_name=str(ck.path),

@@ -38,11 +38,12 @@ def _layout(arch: str) -> list[tuple[str, str]]:
     return out
 
 
-def backbone_rules(arch: str, prefix: str = r"(?:cp\.backbone\.)?") -> list[Rule]:
+def backbone_rules(arch: str, prefix: str = r"(?:cp\.backbone\.)?", dst_prefix: str = "backbone.") -> list[Rule]:
+    """STDCNet813/1446 (`stdc1-seg`/`stdc2-seg` name the stage layout) → segd's STDCNet at `dst_prefix`."""
     p = prefix
     rules: list[Rule] = []
     for i, (dst, _) in enumerate(_layout(arch)):
-        d = f"backbone.{dst}"
+        d = f"{dst_prefix}{dst}"
         if i < 2:
             rules += [Rule(rf"{p}features\.{i}\.conv\.weight", f"{d}.conv.conv.weight"),
                       Rule(rf"{p}features\.{i}\.bn\.{BN}", rf"{d}.conv.bn.\1")]
@@ -101,10 +102,11 @@ def variant(state: dict[str, torch.Tensor]) -> str:
     return f"no STDCNet with {n} features modules (STDC1 has 8, STDC2 has 14)"
 
 
-def check_aliases(state: dict[str, torch.Tensor], arch: str) -> None:
+def check_aliases(state: dict[str, torch.Tensor], arch: str, prefix: str | None = None) -> None:
     """The `x2`…`x32` copies are the modules the official forward runs; a file where one differs from its
     `features.N` twin would run other weights than the ones imported, so it is refused."""
-    prefix = "cp.backbone." if any(k.startswith("cp.backbone.") for k in state) else ""
+    if prefix is None:
+        prefix = "cp.backbone." if any(k.startswith("cp.backbone.") for k in state) else ""
     bad = []
     for i, (_, alias) in enumerate(_layout(arch)):
         head = f"{prefix}{alias}."
