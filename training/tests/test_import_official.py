@@ -32,6 +32,7 @@ def official_file(name: str, tmp: Path) -> tuple[Path, dict]:
 
 @pytest.mark.parametrize("name,arch", [("sctnet-s-mmseg", "sctnet-s"), ("sctnet-b-mmseg", "sctnet-b"),
                                        ("segformer-b0-hf", "segformer-mlp-b0"), ("segformer-b0-mmseg", "segformer-b0"),
+                                       ("segformer-b0-nvlabs", "segformer-nv-b0"),
                                        ("stdc1-seg", "stdc1-seg"), ("stdc2-seg", "stdc2-seg"),
                                        ("sfnet-r18", "sfnet-r18"), ("sfnet-lite-r18", "sfnet-lite-r18"),
                                        ("sfnet-stdc1", "sfnet-stdc1"), ("sfnet-lite-stdc2", "sfnet-lite-stdc2")])
@@ -180,6 +181,26 @@ def test_init_from_a_whole_official_model_with_a_new_classifier(tmp_path, camvid
     result = run_training(load_config(recipe), RunOptions(out_dir=tmp_path / "run", device=torch.device("cpu"),
                                                           progress=False, stop_at_step=1))
     assert result.step == 1 and "init_from" in capsys.readouterr().out
+
+
+def test_nvlabs_segformer_file_and_its_imagenet_backbone(tmp_path):
+    """NVlabs' segmentor: BaseDecodeHead's unused conv_seg is reported skipped. Its ImageNet mit_b0.pth (backbone
+    names without `backbone.`, plus the classifier `head.*`) starts a segformer-nv-b0 recipe; an HF SegFormer
+    recipe (another LayerNorm eps) is refused: its family reads HF directories only."""
+    from segd_train.importers import init_model
+    from segd_train.models import build_model
+    path, fx = official_file("segformer-b0-nvlabs", tmp_path)
+    _, _, report, _, _ = load_official(path)
+    assert {w: len(k) for w, k in report.skipped.items()} == {"BaseDecodeHead's conv_seg, never run by SegFormerHead": 2}
+    state = fixture_state(fx)
+    imagenet = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    imagenet["head.weight"], imagenet["head.bias"] = torch.zeros(1000, 256), torch.zeros(1000)
+    torch.save(imagenet, tmp_path / "mit_b0.pth")
+    model = build_model("segformer-nv-b0", 11)
+    init_model(model, "segformer-nv-b0", tmp_path / "mit_b0.pth", part="backbone")
+    assert torch.equal(model.backbone.stages[3].blocks[1].ffn.fc2.weight[..., 0, 0], imagenet["block4.1.mlp.fc2.weight"])
+    with pytest.raises(ImportRefused, match="a Hugging Face SegFormer needs its config.json"):
+        init_model(build_model("segformer-mlp-b0", 11), "segformer-mlp-b0", tmp_path / "mit_b0.pth", part="backbone")
 
 
 # --- STDC-Seg (MichaelFan01/STDC-Seg's own layout) -------------------------------------------------------------

@@ -13,7 +13,7 @@ def test_registry_builds_every_name():
                                 "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2", "hybrid-lite0-mit",
                                 "hybrid-lite2-mit", "sctnet-s-lite0", "sctnet-s-lite1", "sctnet-s-lite2", "sctnet-b-lite0",
                                 "segformer-b4", "segformer-b5",
-                                *(f"segformer-mlp-b{i}" for i in range(6))}
+                                *(f"segformer-mlp-b{i}" for i in range(6)), *(f"segformer-nv-b{i}" for i in range(6))}
     for name in MODEL_NAMES:
         m = build_model(name, num_classes=11)
         assert m.num_classes == 11

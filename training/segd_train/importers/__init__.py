@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from ..models import build_model
-from . import sctnet, segformer_hf, segformer_mmseg, sfnet, stdc
+from . import sctnet, segformer_hf, segformer_mmseg, segformer_nvlabs, sfnet, stdc
 from .keytable import ImportReport, ImportRefused, Rule, apply_table, map_state
 from .read import OfficialCheckpoint, read_official
 
@@ -71,6 +71,13 @@ def _stdc_check(ck: OfficialCheckpoint, arch: str) -> None:
         raise ImportRefused(f"{ck.path}: {e}") from None
 
 
+def _nvlabs_arch(ck: OfficialCheckpoint) -> str:
+    name = segformer_nvlabs.variant(ck.state)
+    if not name.startswith("segformer-nv-"):
+        raise ImportRefused(f"{ck.path}: {name}; not an NVlabs SegFormer checkpoint")
+    return name
+
+
 def _sfnet_arch(ck: OfficialCheckpoint) -> str:
     name = sfnet.variant(ck.state)
     if not name.startswith("sfnet-"):
@@ -121,6 +128,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
            segformer_mmseg.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
            r"decode_head\.conv_seg\.(weight|bias)", serves=r"segformer-b[0-5]"),
+    Family("segformer-nvlabs", "SegFormer MiT-B0…B5, NVlabs/SegFormer's own layout (segformer.b*.*.160k.pth, "
+           "ImageNet mit_b*.pth)",
+           r"(backbone\.)?block1\.0\.attn\.kv\.weight", _nvlabs_arch,
+           lambda part, arch: segformer_nvlabs.model_rules() if part == "model" else [
+               *segformer_nvlabs.backbone_rules(),
+               Rule(r"head\.(weight|bias)", None, why="ImageNet classifier of the MiT classification model"),
+               Rule(r"(decode_head|auxiliary_head)\..*", None, why="heads (backbone-only import)")],
+           segformer_nvlabs.optional, ("head.cls_seg.1.weight", "head.cls_seg.1.bias"),
+           r"decode_head\.linear_pred\.(weight|bias)", serves=r"segformer-nv-b[0-5]"),
     Family("stdc-seg", "STDC1-Seg / STDC2-Seg, the official layout (MichaelFan01/STDC-Seg): segmentors and the "
            "STDCNet813/1446 ImageNet files",
            r"(cp\.backbone\.)?features\.\d+\.conv_list\.0\.conv\.weight", _stdc_arch,

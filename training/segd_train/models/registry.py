@@ -57,6 +57,9 @@ _ENTRIES = (
     # The paper's all-MLP decoder as Hugging Face `transformers` builds it (official-weight import, importers/).
     *(ModelEntry(f"segformer-mlp-{v}", lambda k, v=v: SegFormerMLP(v, k, "hf"), "teacher", "segformer")
       for v in ("b0", "b1", "b2", "b3", "b4", "b5")),
+    # The same with NVlabs/SegFormer's own LayerNorm eps (1e-6 in the blocks): its released checkpoints.
+    *(ModelEntry(f"segformer-nv-{v}", lambda k, v=v: SegFormerMLP(v, k, "nvlabs"), "teacher", "segformer")
+      for v in ("b0", "b1", "b2", "b3", "b4", "b5")),
     ModelEntry("hybrid-lite0-mit", lambda k: HybridTeacher(k, "lite0"), "teacher", "hybrid", pretrained=True),
     ModelEntry("hybrid-lite2-mit", lambda k: HybridTeacher(k, "lite2"), "teacher", "hybrid", pretrained=True),
 )

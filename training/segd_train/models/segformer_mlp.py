@@ -54,12 +54,13 @@ class MLPHead(nn.Module):
 
 def set_layernorm_eps(backbone: MixVisionTransformer, flavour: Flavour) -> None:
     block_eps = 1e-5 if flavour == "hf" else 1e-6
+    # The patch embedding's and the key/value reduction's norms keep 1e-5 in both flavours. They are children
+    # of their modules, so they are collected first: modules() reaches them after their parents.
+    kept = {id(m.norm) for m in backbone.modules()
+            if isinstance(m, (OverlapPatchEmbed, EfficientSelfAttention)) and m.norm is not None}
     for m in backbone.modules():
-        if isinstance(m, (OverlapPatchEmbed, EfficientSelfAttention)):
-            if m.norm is not None:
-                m.norm.eps = 1e-5
-        elif isinstance(m, nn.LayerNorm):
-            m.eps = block_eps
+        if isinstance(m, nn.LayerNorm):
+            m.eps = 1e-5 if id(m) in kept else block_eps
 
 
 class SegFormerMLP(nn.Module):
