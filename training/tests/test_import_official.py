@@ -263,7 +263,11 @@ def test_stdcnet_imagenet_file_initialises_the_backbone(tmp_path, name, arch):
 # --- SFNet / SFNet-Lite (lxtGH/SFSegNets' own layout) ------------------------------------------------------------
 
 def test_sfnet_lite_file_reports_its_unused_parts(tmp_path):
-    path, fx = official_file("sfnet-lite-r18", tmp_path)
+    """As SFSegNets' train.py saves it: {"state_dict": DataParallel's module.-prefixed names, "epoch", "mean_iu"}."""
+    fx = load_fixture("sfnet-lite-r18")
+    path = tmp_path / "sfnet_lite_r18.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in fixture_state(fx).items()}, "epoch": 100,
+                "mean_iu": 0.78}, path)
     _, _, report, _, _ = load_official(path)
     assert {why: len(keys) for why, keys in report.skipped.items()} == {
         "SFNet-Lite R18's third fpn_in (512 → d), never run": 7, "DSN head, training-only": 9}
