@@ -3,6 +3,8 @@ Single-process runs never touch torch.distributed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import timedelta
 
 import torch
 from torch import nn
@@ -18,6 +20,23 @@ def is_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+TIMEOUT_ENV = "SEGD_DIST_TIMEOUT_S"
+
+
+def collective_timeout() -> timedelta:
+    """How long a collective may wait for the other ranks before it raises (default PyTorch's 30 min). A rank
+    that never arrives (crashed, or a collective only some ranks reach) then ends the run with an error naming the
+    operation instead of a silent hang; the time must cover rank 0's validation, which the others wait out."""
+    raw = os.environ.get(TIMEOUT_ENV, "1800")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{TIMEOUT_ENV} must be positive, got {raw!r}")
+    return timedelta(seconds=seconds)
+
+
 def init_distributed(device: torch.device) -> torch.device:
     """Under torchrun (WORLD_SIZE > 1): join the process group and pick this rank's GPU."""
     if world_size() == 1:
@@ -26,7 +45,7 @@ def init_distributed(device: torch.device) -> torch.device:
     if device.type == "cuda":
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
-    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=collective_timeout())
     return device
 
 
@@ -71,6 +90,24 @@ def barrier() -> None:
         torch.distributed.barrier()
 
 
-def shutdown() -> None:
-    if world_size() > 1 and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+def shutdown(release: Callable[[], None], together: bool = True) -> None:
+    """Leave the process group without gloo's teardown deadlock.
+
+    The last reference to a ProcessGroupGloo (held by DDP's Reducer once destroy_process_group has dropped the
+    registry's) runs its destructor on the main thread with the GIL held, and that destructor joins gloo's worker
+    threads. A worker that is still releasing the last collective's work object (the final gather_object's, or a
+    barrier that holds it) frees Python-owned tensors there, which needs the GIL: each waits for the other,
+    forever. Rank 1 reached that point right after its last gather while rank 0 was still validating, so it hung
+    now and then after rank 0 had finished. Here the ranks meet in a final barrier whose work object this thread
+    keeps (it also keeps the works the barrier waited on), `release` drops the DDP wrapper, the group is destroyed
+    — its workers hold nothing that needs the GIL — and only then is the barrier's work released.
+    `together=False` (leaving on an error): no barrier, the other ranks may never come."""
+    if world_size() == 1 or not torch.distributed.is_initialized():
+        release()
+        return
+    last = torch.distributed.barrier(async_op=True) if together else None
+    if last is not None:
+        last.wait()
+    release()
+    torch.distributed.destroy_process_group()
+    del last

@@ -203,6 +203,10 @@ class _Run:
         self.val_seconds = 0.0
         self.last_eval: tuple[int, EvalResult] | None = None
 
+    def release_ddp(self) -> None:
+        """Drop the DDP wrapper (its Reducer holds the process group); the plain model stays for the caller."""
+        self.step_module = TrainForward(self.model, self.siam)
+
     def rank_rng(self) -> list[object] | None:
         """Every rank's RNG states (global RNGs + its augmentation generator), gathered on rank 0 for last.pt so
         that a resumed DDP run continues each rank's own streams. Every rank must call it."""
@@ -294,6 +298,7 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
                mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
     window = LogWindow()
     step_seconds = 0.0
+    ended_cleanly = False
     try:
         while r.step < end:
             if agree(r.out_of_time(step_seconds), r.device):
@@ -329,9 +334,10 @@ def run_training(cfg: TrainConfig, opts: RunOptions) -> RunResult:
         states = r.rank_rng()
         if r.main:
             finalise(r, result, states)
+        ended_cleanly = True
     finally:
         bar.close()
-        shutdown()
+        shutdown(release=r.release_ddp, together=ended_cleanly)
     result.step, result.best_miou = r.step, r.best
     print(f"[{cfg.name}] stopped at step {r.step}/{cfg.iterations}: {result.reason}; best val mIoU "
           f"{'n/a' if r.best is None else f'{r.best:.4f}'}; run dir {r.out}", flush=True)
