@@ -124,6 +124,9 @@ def test_sctnet_structure_quirks():
 
 
 def test_sctnet_trains_one_step():
+    # Seeded: layer5's attention sits behind DropPath(0.1), which drops the branch of both samples (zero gradient)
+    # for some RNG states (0.1² per draw), and the state otherwise depends on which tests ran before.
+    torch.manual_seed(0)
     model = build_model("sctnet-s", num_classes=3).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     out = model.forward_train(torch.randn(2, 3, 64, 64))
