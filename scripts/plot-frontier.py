@@ -23,12 +23,14 @@ def main(src: str, dst: str) -> None:
         y = c["miou"] if c["miou"] is not None else 0.0
         ax.scatter(c["masksPerS"], y, marker=markers.get(c["precision"], "o"), s=60,
                    facecolors="none" if c["miou"] is None else None, edgecolors="black", zorder=3)
-        ax.annotate(f"{c['name']} ({c['precision']})", (c["masksPerS"], y), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+        label = f"{c['name']} ({c['precision']})" + ("" if c["miou"] is not None else f": no {frontier['split']} figure")
+        ax.annotate(label, (c["masksPerS"], y), textcoords="offset points", xytext=(-6, 6), ha="right", fontsize=8)
     floor = frontier.get("floorMasksPerS")
     if floor is not None:
         ax.axvline(floor, color="tab:red", linestyle="--", linewidth=1, label=f"default needs ≥ {floor} masks/s")
         ax.legend(loc="lower left", fontsize=8)
+    xs = [c["masksPerS"] for c in frontier["candidates"]]
+    ax.set_xlim(min(xs + [floor or min(xs)]) - 15, max(xs + [floor or max(xs)]) + 3)
     ax.set_xlabel("daemon masks/s, 4 streams unpaced (this 2-core CPU)")
     ax.set_ylabel(f"mIoU on {frontier['split']} (%)")
     ax.set_title(f"Accuracy on {frontier['split']} against speed")
