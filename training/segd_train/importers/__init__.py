@@ -57,39 +57,31 @@ def _hf_arch(ck: OfficialCheckpoint) -> str:
         raise ImportRefused(f"{ck.path}/{e}") from None
 
 
-def _stdc_arch(ck: OfficialCheckpoint) -> str:
-    name = stdc.variant(ck.state)
-    if not name.startswith("stdc"):
-        raise ImportRefused(f"{ck.path}: {name}; not an STDC-Seg / STDCNet checkpoint")
-    return name
+def _arch_of(variant: Callable[[dict], str], prefix: str, what: str) -> Callable[[OfficialCheckpoint], str]:
+    """The family's variant reader, refusing a file it does not recognise as `what`."""
+    def arch(ck: OfficialCheckpoint) -> str:
+        name = variant(ck.state)
+        if not name.startswith(prefix):
+            raise ImportRefused(f"{ck.path}: {name}; not {what} checkpoint")
+        return name
+    return arch
 
 
-def _stdc_check(ck: OfficialCheckpoint, arch: str) -> None:
-    try:
-        stdc.check_aliases(ck.state, arch)
-    except ImportRefused as e:
-        raise ImportRefused(f"{ck.path}: {e}") from None
+def _checked_by(check: Callable[[dict, str], None]) -> Callable[[OfficialCheckpoint, str], None]:
+    """The family's extra check, its refusal naming the file."""
+    def checked(ck: OfficialCheckpoint, arch: str) -> None:
+        try:
+            check(ck.state, arch)
+        except ImportRefused as e:
+            raise ImportRefused(f"{ck.path}: {e}") from None
+    return checked
 
 
-def _nvlabs_arch(ck: OfficialCheckpoint) -> str:
-    name = segformer_nvlabs.variant(ck.state)
-    if not name.startswith("segformer-nv-"):
-        raise ImportRefused(f"{ck.path}: {name}; not an NVlabs SegFormer checkpoint")
-    return name
-
-
-def _sfnet_arch(ck: OfficialCheckpoint) -> str:
-    name = sfnet.variant(ck.state)
-    if not name.startswith("sfnet-"):
-        raise ImportRefused(f"{ck.path}: {name}; not an SFNet / SFNet-Lite checkpoint")
-    return name
-
-
-def _sfnet_check(ck: OfficialCheckpoint, arch: str) -> None:
-    try:
-        sfnet.check(ck.state, arch)
-    except ImportRefused as e:
-        raise ImportRefused(f"{ck.path}: {e}") from None
+_stdc_arch = _arch_of(stdc.variant, "stdc", "an STDC-Seg / STDCNet")
+_stdc_check = _checked_by(stdc.check_aliases)
+_nvlabs_arch = _arch_of(segformer_nvlabs.variant, "segformer-nv-", "an NVlabs SegFormer")
+_sfnet_arch = _arch_of(sfnet.variant, "sfnet-", "an SFNet / SFNet-Lite")
+_sfnet_check = _checked_by(sfnet.check)
 
 
 def _mmseg_segformer_arch(ck: OfficialCheckpoint) -> str:
