@@ -13,14 +13,14 @@ export function tritonMetrics(registry: Registry): TritonHooks {
   const registers = [registry];
   const latency = new Histogram({
     name: 'segd_triton_rpc_duration_seconds',
-    help: 'Triton RPCs (KServe v2 gRPC) from call to reply, failed ones included, by method.',
+    help: 'Triton calls (KServe v2 over HTTP or gRPC) from call to reply, failed ones included, by method.',
     labelNames: ['method'],
     buckets: [...LATENCY_BUCKETS],
     registers,
   });
   const errors = new Counter({
     name: 'segd_triton_rpc_errors_total',
-    help: 'Triton RPCs that failed, by method and gRPC status.',
+    help: 'Triton calls that failed, by method and gRPC status (HTTP statuses mapped onto them).',
     labelNames: ['method', 'code'],
     registers,
   });

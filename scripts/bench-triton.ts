@@ -3,13 +3,13 @@
  * the real tritonserver the tests use (PyTriton, the model on onnxruntime CPU inside it; provisioned
  * by `scripts/setup.sh --test`). Three parts, each printed as it ends, then one JSON line:
  *
- *  1. rpc: `--requests` TritonEngine.run(2) round trips on the sample clip's first two frames beside Triton's own
+ *  1. rpc: `--requests` TritonEngine.run(2) round trips, over HTTP and over gRPC, on the sample clip's first two frames beside Triton's own
  *     counters for the same requests (its Prometheus endpoint): round trip − compute = what the hop
  *     costs (transfer, (de)serialisation, Triton's queue); round trip − Triton's request time =
  *     what lies outside Triton (network and client). Goal ≤ 5 ms.
  *  2. masks/s: the daemon with `--streams` unpaced file streams on the local engine and on the
- *     triton engine (same model), alternating for `--rounds` rounds; median of triton ÷ local per
- *     round pair, and the triton engine with maxInFlight 1 beside it. Goal ≥ 0.85 (Triton and its Python
+ *     triton engine over HTTP (same model), alternating for `--rounds` rounds; median of triton ÷ local per
+ *     round pair, and the triton engine with maxInFlight 1, and over gRPC, beside it. Goal ≥ 0.85 (Triton and its Python
  *     backend share the cores). Triton's onnxruntime gets
  *     the config's model.cpu threads and spinning, as the local engine does.
  *  3. outages: the daemon on Triton with 2 paced streams; `--cycles` times Triton is killed (frames
@@ -36,7 +36,8 @@ import type { SegdConfig } from '../daemon/config/schema.js';
 import { TritonEngine } from '../pipeline/engine/index.js';
 import { firstClipFrames } from '../test/helpers/clip-frames.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
-import { startTriton, tritonPython, type TritonServer } from '../test/helpers/triton.js';
+import { startTriton, tritonPython, tritonUrl, type TritonServer } from '../test/helpers/triton.js';
+import type { TritonProtocol } from '../pipeline/engine/triton-transport.js';
 import { median } from './bench-stats.js';
 import { clipStreams, framesInferred as inferred } from './bench-streams.js';
 
@@ -82,9 +83,9 @@ function pythonClient(triton: TritonServer, n: number): { grpcOverheadMsMean: nu
   return { grpcOverheadMsMean: mean('grpc'), httpOverheadMsMean: mean('http-binary') };
 }
 
-async function rpc(triton: TritonServer, n: number) {
+async function rpc(triton: TritonServer, protocol: TritonProtocol, n: number) {
   const engine = await TritonEngine.create({
-    url: triton.grpcUrl,
+    url: tritonUrl(triton, protocol),
     model: MODEL_NAME,
     version: '',
     timeoutMs: 30_000,
@@ -244,28 +245,32 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { model: base.model.path, load0: +(loadavg()[0] as number).toFixed(2) };
   try {
     if (!skip.has('rpc')) {
-      // segd's client, Python's, segd's again: load drift hits both alike.
+      // segd's clients (HTTP, gRPC), Python's, segd's again: load drift hits all alike.
       const n = Number(flags.requests);
-      const a = await rpc(triton, Math.ceil(n / 2));
+      const a = { http: await rpc(triton, 'http', Math.ceil(n / 2)), grpc: await rpc(triton, 'grpc', Math.ceil(n / 2)) };
       const py = pythonClient(triton, n);
-      const b = await rpc(triton, Math.floor(n / 2));
-      out['rpc'] = { segd: [a, b], segdOverheadMsMean: +((a.overheadMsMean + b.overheadMsMean) / 2).toFixed(2), python: py, goalMs: 5 };
+      const b = { http: await rpc(triton, 'http', Math.floor(n / 2)), grpc: await rpc(triton, 'grpc', Math.floor(n / 2)) };
+      const both = (p: TritonProtocol): number => +((a[p].overheadMsMean + b[p].overheadMsMean) / 2).toFixed(2);
+      out['rpc'] = { segd: [a, b], segdOverheadMsMean: { http: both('http'), grpc: both('grpc') }, python: py, goalMs: 5 };
       console.log('rpc', JSON.stringify(out['rpc']));
     }
-    const model = tritonModel(base, clip, triton.grpcUrl);
+    const model = tritonModel(base, clip, triton.httpUrl);
+    const grpcModel = tritonModel(base, clip, triton.grpcUrl);
     if (!skip.has('rate')) {
       const n = Number(flags.streams);
       const streams = clipStreams(n, clip, { realtime: false });
       const local: number[] = [];
       const remote: number[] = [];
       const single: number[] = [];
+      const overGrpc: number[] = [];
       // The triton engine at the config's maxInFlight, and at 1 (one batch at a time) for comparison.
       const one = { ...model, triton: { ...(model.triton as NonNullable<SegdConfig['model']['triton']>), maxInFlight: 1 } };
       for (let r = 0; r < Number(flags.rounds); r++) {
         local.push(await rate(daemonConfig(base, base.model, streams), Number(flags.warmup), Number(flags.seconds)));
         remote.push(await rate(daemonConfig(base, model, streams), Number(flags.warmup), Number(flags.seconds)));
         single.push(await rate(daemonConfig(base, one, streams), Number(flags.warmup), Number(flags.seconds)));
-        console.log(`  round ${r + 1}: local ${local[r]?.toFixed(2)} · triton ${remote[r]?.toFixed(2)} · triton one at a time ${single[r]?.toFixed(2)} masks/s`);
+        overGrpc.push(await rate(daemonConfig(base, grpcModel, streams), Number(flags.warmup), Number(flags.seconds)));
+        console.log(`  round ${r + 1}: local ${local[r]?.toFixed(2)} · triton ${remote[r]?.toFixed(2)} · one at a time ${single[r]?.toFixed(2)} · over gRPC ${overGrpc[r]?.toFixed(2)} masks/s`);
       }
       const ratios = remote.map((x, i) => x / (local[i] as number));
       const singleRatios = single.map((x, i) => x / (local[i] as number));
@@ -279,6 +284,8 @@ async function main(): Promise<void> {
         ratios: ratios.map((x) => +x.toFixed(4)),
         tritonOneAtATime: +median(single).toFixed(2),
         ratioOneAtATime: +median(singleRatios).toFixed(4),
+        tritonOverGrpc: +median(overGrpc).toFixed(2),
+        ratioOverGrpc: +median(overGrpc.map((x, i) => x / (local[i] as number))).toFixed(4),
         goal: 0.85,
       };
       console.log('rate', JSON.stringify(out['rate']));

@@ -207,7 +207,7 @@ function removedKeys(raw: unknown): string[] {
   ];
 }
 
-/** model.engine triton needs model.triton; the probe range must be ordered; TLS files only with grpcs://. */
+/** model.engine triton needs model.triton; the probe range must be ordered; TLS files only with grpcs:// or https://. */
 function checkTriton(raw: unknown): string[] {
   const model = isRecord(raw) ? raw['model'] : undefined;
   if (!isRecord(model)) return [];
@@ -222,8 +222,9 @@ function checkTriton(raw: unknown): string[] {
   }
   const tls = triton['tls'];
   const anyTls = isRecord(tls) && ['ca', 'cert', 'key'].some((k) => tls[k] !== null && tls[k] !== undefined);
-  if (anyTls && typeof triton['url'] === 'string' && triton['url'].startsWith('grpc://')) {
-    problems.push('model.triton.tls: set, but model.triton.url is grpc:// (plaintext); expected grpcs:// for TLS');
+  const plain = typeof triton['url'] === 'string' ? /^(grpc|http):\/\//.exec(triton['url']) : null;
+  if (anyTls && plain !== null) {
+    problems.push(`model.triton.tls: set, but model.triton.url is ${plain[0]} (plaintext); expected ${plain[1]}s:// for TLS`);
   }
   if (isRecord(tls) && (tls['cert'] === null || tls['cert'] === undefined) !== (tls['key'] === null || tls['key'] === undefined)) {
     problems.push('model.triton.tls.cert and model.triton.tls.key: expected both (a client certificate and its key) or neither');

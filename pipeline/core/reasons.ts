@@ -39,7 +39,7 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 export const PROVIDER_NAMES = ['tensorrt', 'cuda', 'cpu'] as const;
 export type ExecutionProviderName = (typeof PROVIDER_NAMES)[number];
 
-/** Where inference runs: in process (ONNX Runtime) or on a Triton server (KServe v2 over gRPC). */
+/** Where inference runs: in process (ONNX Runtime) or on a Triton server (KServe v2 over HTTP or gRPC). */
 export const ENGINE_KINDS = ['local', 'triton'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
@@ -50,7 +50,7 @@ export type EngineProviderName = ExecutionProviderName | 'triton';
 export const TRITON_RPC_METHODS = ['ServerLive', 'ModelReady', 'ModelMetadata', 'ModelConfig', 'ModelInfer'] as const;
 export type TritonRpcMethod = (typeof TRITON_RPC_METHODS)[number];
 
-/** gRPC status names (`segd_triton_rpc_errors_total{code}`): grpc-js's Status enum, by name. */
+/** gRPC status names (`segd_triton_rpc_errors_total{code}`): grpc-js's Status enum, by name; the HTTP transport maps statuses onto them. */
 export const GRPC_STATUS_NAMES = [
   'CANCELLED',
   'UNKNOWN',

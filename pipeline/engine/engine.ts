@@ -1,7 +1,7 @@
 /**
  * The engine facade the daemon composes: what the batcher, the model swap, the API and /readyz
  * need from whatever runs inference. OnnxEngine (ONNX Runtime in a worker thread) and TritonEngine
- * (a Triton server over KServe v2 gRPC) implement it; the daemon only chooses which to create.
+ * (a Triton server over KServe v2 HTTP or gRPC) implement it; the daemon only chooses which to create.
  */
 import type { EngineProviderName } from '../core/reasons.js';
 import type { ModelCard } from './model-card.js';

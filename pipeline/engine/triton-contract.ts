@@ -7,7 +7,7 @@
 import { SegdError } from '../core/errors.js';
 import { INPUT_NAME, OUTPUT_NAME } from './io-contract.js';
 import type { ModelCard } from './model-card.js';
-import type { InferOutput, ModelMetadata, TensorMetadata } from './triton-client.js';
+import type { InferOutput, ModelMetadata, TensorMetadata } from './triton-transport.js';
 
 const fmt = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
 

@@ -1,7 +1,8 @@
 /**
  * The `triton` engine: every cross-stream batch goes to a Triton server as one KServe v2
- * ModelInfer over gRPC (chosen over HTTP + binary tensors by measurement: docs/triton.md). segd
- * keeps decoding, batching, analysis and publishing; Triton runs the model.
+ * inference request, over HTTP with binary tensors or over gRPC as the URL's scheme says
+ * (triton-transport.ts; HTTP measured faster here: docs/triton.md). segd keeps decoding, batching,
+ * analysis and publishing; Triton runs the model.
  *
  * Start (`create`): the server must answer, the model must exist and be ready, its metadata must
  * match the contract for the card (a local card file, or the JSON in the model config parameter
@@ -28,7 +29,9 @@ import type { GrpcStatusName, TritonRpcMethod } from '../core/reasons.js';
 import type { SegEngine } from './engine.js';
 import { INPUT_NAME, OUTPUT_NAME } from './io-contract.js';
 import { readModelCard, validateModelCard, type ModelCard } from './model-card.js';
-import { TritonClient, TritonRpcError, type TritonTls } from './triton-client.js';
+import { TritonGrpcClient } from './triton-grpc-client.js';
+import { TritonHttpClient } from './triton-http-client.js';
+import { parseTritonUrl, TritonRpcError, type TritonTls, type TritonTransport, type TritonTransportOptions } from './triton-transport.js';
 import { checkClassIds, checkTritonMetadata, maskOfReply } from './triton-contract.js';
 
 /** The model config parameter holding the card's JSON (docs/triton.md). */
@@ -45,7 +48,7 @@ export interface TritonHooks {
 }
 
 export interface TritonEngineOptions {
-  /** grpc://host:port or grpcs://host:port. */
+  /** grpc://, grpcs://, http:// or https:// then host:port: the scheme picks the transport. */
   readonly url: string;
   readonly model: string;
   /** '' = the server's choice (its version policy; normally the latest). */
@@ -79,7 +82,7 @@ export class TritonEngine implements SegEngine {
   readonly frameBytes: number;
 
   private readonly opts: TritonEngineOptions;
-  private readonly client: TritonClient;
+  private readonly client: TritonTransport;
   readonly maxInFlight: number;
   /** The ring of input buffers; `next` is the one acquireInput() hands out next, `filled` the last handed out. */
   private readonly inputs: readonly Uint8Array[];
@@ -92,7 +95,7 @@ export class TritonEngine implements SegEngine {
   private readonly inFlight = new Set<Promise<Uint8Array>>();
   private closed = false;
 
-  private constructor(opts: TritonEngineOptions, client: TritonClient, card: ModelCard, cardPath: string) {
+  private constructor(opts: TritonEngineOptions, client: TritonTransport, card: ModelCard, cardPath: string) {
     this.opts = opts;
     this.client = client;
     this.card = card;
@@ -117,7 +120,7 @@ export class TritonEngine implements SegEngine {
     }
     const t0 = performance.now();
     const where = tritonModelAddress(opts);
-    const client = new TritonClient({
+    const client = openTransport({
       url: opts.url,
       tls: opts.tls,
       headers: opts.headers,
@@ -272,18 +275,23 @@ export class TritonEngine implements SegEngine {
   }
 }
 
+/** The transport the URL's scheme names. */
+function openTransport(opts: TritonTransportOptions): TritonTransport {
+  return parseTritonUrl(opts.url).protocol === 'http' ? new TritonHttpClient(opts) : new TritonGrpcClient(opts);
+}
+
 /** grpc://host:port/models/NAME[/versions/V]: how logs, errors and GET /api/model name a Triton model. */
 export function tritonModelAddress(opts: Pick<TritonEngineOptions, 'url' | 'model' | 'version'>): string {
   return `${opts.url.replace(/\/$/, '')}/models/${opts.model}${opts.version === '' ? '' : `/versions/${opts.version}`}`;
 }
 
 /** Server live, model known and ready, card found and valid, metadata matching the contract. */
-async function openModel(client: TritonClient, opts: TritonEngineOptions, where: string): Promise<{ card: ModelCard; cardPath: string }> {
+async function openModel(client: TritonTransport, opts: TritonEngineOptions, where: string): Promise<{ card: ModelCard; cardPath: string }> {
   const { model, version, timeoutMs, url } = opts;
   try {
     await client.serverLive(timeoutMs);
   } catch (err) {
-    throw new SegdError('SEGD_INFERENCE_UNAVAILABLE', `triton at ${url} is unreachable (expected a KServe v2 gRPC server there): ${(err as Error).message}`, [url], { cause: err });
+    throw new SegdError('SEGD_INFERENCE_UNAVAILABLE', `triton at ${url} is unreachable (expected a KServe v2 ${parseTritonUrl(url).protocol === 'http' ? 'HTTP/REST' : 'gRPC'} server there): ${(err as Error).message}`, [url], { cause: err });
   }
   const notFound = (why: string): SegdError =>
     new SegdError('SEGD_MODEL_NOT_FOUND', `triton model '${model}'${version === '' ? '' : ` version ${version}`} is not served by ${url} (expected a loaded, ready model of that name): ${why}`, [where]);
@@ -303,7 +311,7 @@ async function openModel(client: TritonClient, opts: TritonEngineOptions, where:
 }
 
 /** The card's JSON from the model config parameter `segd_card`. */
-async function cardFromTriton(client: TritonClient, opts: TritonEngineOptions, where: string): Promise<{ card: ModelCard; cardPath: string }> {
+async function cardFromTriton(client: TritonTransport, opts: TritonEngineOptions, where: string): Promise<{ card: ModelCard; cardPath: string }> {
   const { model, version, timeoutMs } = opts;
   const cardPath = `${where} (model config parameter ${CARD_PARAMETER})`;
   let params: Record<string, string>;

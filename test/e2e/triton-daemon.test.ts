@@ -2,7 +2,8 @@
 // int8 contract model on onnxruntime CPU inside it): masks byte-equal to onnxruntime's own run of
 // the same model on the same frames; streams added and removed at run time; Triton killed while
 // streams run → sources keep decoding, /healthz answers, frames drop as inference_unavailable,
-// /readyz says not ready and why; Triton back → ready again and masks flow again.
+// /readyz says not ready and why; Triton back → ready again and masks flow again. Over HTTP (the
+// transport the docs recommend); test/integration/engine-triton.test.ts runs the engine over both.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ describe('e2e: the daemon on a Triton engine', { timeout: 600_000 }, () => {
     triton = await startTriton({ model: MODEL, name: 'seg', card: join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.json') });
     // One stream at first: every batch holds one frame, exactly what the direct run does.
     const cfg = testConfig([{ id: 'val', url: SAMPLE_CLIP_VAL, loop: false, realtime: true }], {
-      model: { engine: 'triton', path: MODEL, triton: { url: triton.grpcUrl, model: 'seg', timeoutMs: 10_000, reconnect: { minMs: 100, maxMs: 1000 } } },
+      model: { engine: 'triton', path: MODEL, triton: { url: triton.httpUrl, model: 'seg', timeoutMs: 10_000, reconnect: { minMs: 100, maxMs: 1000 } } },
     });
     daemon = await startReadyDaemon(tmp.dir, cfg);
   });

@@ -52,6 +52,8 @@ export interface TritonOptions {
 
 export interface TritonServer {
   readonly grpcUrl: string;
+  /** KServe v2 REST (http://127.0.0.1:PORT). */
+  readonly httpUrl: string;
   readonly httpPort: number;
   /** Triton's Prometheus endpoint (per-model request, queue and compute counters). */
   readonly metricsUrl: string;
@@ -105,6 +107,7 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
   });
   const server: TritonServer = {
     grpcUrl: `grpc://127.0.0.1:${ports.grpc}`,
+    httpUrl: `http://127.0.0.1:${ports.http}`,
     httpPort: ports.http,
     metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
     log: () => log,
@@ -119,6 +122,11 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
     },
   };
   return server;
+}
+
+/** The server's URL for a transport (the scheme picks it: triton-transport.ts). */
+export function tritonUrl(server: TritonServer, protocol: 'grpc' | 'http'): string {
+  return protocol === 'grpc' ? server.grpcUrl : server.httpUrl;
 }
 
 export async function startTriton(opts: TritonOptions): Promise<TritonServer> {

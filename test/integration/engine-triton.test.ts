@@ -3,8 +3,14 @@
 // model name, a broken contract, a missing card or an unreachable server refused at start with the
 // culprit named; Triton killed mid-stream → batches fail as unavailable without an RPC, the engine
 // says why; Triton back → the first good probe reply restores it and the masks are equal again;
-// two batches in flight through the Batcher keep each stream's order, masks and pixels.
+// two batches in flight through the Batcher keep each stream's order, masks and pixels. All of it
+// over both transports (HTTP with binary tensors, gRPC); HTTP also through a TLS proxy asking for a token.
 import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -13,9 +19,10 @@ import { SegdError } from '../../pipeline/core/errors.js';
 import { OnnxEngine, TritonEngine, type TritonEngineOptions } from '../../pipeline/engine/index.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
-import { freePort } from '../helpers/mosquitto.js';
+import { freePort, makeTestCa } from '../helpers/mosquitto.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { startTriton, type TritonServer } from '../helpers/triton.js';
+import { startTriton, tritonUrl, type TritonServer } from '../helpers/triton.js';
+import { TRITON_PROTOCOLS } from '../../pipeline/engine/triton-transport.js';
 
 const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx');
 const CARD = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.json');
@@ -58,7 +65,7 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 100));
 }
 
-describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
+for (const protocol of TRITON_PROTOCOLS) describe(`TritonEngine against a real Triton, over ${protocol}`, { timeout: 600_000 }, () => {
   let triton: TritonServer;
   let frames: Uint8Array[];
   before(async () => {
@@ -71,7 +78,7 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
 
   it('gives the masks the in-process engine gives on the same frames (card from the model config parameter)', async () => {
     const local = await OnnxEngine.create(cpuEngineOptions(MODEL));
-    const remote = await TritonEngine.create(options(triton.grpcUrl));
+    const remote = await TritonEngine.create(options(tritonUrl(triton, protocol)));
     try {
       assert.equal(remote.provider, 'triton');
       assert.equal(remote.card.name, local.card.name);
@@ -89,22 +96,21 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
   });
 
   it('refuses at start, naming the culprit: unknown model, unreachable server, a card that does not fit', async () => {
-    const unknown = await rejection(TritonEngine.create(options(triton.grpcUrl, { model: 'nope' })));
+    const unknown = await rejection(TritonEngine.create(options(tritonUrl(triton, protocol), { model: 'nope' })));
     assert.equal(unknown.code, 'SEGD_MODEL_NOT_FOUND');
-    assert.match(unknown.message, /triton model 'nope' is not served by grpc:\/\/127\.0\.0\.1:\d+/);
+    assert.match(unknown.message, new RegExp(`triton model 'nope' is not served by ${protocol}://127\\.0\\.0\\.1:\\d+.*NOT_FOUND`));
 
-    const away = await rejection(TritonEngine.create(options(`grpc://127.0.0.1:${await freePort()}`, { timeoutMs: 2000 })));
+    const away = await rejection(TritonEngine.create(options(`${protocol}://127.0.0.1:${await freePort()}`, { timeoutMs: 2000 })));
     assert.equal(away.code, 'SEGD_INFERENCE_UNAVAILABLE');
-    assert.match(away.message, /triton at grpc:\/\/127\.0\.0\.1:\d+ is unreachable/);
+    assert.match(away.message, new RegExp(`triton at ${protocol}://127\\.0\\.0\\.1:\\d+ is unreachable.*UNAVAILABLE`));
 
     // A local card for another input size: the metadata check names the tensor and both shapes.
-    const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const dir = mkdtempSync(join(tmpdir(), 'segd-triton-'));
     const card = JSON.parse(readFileSync(CARD, 'utf8')) as { input: { height: number } };
     card.input.height = 352;
     writeFileSync(join(dir, 'card.json'), JSON.stringify(card));
-    const mismatch = await rejection(TritonEngine.create(options(triton.grpcUrl, { cardPath: join(dir, 'card.json') })));
+    const mismatch = await rejection(TritonEngine.create(options(tritonUrl(triton, protocol), { cardPath: join(dir, 'card.json') })));
     assert.equal(mismatch.code, 'SEGD_MODEL_INVALID');
     assert.match(mismatch.message, /input 'frames': expected shape \[-1, 352, 480, 3\].*got \[-1, 360, 480, 3\]/);
   });
@@ -112,7 +118,7 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
   it('refuses a model whose tensors break the contract, and one without a card', async () => {
     const wrong = await startTriton({ model: MODEL, name: 'seg', card: CARD, inputName: 'image' });
     try {
-      const err = await rejection(TritonEngine.create(options(wrong.grpcUrl)));
+      const err = await rejection(TritonEngine.create(options(tritonUrl(wrong, protocol))));
       assert.equal(err.code, 'SEGD_MODEL_INVALID');
       assert.match(err.message, /inputs: expected exactly one, named 'frames', got \['image'\]/);
     } finally {
@@ -120,11 +126,11 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
     }
     const bare = await startTriton({ model: MODEL, name: 'seg' });
     try {
-      const err = await rejection(TritonEngine.create(options(bare.grpcUrl)));
+      const err = await rejection(TritonEngine.create(options(tritonUrl(bare, protocol))));
       assert.equal(err.code, 'SEGD_MODEL_CARD_INVALID');
       assert.match(err.message, /missing \(expected the card's JSON in the model config parameter 'segd_card', or set model\.card/);
       // The same model with a local card is fine.
-      const engine = await TritonEngine.create(options(bare.grpcUrl, { cardPath: CARD }));
+      const engine = await TritonEngine.create(options(tritonUrl(bare, protocol), { cardPath: CARD }));
       assert.equal(engine.cardPath, CARD);
       await engine.close();
     } finally {
@@ -135,7 +141,7 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
   it('maxInFlight 2 through the Batcher: two batches in flight, every stream\'s masks in order, each its own frame\'s mask and pixels', async () => {
     const local = await OnnxEngine.create(cpuEngineOptions(MODEL));
     let most = 0;
-    const engine = await TritonEngine.create(options(triton.grpcUrl, { maxInFlight: 2, hooks: { onInFlight: (n) => (most = Math.max(most, n)) } }));
+    const engine = await TritonEngine.create(options(tritonUrl(triton, protocol), { maxInFlight: 2, hooks: { onInFlight: (n) => (most = Math.max(most, n)) } }));
     const streams = ['s0', 's1', 's2', 's3'];
     const got: { streamId: string; seq: number; mask: Uint8Array; rgb: Uint8Array }[] = [];
     const perStream = 6;
@@ -177,9 +183,51 @@ describe('TritonEngine against a real Triton', { timeout: 600_000 }, () => {
     }
   });
 
+  if (protocol === 'http') {
+    it('https:// through a TLS proxy that wants a bearer token: masks with the CA and the header; refused, naming why, without', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'segd-triton-tls-'));
+      const pki = makeTestCa(dir);
+      // A TLS-terminating reverse proxy (what fronts Triton's plaintext HTTP in a fleet), checking auth.
+      const proxy = createHttpsServer({ cert: readFileSync(pki.cert), key: readFileSync(pki.key) }, (req, res) => {
+        if (req.headers.authorization !== 'Bearer s3cret') {
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'missing or wrong token' }));
+          return;
+        }
+        const up = httpRequest({ host: '127.0.0.1', port: triton.httpPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        up.on('error', () => res.writeHead(502).end());
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const local = await OnnxEngine.create(cpuEngineOptions(MODEL));
+      try {
+        const tls = { ca: pki.ca, cert: null, key: null };
+        const engine = await TritonEngine.create(options(url, { tls, headers: { authorization: 'Bearer s3cret' } }));
+        try {
+          const want = await masksOf(local, frames.slice(0, 2));
+          assert.ok(Buffer.from(await masksOf(engine, frames.slice(0, 2))).equals(Buffer.from(want)), 'masks through TLS equal');
+        } finally {
+          await engine.close();
+        }
+        const noToken = await rejection(TritonEngine.create(options(url, { tls })));
+        assert.equal(noToken.code, 'SEGD_INFERENCE_UNAVAILABLE');
+        assert.match(noToken.message, /ServerLive: UNAUTHENTICATED: missing or wrong token/);
+        const untrusted = await rejection(TritonEngine.create(options(url, { headers: { authorization: 'Bearer s3cret' }, timeoutMs: 5000 })));
+        assert.match(untrusted.message, /is unreachable.*UNAVAILABLE: .*certificate/);
+      } finally {
+        await local.close();
+        proxy.closeAllConnections();
+        await new Promise((r) => proxy.close(r));
+      }
+    });
+  }
+
   it('killed mid-stream: batches fail as unavailable (no RPC while away) with the reason; back: masks again', async () => {
     const local = await OnnxEngine.create(cpuEngineOptions(MODEL));
-    const engine = await TritonEngine.create(options(triton.grpcUrl, { timeoutMs: 5000 }));
+    const engine = await TritonEngine.create(options(tritonUrl(triton, protocol), { timeoutMs: 5000 }));
     try {
       const want = await masksOf(local, frames.slice(0, 2));
       assert.ok(Buffer.from(await masksOf(engine, frames.slice(0, 2))).equals(Buffer.from(want)));

@@ -166,15 +166,21 @@ describe('config loading', () => {
     assert.deepEqual(missing.details, ['model.triton: expected a mapping with at least url and model (model.engine is triton)']);
     const bad = configError(() =>
       parseConfigText(
-        'model: { triton: { url: "http://h:8000", model: seg, tls: { cert: c.pem }, reconnect: { minMs: 5000, maxMs: 100 } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
+        'model: { triton: { url: "tcp://h:8000", model: seg, tls: { cert: c.pem }, reconnect: { minMs: 5000, maxMs: 100 } } }\nstreams: [{ id: a, url: rtsp://h/x }]',
         { baseDir: '/x', source: 'inline' },
       ),
     );
     const text = bad.details.join('\n');
-    assert.match(text, /model\.triton\.url: .*grpcs\?/);
+    assert.match(text, /model\.triton\.url: .*\(grpcs\?\|https\?\)/);
     assert.match(text, /model\.triton: set, but model\.engine is "local"/);
     assert.match(text, /model\.triton\.reconnect\.minMs: expected at most model\.triton\.reconnect\.maxMs \(100\), got 5000/);
     assert.match(text, /model\.triton\.tls\.cert and model\.triton\.tls\.key: expected both/);
+    for (const [scheme, want] of [['http', 'https'], ['grpc', 'grpcs']]) {
+      const plain = configError(() => parseConfigText(`model: { engine: triton, triton: { url: "${scheme}://h:8000", model: seg, tls: { ca: ca.pem } } }\nstreams: [{ id: a, url: rtsp://h/x }]`, { baseDir: '/x', source: 'inline' }));
+      assert.deepEqual(plain.details, [`model.triton.tls: set, but model.triton.url is ${scheme}:// (plaintext); expected ${want}:// for TLS`]);
+    }
+    const https = parseConfigText('model: { engine: triton, triton: { url: "https://triton.lan", model: seg, tls: { ca: ca.pem } } }\nstreams: [{ id: a, url: rtsp://h/x }]', { baseDir: '/x', source: 'inline' });
+    assert.equal(https.model.triton?.tls.ca, '/x/ca.pem');
   });
 
   it('model.triton.headers: a value is never echoed (auth tokens), a name that gRPC metadata cannot carry is refused', () => {

@@ -1,69 +1,18 @@
 /**
- * A thin typed adapter over @grpc/grpc-js for the KServe v2 gRPC API (proto/kserve-v2.proto,
- * written from the protocol's specification): the few RPCs the triton engine makes, each with a
- * deadline, the configured extra metadata (auth headers) and TLS. Every call reports its method,
- * duration and outcome (gRPC status name, or 'OK') to `onRpc`, so the engine's metrics see all of
- * them. No retry and no policy here (that is TritonEngine's); the only untyped code of the engine.
+ * The gRPC transport (triton-transport.ts): a thin typed adapter over @grpc/grpc-js for the KServe
+ * v2 gRPC API (proto/kserve-v2.proto, written from the protocol's specification): the few RPCs the
+ * triton engine makes, each with a deadline, the configured extra metadata (auth headers) and TLS.
+ * Every call reports its method, duration and outcome (gRPC status name, or 'OK') to `onRpc`, so
+ * the engine's metrics see all of them. No retry and no policy here (that is TritonEngine's).
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { GRPC_STATUS_NAMES, type GrpcStatusName, type TritonRpcMethod } from '../core/reasons.js';
+import { parseTritonUrl, TritonRpcError, type InferInput, type InferOutput, type ModelMetadata, type TensorMetadata, type TritonTransport, type TritonTransportOptions } from './triton-transport.js';
 
 /** Compiled beside this file in dist/ (scripts/copy-assets.mjs copies the .proto). */
 const PROTO_PATH = new URL('./proto/kserve-v2.proto', import.meta.url);
-
-export interface TritonTls {
-  /** PEM files; all null = the system's roots, no client certificate. */
-  readonly ca: string | null;
-  readonly cert: string | null;
-  readonly key: string | null;
-}
-
-export interface TritonClientOptions {
-  /** grpc://host:port (plaintext) or grpcs://host:port (TLS). */
-  readonly url: string;
-  readonly tls: TritonTls;
-  /** Sent as gRPC metadata with every call (e.g. authorization). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Largest reply accepted, bytes (a mask batch is maxBatch*H*W). */
-  readonly maxReceiveBytes: number;
-  readonly onRpc?: (method: TritonRpcMethod, seconds: number, code: GrpcStatusName | 'OK') => void;
-}
-
-export interface TensorMetadata {
-  readonly name: string;
-  readonly datatype: string;
-  readonly shape: readonly number[];
-}
-
-export interface ModelMetadata {
-  readonly name: string;
-  readonly versions: readonly string[];
-  readonly platform: string;
-  readonly inputs: readonly TensorMetadata[];
-  readonly outputs: readonly TensorMetadata[];
-}
-
-export interface InferOutput {
-  readonly name: string;
-  readonly datatype: string;
-  readonly shape: readonly number[];
-  /** Raw little-endian bytes (raw_output_contents), or null when the server sent none for it. */
-  readonly raw: Buffer | null;
-}
-
-/** A failed call: the gRPC status (by name) and the server's message. */
-export class TritonRpcError extends Error {
-  constructor(
-    readonly method: TritonRpcMethod,
-    readonly code: GrpcStatusName,
-    readonly detail: string,
-  ) {
-    super(`${method}: ${code}: ${detail}`);
-    this.name = 'TritonRpcError';
-  }
-}
 
 /** Status number → name, for the codes grpc-js can report (0 = OK is never an error). */
 function statusName(code: number | undefined): GrpcStatusName {
@@ -121,20 +70,14 @@ function serializeInfer(encodeHead: (req: object) => Buffer, head: object, raw: 
   return Buffer.concat([encodeHead(head), Buffer.from([RAW_INPUT_TAG, ...varint(raw.byteLength)]), raw]);
 }
 
-/** host:port and whether TLS is on, from grpc:// or grpcs://; throws naming the URL otherwise. */
-export function parseTritonUrl(url: string): { readonly address: string; readonly secure: boolean } {
-  const m = /^(grpcs?):\/\/([^/\s]+)\/?$/.exec(url);
-  if (m === null) throw new RangeError(`triton url: expected grpc://host:port or grpcs://host:port, got ${url}`);
-  return { address: m[2] as string, secure: m[1] === 'grpcs' };
-}
-
-export class TritonClient {
+export class TritonGrpcClient implements TritonTransport {
+  readonly protocol = 'grpc' as const;
   private readonly client: ServiceClient;
   private readonly service: Service;
   private readonly metadata: grpc.Metadata;
-  private readonly onRpc: TritonClientOptions['onRpc'];
+  private readonly onRpc: TritonTransportOptions['onRpc'];
 
-  constructor(opts: TritonClientOptions) {
+  constructor(opts: TritonTransportOptions) {
     const { address, secure } = parseTritonUrl(opts.url);
     const read = (p: string | null): Buffer | null => (p === null ? null : readFileSync(p));
     const creds = secure ? grpc.credentials.createSsl(read(opts.tls.ca), read(opts.tls.key), read(opts.tls.cert)) : grpc.credentials.createInsecure();
@@ -175,7 +118,7 @@ export class TritonClient {
   async infer(
     model: string,
     version: string,
-    input: { readonly name: string; readonly shape: readonly number[]; readonly data: Uint8Array },
+    input: InferInput,
     outputName: string,
     timeoutMs: number,
   ): Promise<InferOutput[]> {
