@@ -88,9 +88,26 @@ export function rssMb(pid: number): number {
   return m === null ? Number.NaN : Number(m[1]) / 1024;
 }
 
-/** RSS of this process plus its ffmpeg children, MB: the daemon's whole footprint. */
-export function daemonRssMb(): number {
-  return rssMb(process.pid) + childPids(process.pid, 'ffmpeg').reduce((sum, pid) => sum + rssMb(pid), 0);
+/**
+ * Proportional set size in MB (smaps_rollup's Pss): private pages plus each shared page divided by
+ * the processes sharing it. N ffmpeg children share one binary's text (~13 MB here), which RSS counts
+ * N times and PSS once; summed over processes, PSS is what they take from the machine. NaN once gone.
+ */
+export function pssMb(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
+  const m = /^Pss:\s+(\d+) kB/m.exec(text);
+  return m === null ? Number.NaN : Number(m[1]) / 1024;
+}
+
+/** RSS and PSS of this process plus its ffmpeg children, MB: the daemon's whole footprint. */
+export function daemonMemoryMb(): { rss: number; pss: number } {
+  const pids = [process.pid, ...childPids(process.pid, 'ffmpeg')];
+  return { rss: pids.reduce((sum, pid) => sum + rssMb(pid), 0), pss: pids.reduce((sum, pid) => sum + pssMb(pid), 0) };
 }
 
 export function sampleCpu(): CpuSample {

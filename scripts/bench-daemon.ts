@@ -11,7 +11,7 @@ import type { SegdConfig } from '../daemon/config/schema.js';
 import { at, runChild } from './bench-child.js';
 import { measureClient } from './bench-client.js';
 import { loadBenchConfig } from './bench-config.js';
-import { cpuBetween, daemonRssMb, sampleCpu, type CpuSample } from './bench-cpu.js';
+import { cpuBetween, daemonMemoryMb, sampleCpu, type CpuSample } from './bench-cpu.js';
 import { metricsBetween, snapshotMetrics, type MetricsSnapshot } from './bench-metrics.js';
 import { percentile } from './bench-stats.js';
 import { clipStreams } from './bench-streams.js';
@@ -49,6 +49,9 @@ export interface DaemonRound {
   /** This process + its ffmpeg children at the window's end, MB; `rssIdleMb`: this process before the daemon started. */
   rssMb: number;
   rssIdleMb: number;
+  /** The same as PSS (shared pages counted once across the processes: bench-cpu.ts). */
+  pssMb: number;
+  pssIdleMb: number;
 }
 
 /** Runs one phase in a child process. */
@@ -65,7 +68,7 @@ async function run(p: DaemonParams): Promise<DaemonRound> {
     batching: { ...cfg.batching, maxBatch: p.maxBatch },
     streams: clipStreams(p.streams, p.clip, { realtime: p.realtime, maxFps: p.maxFps }),
   };
-  const rssIdleMb = daemonRssMb();
+  const idle = daemonMemoryMb();
   const daemon = await startDaemon(config, logger);
   try {
     const url = `ws://127.0.0.1:${daemon.address.port}/ws`;
@@ -79,7 +82,7 @@ async function run(p: DaemonParams): Promise<DaemonRound> {
     const clientDone = measureClient(url, start, end);
     const [c0, m0] = await at(start, sample);
     const [c1, m1] = await at(end, sample);
-    const rss = daemonRssMb();
+    const mem = daemonMemoryMb();
     const client = await clientDone;
     const cpu = cpuBetween(c0, c1);
     const metrics = metricsBetween(m0, m1);
@@ -100,8 +103,10 @@ async function run(p: DaemonParams): Promise<DaemonRound> {
       stageMs: { ...metrics.stageMeanMs },
       meanBatch: metrics.meanBatch,
       ffmpegUnpaired: cpu.ffmpegUnpaired,
-      rssMb: rss,
-      rssIdleMb,
+      rssMb: mem.rss,
+      rssIdleMb: idle.rss,
+      pssMb: mem.pss,
+      pssIdleMb: idle.pss,
     };
   } finally {
     await daemon.stop();

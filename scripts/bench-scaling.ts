@@ -3,7 +3,7 @@
  *
  * 1. Scaling: the daemon on 1, 2, 4, 8, 16 copies of the clip (--streams), paced at the clip's 10 fps and
  *    unpaced (--modes), each point a fresh daemon process (bench-daemon.ts) in interleaved rounds (odd rounds
- *    in reverse order): masks/s, per-stream min/max, CPU ms per mask, RSS in total and per added stream
+ *    in reverse order): masks/s, per-stream min/max, CPU ms per mask, RSS and PSS in total and per added stream
  *    (the difference to the previous point over the streams added), p50/p99 capture→receive, drops by reason.
  * 2. Cameras per box: for each rate of --cameras-fps (10, 5, 2), cameras at that `maxFps`, the largest count
  *    the machine holds: p99 ≤ 2 frame intervals and no stream starved (each received at least
@@ -87,6 +87,9 @@ interface PointSummary {
   rssMb: number;
   /** (RSS − the previous point's) / streams added; for the first point, (RSS − idle process) / streams. */
   rssPerAddedStreamMb: number;
+  /** The same in PSS: the ffmpeg binary's shared text counted once, not once a stream. */
+  pssMb: number;
+  pssPerAddedStreamMb: number;
   p50: number;
   p99: number;
   drops: Record<string, number>;
@@ -158,13 +161,15 @@ async function main(): Promise<void> {
   }
   const summary: PointSummary[] = [];
   for (const mode of modes as Mode[]) {
-    let prev: { n: number; rss: number } | null = null;
+    let prev: { n: number; rss: number; pss: number } | null = null;
     for (const n of streams) {
       const rs = byPoint.get(`${mode}:${n}`) as DaemonRound[];
       const rss = median(rs.map((x) => x.rssMb));
       const drops: Record<string, number> = {};
       for (const x of rs) for (const [k, v] of Object.entries(x.drops)) drops[k] = (drops[k] ?? 0) + v;
       const perAdded = prev === null ? (rss - median(rs.map((x) => x.rssIdleMb))) / n : (rss - prev.rss) / (n - prev.n);
+      const pss = median(rs.map((x) => x.pssMb));
+      const pssPerAdded = prev === null ? (pss - median(rs.map((x) => x.pssIdleMb))) / n : (pss - prev.pss) / (n - prev.n);
       summary.push({
         mode,
         streams: n,
@@ -174,23 +179,25 @@ async function main(): Promise<void> {
         cpuMsPerMask: median(rs.map((x) => x.cpuMsPerMask)),
         rssMb: rss,
         rssPerAddedStreamMb: perAdded,
+        pssMb: pss,
+        pssPerAddedStreamMb: pssPerAdded,
         p50: median(rs.map((x) => x.p50)),
         p99: median(rs.map((x) => x.p99)),
         drops,
         meanBatch: median(rs.map((x) => x.meanBatch)),
         rounds: rs,
       });
-      prev = { n, rss };
+      prev = { n, rss, pss };
     }
   }
   console.log(`\nscaling (medians over ${rounds} rounds; drops summed over the rounds' windows)`);
-  console.log('| mode | streams | masks/s | per stream min–max | CPU ms/mask | RSS MB | RSS MB per added stream (first row: over the idle process, model included) | p50 ms | p99 ms | drops |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('| mode | streams | masks/s | per stream min–max | CPU ms/mask | RSS MB | RSS MB per added stream (first row: over the idle process, model included) | PSS MB | PSS MB per added stream | p50 ms | p99 ms | drops |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const p of summary) {
     const drops = Object.entries(p.drops).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
     console.log(
       `| ${p.mode === 'paced' ? `${CLIP_FPS} fps` : 'unpaced'} | ${p.streams} | ${fmt(p.masksPerS)} | ${fmt(p.streamMinPerS)}–${fmt(p.streamMaxPerS)} | ${fmt(p.cpuMsPerMask, 2)} | ` +
-        `${fmt(p.rssMb, 0)} | ${fmt(p.rssPerAddedStreamMb, 1)} | ${fmt(p.p50, 0)} | ${fmt(p.p99, 0)} | ${drops} |`,
+        `${fmt(p.rssMb, 0)} | ${fmt(p.rssPerAddedStreamMb, 1)} | ${fmt(p.pssMb, 0)} | ${fmt(p.pssPerAddedStreamMb, 1)} | ${fmt(p.p50, 0)} | ${fmt(p.p99, 0)} | ${drops} |`,
     );
   }
 

@@ -26,13 +26,15 @@ def main(src: str, dst: str) -> None:
         ax_rate.fill_between(n, [p["streamMinPerS"] * p["streams"] for p in ps], [p["streamMaxPerS"] * p["streams"] for p in ps],
                              color=color, alpha=0.15, label=f"{label}: streams × least/most served stream")
         ax_cpu.plot(n, [p["cpuMsPerMask"] for p in ps], "o-", color=color, label=label)
-        ax_rss.plot(n, [p["rssMb"] for p in ps], "o-", color=color, label=label)
+        ax_rss.plot(n, [p["rssMb"] for p in ps], "o-", color=color, label=f"{label}: RSS")
+        if all("pssMb" in p for p in ps):
+            ax_rss.plot(n, [p["pssMb"] for p in ps], "s:", color=color, label=f"{label}: PSS")
         ax_lat.plot(n, [p["p50"] for p in ps], "o--", color=color, label=f"{label}: p50")
         ax_lat.plot(n, [p["p99"] for p in ps], "o-", color=color, label=f"{label}: p99")
     if any(p["mode"] == "paced" for p in points):
         ax_rate.plot([p["streams"] for p in points if p["mode"] == "paced"],
                      [p["streams"] * result["clipFps"] for p in points if p["mode"] == "paced"], ":", color="gray", label="frames asked (paced)")
-    titles = [(ax_rate, "masks/s received"), (ax_cpu, "CPU ms per mask (daemon + ffmpeg)"), (ax_rss, "RSS, MB (daemon + ffmpeg)"),
+    titles = [(ax_rate, "masks/s received"), (ax_cpu, "CPU ms per mask (daemon + ffmpeg)"), (ax_rss, "RSS and PSS, MB (daemon + ffmpeg)"),
               (ax_lat, "capture→receive latency, ms")]
     for ax, title in titles:
         ax.set_title(title)
