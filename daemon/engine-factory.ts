@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { SegdError } from '../pipeline/core/errors.js';
-import { OnnxEngine, TritonEngine, type SegEngine } from '../pipeline/engine/index.js';
+import { createOnnxEngines, TritonEngine, type SegEngine } from '../pipeline/engine/index.js';
 import type { SegdConfig } from './config/schema.js';
 import type { ModelChoice } from './control/model-swap.js';
 import type { SegdMetrics } from './metrics.js';
@@ -37,8 +37,9 @@ export function engineLoader(config: SegdConfig, logger: Logger, metrics: SegdMe
     };
   }
   return (choice) =>
-    OnnxEngine.create({
+    createOnnxEngines({
       modelPath: choice.path,
+      sessions: m.sessions,
       ...(choice.card !== null ? { cardPath: choice.card } : {}),
       providers: m.providers,
       cpu: m.cpu,

@@ -147,10 +147,24 @@ async function runBare(cfg: SegdConfig, clip: string, maxBatch: number, seconds:
   }
 }
 
-function benchBare(maxBatch: number, clip: string, seconds: number): Promise<BareResult> {
+/**
+ * Bare ONNX Runtime as the daemon's engine runs it: model.sessions sessions side by side (each its own
+ * process here: onnxruntime-node runs a session on the calling thread), each with the config's threads.
+ * Frames/s add up; CPU per frame is over all of them; batch times are the sessions' medians (p50) and worst (p99).
+ */
+async function benchBare(maxBatch: number, clip: string, seconds: number, sessions: number): Promise<BareResult> {
   const args = ['--bare', '--config', flags.config, '--clip', clip, '--batch', String(maxBatch), '--seconds', String(seconds)];
   if (flags.model) args.push('--model', flags.model);
-  return runChild<BareResult>(fileURLToPath(import.meta.url), args, 'bare ONNX Runtime phase');
+  const each = await Promise.all(Array.from({ length: sessions }, () => runChild<BareResult>(fileURLToPath(import.meta.url), args, 'bare ONNX Runtime phase')));
+  const frames = each.reduce((sum, b) => sum + b.runs * maxBatch, 0);
+  return {
+    provider: (each[0] as BareResult).provider,
+    framesPerS: each.reduce((sum, b) => sum + b.framesPerS, 0),
+    batchMsP50: median(each.map((b) => b.batchMsP50)),
+    batchMsP99: Math.max(...each.map((b) => b.batchMsP99)),
+    cpuMsPerFrame: each.reduce((sum, b) => sum + b.cpuMsPerFrame * b.runs * maxBatch, 0) / frames,
+    runs: each.reduce((sum, b) => sum + b.runs, 0),
+  };
 }
 
 type DaemonPhaseName = 'unpaced' | 'under' | 'over';
@@ -220,7 +234,7 @@ async function main(): Promise<void> {
 
   const loadBefore = loadavg();
   if (flags['bare-only']) {
-    const bare = await benchBare(maxBatch, clip, seconds);
+    const bare = await benchBare(maxBatch, clip, seconds, cfg.model.sessions);
     const { intraOpThreads, interOpThreads } = cfg.model.cpu;
     const line = {
       model: cfg.model.path,
@@ -233,6 +247,7 @@ async function main(): Promise<void> {
       seconds,
       provider: bare.provider,
       threads: { intraOp: intraOpThreads, interOp: interOpThreads },
+      sessions: cfg.model.sessions,
       // The machine may be shared: the figure means little without the load it was taken under.
       load1: { before: loadBefore[0], after: load1() },
     };
@@ -249,7 +264,7 @@ async function main(): Promise<void> {
   const input = await modelInput(cfg);
   const python = phases.some((p) => (PEER_PHASES as readonly string[]).includes(p)) ? peersPython() : '';
   console.log(
-    `model ${cfg.model.path} | batch ${maxBatch} | intra-op ${intraOpThreads}, inter-op ${interOpThreads} threads, spinning ${allowSpinning ? 'on' : 'off'} | ` +
+    `model ${cfg.model.path} | batch ${maxBatch} | ${cfg.model.sessions} session(s) x intra-op ${intraOpThreads}, inter-op ${interOpThreads} threads, spinning ${allowSpinning ? 'on' : 'off'} | ` +
       `maxDelayMs ${cfg.batching.maxDelayMs} | ffmpeg threads ${cfg.ffmpeg.threads} | ` +
       `${rounds} rounds x ${phases.join(', ')} (${seconds} s each, ${warmupS} s warm-up) | load1/5/15 before ${loadBefore.map((x) => fmt(x, 2)).join(' ')}`,
   );
@@ -265,7 +280,7 @@ async function main(): Promise<void> {
     const order = round % 2 === 0 ? phases : [...phases].reverse();
     for (const phase of order) {
       if (phase === 'bare') {
-        const b = await benchBare(maxBatch, clip, seconds);
+        const b = await benchBare(maxBatch, clip, seconds, cfg.model.sessions);
         provider = b.provider;
         bare.push(b);
       } else if (phase === 'decode') {
@@ -286,7 +301,8 @@ async function main(): Promise<void> {
             streams: nStreams,
             maxBatch,
             realtime,
-            intraOpThreads,
+            // A peer runs one session, as its author would: with all the threads segd's sessions have together.
+            intraOpThreads: intraOpThreads * cfg.model.sessions,
             interOpThreads,
             allowSpinning,
             decoderThreads: cfg.ffmpeg.threads,
@@ -315,7 +331,7 @@ async function main(): Promise<void> {
     underStreams,
     rounds,
     seconds,
-    settings: { intraOpThreads, interOpThreads, allowSpinning, maxDelayMs: cfg.batching.maxDelayMs, ffmpegThreads: cfg.ffmpeg.threads },
+    settings: { sessions: cfg.model.sessions, intraOpThreads, interOpThreads, allowSpinning, maxDelayMs: cfg.batching.maxDelayMs, ffmpegThreads: cfg.ffmpeg.threads },
     load1: { before: loadBefore, after: loadAfter, afterEachRound: roundLoads },
   };
   console.log(`provider ${provider} | load1/5/15 after ${loadAfter.map((x) => fmt(x, 2)).join(' ')} | figures: median (spread = (max-min)/median over ${rounds} rounds)`);

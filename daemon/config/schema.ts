@@ -246,9 +246,14 @@ export const configSchema = Type.Object(
       /** Required with engine: triton; null otherwise. */
       triton: Nullable(TritonSection),
       providers: Type.Array(StringEnum(PROVIDER_NAMES), { minItems: 1, uniqueItems: true, default: [...PROVIDER_NAMES] }),
+      /**
+       * ONNX Runtime sessions of the model, each in its own worker thread, running batches side by side
+       * (pipeline/engine/onnx-engine-pool.ts); each has cpu.intraOpThreads threads. 1 = one session.
+       */
+      sessions: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
       cpu: Section({
-        // 0 lets ONNX Runtime pick (one thread per core).
-        intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 2 }),
+        // Per session; 0 lets ONNX Runtime pick (one thread per core). 2 sessions x 1 thread: docs/performance.md.
+        intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
         interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
         /** ONNX Runtime's pool threads spin while waiting for work: lower latency, CPU taken from ffmpeg and Node. */
         allowSpinning: Type.Boolean({ default: DEFAULT_ALLOW_SPINNING }),

@@ -54,7 +54,8 @@ export function testConfig(streams: readonly TestStream[], extra: Record<string,
   return {
     server: { host: '127.0.0.1', port: 0 },
     log: { level: 'info' },
-    model: { path: MODEL_PATH, providers: ['cpu'], warmupRuns: 1, cpu: { intraOpThreads: 1, interOpThreads: 1 } },
+    // One session (the default is two): lighter daemons for tests; test/e2e/sessions-daemon.test.ts runs two.
+    model: { path: MODEL_PATH, providers: ['cpu'], warmupRuns: 1, sessions: 1, cpu: { intraOpThreads: 1, interOpThreads: 1 } },
     batching: { maxBatch: 2, maxDelayMs: 15, perStreamCap: 1 },
     // The shared test clips live outside the config's (temporary) directory.
     sources: { allowedDirs: [SHARED_DIR] },
