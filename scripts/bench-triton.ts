@@ -10,8 +10,8 @@
  *  2. masks/s: the daemon with `--streams` unpaced file streams on the local engine and on the
  *     triton engine over HTTP (same model), alternating for `--rounds` rounds; median of triton ÷ local per
  *     round pair, and the triton engine with maxInFlight 1, and over gRPC, beside it. Goal ≥ 0.85 (Triton and its Python
- *     backend share the cores). Triton's onnxruntime gets
- *     the config's model.cpu threads and spinning, as the local engine does.
+ *     backend share the cores). Triton gets as many model instances as the config's model.sessions, each an
+ *     onnxruntime session with its model.cpu threads and spinning, as the local engine has.
  *  3. outages: the daemon on Triton with 2 paced streams; `--cycles` times Triton is killed (frames
  *     drop as inference_unavailable) and restarted (masks again). After each cycle, a forced
  *     collection and the process's RSS, JS heap and external memory: their slope per cycle (least
@@ -239,9 +239,9 @@ async function main(): Promise<void> {
   const clip = base.streams[0]?.url;
   if (clip === undefined) throw new Error(`${flags.config}: no stream to take the clip from`);
   const card = base.model.path.replace(/\.onnx$/, '.json');
-  // Triton's onnxruntime runs as the local engine does: same threads, same spinning.
+  // Triton's onnxruntime runs as the local engine does: as many instances as sessions, same threads, same spinning.
   const cpu = base.model.cpu;
-  let triton = await startTriton({ model: base.model.path, name: MODEL_NAME, card, maxBatch: 4, threads: cpu.intraOpThreads, allowSpinning: cpu.allowSpinning });
+  let triton = await startTriton({ model: base.model.path, name: MODEL_NAME, card, maxBatch: 4, threads: cpu.intraOpThreads, instances: base.model.sessions, allowSpinning: cpu.allowSpinning });
   const out: Record<string, unknown> = { model: base.model.path, load0: +(loadavg()[0] as number).toFixed(2) };
   try {
     if (!skip.has('rpc')) {

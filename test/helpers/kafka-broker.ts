@@ -170,6 +170,7 @@ export async function startKafka(opts: KafkaBrokerOptions): Promise<KafkaBroker>
   // A cluster id is 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints).
   const clusterId = randomBytes(16).toString('base64url');
   const scram = Object.entries(opts.users ?? {}).flatMap(([u, p]) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u},password=${p}]`]));
-  execFileSync('java', java(home, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', properties, ...scram]), { stdio: ['ignore', 'ignore', 'pipe'] });
+  // `--cluster-id=ID`, not `-t ID`: one id in 64 starts with '-', which the tool's argument parser takes for an option.
+  execFileSync('java', java(home, 'kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '-c', properties, ...scram]), { stdio: ['ignore', 'ignore', 'pipe'] });
   return launch({ opts, home, port, properties });
 }

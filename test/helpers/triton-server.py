@@ -3,11 +3,13 @@
 Run with the venv of test/triton/setup_env.sh (Debian's /usr/bin/python3):
 
   triton-server.py --model PATH.onnx --name NAME --http-port P --grpc-port P --metrics-port P
-                   [--card CARD.json] [--threads 1] [--allow-spinning 1] [--max-batch 4] [--input-name frames] [--output-name mask]
+                   [--card CARD.json] [--threads 1] [--instances 1] [--allow-spinning 1] [--max-batch 4]
+                   [--input-name frames] [--output-name mask]
 
 Binds 127.0.0.1 only. --card puts the card's JSON into the Triton model config as the parameter
 `segd_card` (how a daemon can take its card from Triton). --input-name / --output-name serve the
-tensors under other names (a contract mismatch for the tests). Prints `SEGD_TRITON_READY` once the
+tensors under other names (a contract mismatch for the tests). --instances runs that many model instances, each
+its own onnxruntime session of --threads threads (as segd's model.sessions does locally). Prints `SEGD_TRITON_READY` once the
 model is ready, and serves until SIGTERM / SIGINT.
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> int:
     ap.add_argument("--grpc-port", type=int, required=True)
     ap.add_argument("--metrics-port", type=int, required=True)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--instances", type=int, default=1)
     ap.add_argument("--allow-spinning", type=int, choices=(0, 1), default=1, help="ONNX Runtime's pool threads spin while idle (its default)")
     ap.add_argument("--max-batch", type=int, default=4)
     ap.add_argument("--input-name", default="frames")
@@ -45,14 +48,20 @@ def main() -> int:
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", str(args.allow_spinning))
-    session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
-    shape = session.get_inputs()[0].shape
+    sessions = [ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"]) for _ in range(args.instances)]
+    shape = sessions[0].get_inputs()[0].shape
     height, width = int(shape[1]), int(shape[2])
-    onnx_in, onnx_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+    onnx_in, onnx_out = sessions[0].get_inputs()[0].name, sessions[0].get_outputs()[0].name
 
-    @batch
-    def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        return {args.output_name: session.run([onnx_out], {onnx_in: inputs[args.input_name]})[0]}
+    def infer_with(session: ort.InferenceSession):
+        @batch
+        def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+            return {args.output_name: session.run([onnx_out], {onnx_in: inputs[args.input_name]})[0]}
+
+        return infer
+
+    # A list of callables = that many model instances (PyTriton's multi-instance binding).
+    infers = [infer_with(s) for s in sessions]
 
     if args.card is not None:
         card = json.dumps(json.load(open(args.card)))
@@ -74,7 +83,7 @@ def main() -> int:
     with Triton(config=config) as triton:
         triton.bind(
             model_name=args.name,
-            infer_func=infer,
+            infer_func=infers if len(infers) > 1 else infers[0],
             inputs=[Tensor(name=args.input_name, dtype=np.uint8, shape=(height, width, 3))],
             outputs=[Tensor(name=args.output_name, dtype=np.uint8, shape=(height, width))],
             config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher(max_queue_delay_microseconds=0)),

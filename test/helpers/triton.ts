@@ -44,6 +44,8 @@ export interface TritonOptions {
   readonly maxBatch?: number;
   /** ONNX Runtime inside the server: intra-op threads (1) and whether they spin (ORT's default: yes). */
   readonly threads?: number;
+  /** Model instances, each its own onnxruntime session of `threads` threads (1). */
+  readonly instances?: number;
   readonly allowSpinning?: boolean;
   /** Serve the tensors under other names (a contract mismatch). */
   readonly inputName?: string;
@@ -74,6 +76,7 @@ async function launch(opts: TritonOptions, ports: Ports): Promise<TritonServer> 
   const args = [SERVER_SCRIPT, '--model', opts.model, '--name', opts.name, '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--metrics-port', String(ports.metrics), '--max-batch', String(opts.maxBatch ?? 4)];
   if (opts.card !== undefined) args.push('--card', opts.card);
   if (opts.threads !== undefined) args.push('--threads', String(opts.threads));
+  if (opts.instances !== undefined) args.push('--instances', String(opts.instances));
   if (opts.allowSpinning !== undefined) args.push('--allow-spinning', opts.allowSpinning ? '1' : '0');
   if (opts.inputName !== undefined) args.push('--input-name', opts.inputName);
   if (opts.outputName !== undefined) args.push('--output-name', opts.outputName);
