@@ -76,16 +76,21 @@ export function pidCpuMs(pid: number): number | null {
   return readStat(String(pid))?.cpuMs ?? null;
 }
 
-/** Resident set size of a process in MB (VmRSS), NaN once it is gone. */
-export function rssMb(pid: number): number {
+/** A "Name:   N kB" field of a /proc file, in MB; NaN once the process is gone. */
+function procMb(path: string, field: string): number {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return Number.NaN;
   }
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
   return m === null ? Number.NaN : Number(m[1]) / 1024;
+}
+
+/** Resident set size of a process in MB (VmRSS), NaN once it is gone. */
+export function rssMb(pid: number): number {
+  return procMb(`/proc/${pid}/status`, 'VmRSS');
 }
 
 /**
@@ -94,14 +99,7 @@ export function rssMb(pid: number): number {
  * N times and PSS once; summed over processes, PSS is what they take from the machine. NaN once gone.
  */
 export function pssMb(pid: number): number {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return Number.NaN;
-  }
-  const m = /^Pss:\s+(\d+) kB/m.exec(text);
-  return m === null ? Number.NaN : Number(m[1]) / 1024;
+  return procMb(`/proc/${pid}/smaps_rollup`, 'Pss');
 }
 
 /** RSS and PSS of this process plus its ffmpeg children, MB: the daemon's whole footprint. */

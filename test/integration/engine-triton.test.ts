@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Batcher } from '../../pipeline/batching/batcher.js';
 import { SegdError } from '../../pipeline/core/errors.js';
 import { OnnxEngine, TritonEngine, type TritonEngineOptions } from '../../pipeline/engine/index.js';
 import { firstClipFrames } from '../helpers/clip-frames.js';
 import { cpuEngineOptions } from '../helpers/engine-options.js';
+import { checkInFlightBatches } from '../helpers/in-flight-batches.js';
 import { freePort, makeTestCa } from '../helpers/mosquitto.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { startTriton, tritonUrl, type TritonServer } from '../helpers/triton.js';
@@ -142,43 +142,12 @@ for (const protocol of TRITON_PROTOCOLS) describe(`TritonEngine against a real T
     const local = await OnnxEngine.create(cpuEngineOptions(MODEL));
     let most = 0;
     const engine = await TritonEngine.create(options(tritonUrl(triton, protocol), { maxInFlight: 2, hooks: { onInFlight: (n) => (most = Math.max(most, n)) } }));
-    const streams = ['s0', 's1', 's2', 's3'];
-    const got: { streamId: string; seq: number; mask: Uint8Array; rgb: Uint8Array }[] = [];
-    const perStream = 6;
-    let released = 0;
-    const b = new Batcher({
-      engine,
-      streams: streams.map((id) => ({ id, queueDepth: perStream })),
-      maxBatch: 2,
-      maxDelayMs: 0,
-      perStreamCap: 1,
-      logger: pino({ level: 'silent' }),
-      onBatch: (results, _timing, batchFrames) => results.forEach((r, i) => got.push({ streamId: r.streamId, seq: r.seq, mask: r.mask, rgb: Uint8Array.from(batchFrames.rgb(i)) })),
-      onDrop: (id, reason) => assert.fail(`${id} dropped (${reason})`),
-    });
     try {
-      // Every frame queued at once: the batcher sends a batch, then a second before the first returns.
-      const frameOf = (k: number, seq: number): Uint8Array => frames[(k + seq) % frames.length] as Uint8Array;
-      for (let seq = 0; seq < perStream; seq++) {
-        streams.forEach((id, k) => b.offer({ streamId: id, seq, ptsMs: null, captureTimeMs: Date.now(), decodedAtNs: process.hrtime.bigint(), width: engine.inputWidth, height: engine.inputHeight, data: Uint8Array.from(frameOf(k, seq)), release: () => released++ }));
-      }
-      await until(() => got.length === streams.length * perStream);
-      await b.drain();
-      assert.equal(most, 2, 'two inference requests were in flight at once');
-      assert.equal(released, streams.length * perStream);
       const want: Uint8Array[] = [];
       for (const f of frames) want.push(await masksOf(local, [f])); // the local engine runs one at a time
-      streams.forEach((id, k) => {
-        const mine = got.filter((g) => g.streamId === id);
-        assert.deepEqual(mine.map((g) => g.seq), Array.from({ length: perStream }, (_, i) => i), `${id}: in order`);
-        for (const g of mine) {
-          const f = (k + g.seq) % frames.length;
-          assert.ok(Buffer.from(g.rgb).equals(Buffer.from(frames[f] as Uint8Array)), `${id} seq ${g.seq}: the pixels of its own frame`);
-          assert.ok(Buffer.from(g.mask).equals(Buffer.from(want[f] as Uint8Array)), `${id} seq ${g.seq}: the in-process engine's mask of its frame`);
-        }
-      });
+      await checkInFlightBatches(engine, frames, want);
+      assert.equal(most, 2, 'two inference requests were in flight at once');
     } finally {
-      await b.drain();
       await Promise.all([local.close(), engine.close()]);
     }
   });
