@@ -7,7 +7,7 @@ import type { EngineProviderName } from '../core/reasons.js';
 import type { ModelCard } from './model-card.js';
 
 export interface SegEngine {
-  /** What is served: the .onnx file, or the Triton model's address (grpc://host:port/models/NAME). */
+  /** What is served: the .onnx file, or the Triton model's address (http://host:port/models/NAME). */
   readonly modelPath: string;
   /** Where the card came from: a file, or the Triton model's config parameter. */
   readonly cardPath: string;

@@ -280,7 +280,7 @@ function openTransport(opts: TritonTransportOptions): TritonTransport {
   return parseTritonUrl(opts.url).protocol === 'http' ? new TritonHttpClient(opts) : new TritonGrpcClient(opts);
 }
 
-/** grpc://host:port/models/NAME[/versions/V]: how logs, errors and GET /api/model name a Triton model. */
+/** URL/models/NAME[/versions/V] (e.g. http://host:8000/models/seg): how logs, errors and GET /api/model name a Triton model. */
 export function tritonModelAddress(opts: Pick<TritonEngineOptions, 'url' | 'model' | 'version'>): string {
   return `${opts.url.replace(/\/$/, '')}/models/${opts.model}${opts.version === '' ? '' : `/versions/${opts.version}`}`;
 }
@@ -291,7 +291,7 @@ async function openModel(client: TritonTransport, opts: TritonEngineOptions, whe
   try {
     await client.serverLive(timeoutMs);
   } catch (err) {
-    throw new SegdError('SEGD_INFERENCE_UNAVAILABLE', `triton at ${url} is unreachable (expected a KServe v2 ${parseTritonUrl(url).protocol === 'http' ? 'HTTP/REST' : 'gRPC'} server there): ${(err as Error).message}`, [url], { cause: err });
+    throw new SegdError('SEGD_INFERENCE_UNAVAILABLE', `triton at ${url} is unreachable (expected a KServe v2 ${client.protocol === 'http' ? 'HTTP/REST' : 'gRPC'} server there): ${(err as Error).message}`, [url], { cause: err });
   }
   const notFound = (why: string): SegdError =>
     new SegdError('SEGD_MODEL_NOT_FOUND', `triton model '${model}'${version === '' ? '' : ` version ${version}`} is not served by ${url} (expected a loaded, ready model of that name): ${why}`, [where]);
