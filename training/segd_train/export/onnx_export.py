@@ -1,7 +1,7 @@
 """Export a segmentation network as the segd ONNX contract (docs/model-contract.md).
 
 The graph takes `frames` uint8 [N, H, W, 3] RGB and returns `mask` uint8 [N, H, W]:
-uint8 → float → mean/std normalisation → NCHW → network (inference path, BN folded) → bilinear
+uint8 → NCHW → float → mean/std normalisation → network (inference path, BN folded) → bilinear
 resize to H×W with the network's own align_corners (SCTNet False, STDC-Seg and SFNet True; a model
 without the attribute: False) → argmax → uint8. N is dynamic, H×W fixed.
 
@@ -45,11 +45,13 @@ class SegmentationExport(nn.Module):
         self.height = height
         self.width = width
         self.align_corners = align_corners_of(net)   # a decision at construction, baked into the graph
-        self.register_buffer("mean", torch.tensor(MEAN).reshape(1, 1, 1, 3))
-        self.register_buffer("std", torch.tensor(STD).reshape(1, 1, 1, 3))
+        self.register_buffer("mean", torch.tensor(MEAN).reshape(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).reshape(1, 3, 1, 1))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = ((frames.float() - self.mean) / self.std).permute(0, 3, 1, 2)
+        # Channels first before normalising: ONNX Runtime's CPU Sub/Div broadcast a [1,1,1,3] operand over NHWC
+        # ~18× slower than a [1,3,1,1] one over NCHW (13.5 vs 0.7 ms per batch of two 360×480 frames, 1 thread).
+        x = (frames.permute(0, 3, 1, 2).float() - self.mean) / self.std
         logits = F.interpolate(self.net(x), size=(self.height, self.width), mode="bilinear",
                                align_corners=self.align_corners)
         return logits.argmax(dim=1).to(torch.uint8)
