@@ -15,8 +15,9 @@ def _opts(out: Path, **kw: object) -> RunOptions:
     return RunOptions(out_dir=out, device=torch.device("cpu"), progress=False, **kw)  # type: ignore[arg-type]
 
 
-def test_resume_reproduces_the_uninterrupted_losses(camvid_root: Path, tmp_path: Path) -> None:
-    cfg = load_config(write_recipe(tmp_path / "r.yaml", iterations=4, train_limit=4, batch_size=2))
+@pytest.mark.parametrize("cutmix_p", [0.0, 1.0], ids=["plain", "cutmix"])
+def test_resume_reproduces_the_uninterrupted_losses(camvid_root: Path, tmp_path: Path, cutmix_p: float) -> None:
+    cfg = load_config(write_recipe(tmp_path / "r.yaml", iterations=4, train_limit=4, batch_size=2, cutmix_p=cutmix_p))
     full = run_training(cfg, _opts(tmp_path / "full"))
     assert full.reason == "finished" and sorted(full.losses) == [1, 2, 3, 4]
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from .classes import DatasetError
 from .dataset import SegDataset
 from .gpu_augment import GpuAugment
+from .mix import cutmix
 from .normalize import normalize
 
 
@@ -67,12 +68,13 @@ class TrainBatches:
     Under DDP each rank takes its own slice of the global batch and seeds its generator with its rank."""
 
     def __init__(self, split: DeviceSplit, batch_size: int, augment: GpuAugment, seed: int,
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, cutmix_p: float = 0.0) -> None:
         if batch_size * world > len(split):
             raise ValueError(f"batch_size {batch_size} × {world} process(es) exceeds the {len(split)} training images")
         self.split = split
         self.batch_size = batch_size
         self.augment = augment
+        self.cutmix_p = cutmix_p   # data/mix.py; 0 draws nothing, so recipes without it keep their streams
         self.seed = seed
         self.rank = rank
         self.world = world
@@ -96,4 +98,5 @@ class TrainBatches:
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = self.split.gather(self.indices(step))
         x, y = self.augment(images, labels, self.generator)
+        x, y = cutmix(x, y, self.cutmix_p, self.generator)
         return normalize(x), y

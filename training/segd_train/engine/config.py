@@ -48,6 +48,7 @@ class TrainConfig:
     cat_max_ratio: float = 0.75
     flip_p: float = 0.5
     photometric: bool = True
+    cutmix_p: float = 0.0            # share of each batch given a box of another frame (data/mix.py); 0 = off
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_iters: int = 1500
     warmup_ratio: float = 1e-6
@@ -170,6 +171,8 @@ def config_from_dict(doc: Any, where: str) -> TrainConfig:
                           f"got {cfg.ohem_min_kept!r}")
     if cfg.init_part not in ("backbone", "model"):
         raise ConfigError(f"{where}: 'init_part' must be 'backbone' or 'model', got {cfg.init_part!r}")
+    if cfg.cutmix_p > 1.0:
+        raise ConfigError(f"{where}: 'cutmix_p' must be a probability in [0, 1], got {cfg.cutmix_p}")
     if cfg.momentum >= 1.0:
         raise ConfigError(f"{where}: 'momentum' must be in [0, 1), got {cfg.momentum}")
     if cfg.task == "student" and cfg.teacher is None:

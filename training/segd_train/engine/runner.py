@@ -36,7 +36,7 @@ from .train import TrainForward, train_one_step
 # Keys that change the optimisation itself: a resumed run must use the checkpoint's values.
 _MATH_KEYS = ("task", "model", "teacher", "dataset", "data_root", "train_split", "train_limit", "crop", "batch_size",
               "iterations", "lr", "weight_decay", "base_size", "scale_range", "cat_max_ratio", "flip_p",
-              "photometric", "betas", "warmup_iters", "warmup_ratio", "poly_power", "min_lr", "head_lr_mult",
+              "photometric", "cutmix_p", "betas", "warmup_iters", "warmup_ratio", "poly_power", "min_lr", "head_lr_mult",
               "norm_decay_mult", "aux_weight", "amp", "seed", "loss", "ohem_thresh", "ohem_min_kept", "detail_weight",
               "optimizer", "momentum", "init_from", "init_part", "init_family")
 
@@ -94,7 +94,7 @@ def build_data(cfg: TrainConfig, device: torch.device, rank: int, progress: bool
                                    cat_max_ratio=cfg.cat_max_ratio, flip_p=cfg.flip_p, photometric=cfg.photometric),
                      train_ds.num_classes, train_ds.ignore_index)
     batches = TrainBatches(DeviceSplit.load(train_ds, device, progress=progress), cfg.batch_size, aug, cfg.seed,
-                           rank, world_size())
+                           rank, world_size(), cutmix_p=cfg.cutmix_p)
     val_split = DeviceSplit.load(val_ds, device, progress=progress) if main else None
     return RunData(train_ds, val_ds, batches, val_split)
 
