@@ -19,12 +19,17 @@ def main(src: str, dst: str) -> None:
         frontier = json.load(f)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     markers = {"fp32": "o", "int8": "s"}
+    unscored = 0   # speed-only candidates share y = 0: their labels are stacked so they stay readable
     for c in frontier["candidates"]:
         y = c["miou"] if c["miou"] is not None else 0.0
+        lift = 0
+        if c["miou"] is None:
+            lift, unscored = 14 * unscored, unscored + 1
         ax.scatter(c["masksPerS"], y, marker=markers.get(c["precision"], "o"), s=60,
                    facecolors="none" if c["miou"] is None else None, edgecolors="black", zorder=3)
         label = f"{c['name']} ({c['precision']})" + ("" if c["miou"] is not None else f": no {frontier['split']} figure")
-        ax.annotate(label, (c["masksPerS"], y), textcoords="offset points", xytext=(-6, 6), ha="right", fontsize=8)
+        ax.annotate(label, (c["masksPerS"], y), textcoords="offset points", xytext=(-6, 6 + lift), ha="right", fontsize=8,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5} if lift else None)
     floor = frontier.get("floorMasksPerS")
     if floor is not None:
         ax.axvline(floor, color="tab:red", linestyle="--", linewidth=1, label=f"default needs ≥ {floor} masks/s")
