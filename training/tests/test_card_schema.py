@@ -68,6 +68,14 @@ def test_an_evaluated_card_validates(validator: Draft7Validator, tmp_path: Path,
     assert violations(validator, write(tmp_path, camvid_root, metrics=metrics)) == []
 
 
+def test_a_trainval_card_says_how_many_scored_frames_it_trained_on(validator: Draft7Validator, tmp_path: Path,
+                                                                   camvid_root: Path) -> None:
+    card = write(tmp_path, camvid_root, train_split="trainval", eval_split="xseq-val", eval_frames_in_training=101)
+    assert card["dataset"]["eval_frames_in_training"] == 101 and violations(validator, card) == []
+    card["dataset"]["eval_frames_in_training"] = -1
+    assert violations(validator, card) == ["dataset.eval_frames_in_training: -1 is less than the minimum of 0"]
+
+
 def test_card_py_writes_exactly_the_described_fields(validator: Draft7Validator, tmp_path: Path,
                                                      camvid_root: Path) -> None:
     card = write(tmp_path, camvid_root)

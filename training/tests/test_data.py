@@ -164,6 +164,17 @@ def test_real_cross_sequence_lists_hold_disjoint_drives(camvid_root: Path) -> No
     assert drives(val) == {"0006R0"} and not drives(train) & drives(val)
 
 
+def test_shared_frames_counts_scored_frames_the_train_split_holds(camvid_root: Path) -> None:
+    from segd_train.data.overlap import scored_on_label, shared_frames
+    xval = camvid_dataset(camvid_root, "xseq-val")
+    assert shared_frames(camvid_dataset(camvid_root, "xseq-train"), xval) == 0
+    assert shared_frames(camvid_dataset(camvid_root, "trainval"), xval) == 101
+    # The folder split `val` and the list split `trainval` name the same files: the paths decide, not the names.
+    assert shared_frames(camvid_dataset(camvid_root, "trainval"), camvid_dataset(camvid_root, "val")) == 101
+    assert scored_on_label("xseq-val", 101, 101) == "xseq-val (seen in training: 101/101 frames)"
+    assert scored_on_label("xseq-val", 0, 101) == "xseq-val"
+
+
 def test_list_split_errors_name_the_line(tmp_path: Path) -> None:
     root = _camvid(tmp_path / "c")
     (root / "splits").mkdir()

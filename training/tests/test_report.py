@@ -57,3 +57,16 @@ def test_runs_scored_on_different_splits_get_no_equal_steps_table(tmp_path: Path
     assert main(["report", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     assert "| r2 | sctnet-s | — | xseq-train | val |" in out and "| step (" not in out
+
+
+def test_a_split_the_run_trained_on_is_marked_seen(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    run = _run(tmp_path)
+    (run / "splits.json").write_text('{"train_split": "trainval", "val_split": "xseq-val", "val_frames": 101, '
+                                     '"val_frames_in_training": 101}\n')
+    assert summarise(run).val_split == "xseq-val (seen in training: 101/101 frames)"
+    clean = _run(tmp_path, "r2")
+    (clean / "splits.json").write_text('{"train_split": "xseq-train", "val_split": "xseq-val", "val_frames": 101, '
+                                       '"val_frames_in_training": 0}\n')
+    assert summarise(clean).val_split == "xseq-val"
+    assert main(["report", str(run), str(clean)]) == 0
+    assert "| step (" not in capsys.readouterr().out                 # not comparable: one was scored on seen frames

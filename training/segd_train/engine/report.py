@@ -1,7 +1,7 @@
 """`python -m segd_train report RUN_DIR...`: the RESULTS.md tables, read from run directories.
 
 Per run: the best validation (step, mIoU, pixel accuracy, per-class IoU from val.csv) and the splits it was trained and
-scored on, how far it got (last logged
+scored on (marked "seen in training" when the run's splits.json says it trained on scored frames), how far it got (last logged
 step, images seen = steps × batch size) and its wall time. train.csv's `time_s` restarts at 0 in every resumed
 process, so wall time is the sum of each process's last `time_s` (validation included); with the recipe's
 `num_threads` it bounds the CPU time from above. With several runs scored on one split, a third table puts their mIoU side by side at
@@ -9,11 +9,13 @@ every step validated by at least two of them: a distillation gain is read at equ
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..data.overlap import scored_on_label
 from .logs import read_csv
 
 
@@ -52,10 +54,15 @@ def summarise(run_dir: Path) -> RunSummary:
     if not train or not val:
         raise ValueError(f"{run_dir}: needs train.csv and val.csv with at least one row each")
     best = max(val, key=lambda r: float(r["miou"]))
+    val_split = str(cfg.get("val_split", "val"))
+    splits_file = run_dir / "splits.json"       # runs before it was written: the split's bare name
+    if splits_file.is_file():
+        splits = json.loads(splits_file.read_text())
+        val_split = scored_on_label(val_split, int(splits["val_frames_in_training"]), int(splits["val_frames"]))
     step = int(float(train[-1]["step"]))
     return RunSummary(
         name=run_dir.name, model=cfg["model"], teacher=cfg.get("teacher"),
-        train_split=str(cfg.get("train_split", "train")), val_split=str(cfg.get("val_split", "val")), step=step, iterations=int(cfg["iterations"]),
+        train_split=str(cfg.get("train_split", "train")), val_split=val_split, step=step, iterations=int(cfg["iterations"]),
         images=step * int(cfg["batch_size"]), wall_hours=wall_seconds(train) / 3600, threads=cfg.get("num_threads"),
         best_step=int(float(best["step"])), miou=float(best["miou"]), pixel_accuracy=float(best["pixel_accuracy"]),
         per_class={k.removeprefix("iou_"): float(v) for k, v in best.items() if k.startswith("iou_") and v != ""},

@@ -1,6 +1,6 @@
 """The training loop that ties data, model, losses, schedule, checkpoints, validation and logs together.
 
-Run directory: config.yaml, train.csv, val.csv, curves.png, confusion_val.png, confusion_best.png,
+Run directory: config.yaml, splits.json (how many val frames the train split also holds), train.csv, val.csv, curves.png, confusion_val.png, confusion_best.png,
 last.pt (every checkpoint_interval steps / checkpoint_minutes and on exit), best.pt (best val mIoU),
 metrics.json (final validation).
 """
@@ -21,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import AugmentConfig, DeviceSplit, GpuAugment, SegDataset, TrainBatches, build_dataset
+from ..data.overlap import scored_on_label, shared_frames
 from ..losses import SIAM, Criterion
 from ..models import build_model
 from ..models.interface import align_corners_of
@@ -163,6 +164,11 @@ class _Run:
         data = build_data(cfg, self.device, rank, opts.progress, self.main)
         self.batches, self.val_ds, self.val_split = data.batches, data.val_ds, data.val_split
         self.num_classes, self.class_names = data.train_ds.num_classes, data.train_ds.class_names
+        self.val_frames_in_training = shared = shared_frames(data.train_ds, data.val_ds)
+        if shared and self.main:
+            # A trainval run is legitimate (the final model), but its val figures are not generalisation.
+            print(f"[{cfg.name}] note: val split {scored_on_label(cfg.val_split, shared, len(data.val_ds))}; its "
+                  f"mIoU measures fitting, not frames the model never saw", flush=True)
         self.model = build_model(cfg.model, num_classes=self.num_classes)
         resume_ckpt = checkpoint.read(opts.resume) if opts.resume else None
         if cfg.init_from and resume_ckpt is None:   # a resumed run has its weights in the checkpoint
@@ -199,6 +205,9 @@ class _Run:
             self.train_log.truncate_after(self.step)
             self.val_log.truncate_after(self.step)
             (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            (self.out / "splits.json").write_text(json.dumps({
+                "train_split": cfg.train_split, "val_split": cfg.val_split, "val_frames": len(data.val_ds),
+                "val_frames_in_training": shared}) + "\n")
         self.last_save = time.monotonic()
         self.val_seconds = 0.0
         self.last_eval: tuple[int, EvalResult] | None = None

@@ -19,7 +19,7 @@ from .onnx_export import OPSET, SegmentationExport, check_graph, export_onnx, gr
 
 def export_model(model: nn.Module, arch: str, out: str | Path, *, classes_file: str | Path, height: int,
                  width: int, metrics: dict[str, Any] | None, training: dict[str, Any], train_split: str = "train",
-                 eval_split: str = "val") -> tuple[Path, Path]:
+                 eval_split: str = "val", eval_frames_in_training: int = 0) -> tuple[Path, Path]:
     """Write `out` (.onnx) and its card beside it; returns (onnx path, card path)."""
     num_classes = len(load_classes_json(Path(classes_file)).classes)
     if getattr(model, "num_classes", num_classes) != num_classes:
@@ -29,7 +29,8 @@ def export_model(model: nn.Module, arch: str, out: str | Path, *, classes_file: 
     opset = graph_opset(onnx.load(str(onnx_path), load_external_data=False))
     card = write_card(onnx_path, architecture=arch, classes_file=classes_file, height=height, width=width,
                       opset=opset, parameters=inference_parameters(model), metrics=metrics, training=training,
-                      train_split=train_split, eval_split=eval_split)
+                      train_split=train_split, eval_split=eval_split,
+                      eval_frames_in_training=eval_frames_in_training)
     return onnx_path, card
 
 

@@ -20,7 +20,8 @@ import torch
 
 from . import export_model, load_checkpoint, model_from_checkpoint, untrained_model
 from ..data.classes import load_classes_json
-from ..data.layouts import classes_file_of
+from ..data.layouts import build_dataset, classes_file_of
+from ..data.overlap import shared_frames
 from ..data.paths import REPO_ROOT
 from ..models.registry import model_entry
 from .parity import dataset_images, mask_agreement
@@ -94,6 +95,9 @@ def _run(argv: list[str] | None) -> int:
     # Read before anything is written: a dataset that cannot be read must not leave an export behind.
     frames = (dataset_images(args.parity_frames, args.height, args.width, dataset=dataset, data_root=data_root,
                              split=val_split) if args.parity_frames > 0 else None)
+    # A trainval model scored on xseq-val has seen every scored frame: the card says so.
+    seen = (shared_frames(build_dataset(dataset, data_root, train_split), build_dataset(dataset, data_root, val_split))
+            if ckpt is not None else 0)
     if ckpt is None:
         model, arch = untrained_model(args.arch, num_classes, args.seed), args.arch
         training: dict[str, Any] = {"summary": args.summary or UNTRAINED_SUMMARY.format(arch=arch, seed=args.seed),
@@ -109,12 +113,13 @@ def _run(argv: list[str] | None) -> int:
                  if model_entry(arch).pretrained else "from scratch, no pretrained weights")
         training = {"summary": args.summary or (
                         f"{arch} trained by segd_train on {dataset} {train_split} ({start}){distil}, selected on "
-                        f"{val_split}; checkpoint {args.checkpoint.name} at step {ckpt.get('step')}"),
+                        f"{val_split}{' (frames it trained on)' if seen else ''}; checkpoint {args.checkpoint.name} at step "
+                        f"{ckpt.get('step')}"),
                     "untrained": False, "step": ckpt.get("step"), "config": _json_safe(ckpt["config"])}
     out = args.out or REPO_ROOT / "models" / f"{arch}-{table.name.split('-')[0]}.onnx"
     onnx_path, card = export_model(model, arch, out, classes_file=classes, height=args.height, width=args.width,
                                    metrics=metrics, training=training, train_split=train_split,
-                                   eval_split=val_split)
+                                   eval_split=val_split, eval_frames_in_training=seen)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card}")
     if frames is not None:
         frac = mask_agreement(onnx_path, model, frames)

@@ -25,11 +25,13 @@ def sha256_file(path: str | Path) -> str:
 
 def write_card(onnx_path: str | Path, *, architecture: str, classes_file: str | Path, height: int, width: int,
                opset: int, parameters: int, metrics: dict[str, Any] | None, training: dict[str, Any],
-               train_split: str = "train", eval_split: str = "val") -> Path:
+               train_split: str = "train", eval_split: str = "val", eval_frames_in_training: int = 0) -> Path:
     """Write `<stem>.json` beside `onnx_path`; `metrics` None → `miou: null` (never evaluated).
 
     `train_split`/`eval_split`: the splits the recipe trained and selected on (a list split such as
-    `xseq-val` names a held-out drive); `metrics.split` says which split the figure itself comes from.
+    `xseq-val` names a held-out drive); `metrics.split` says which split the figure itself comes from;
+    `eval_frames_in_training`: how many eval-split frames the train split also holds (0 for untrained or imported
+    weights), so a trainval model's figure is never read as generalisation.
     """
     onnx_path = Path(onnx_path)
     if not isinstance(training.get("summary"), str) or not training["summary"]:
@@ -50,7 +52,8 @@ def write_card(onnx_path: str | Path, *, architecture: str, classes_file: str | 
         "output": {"name": "mask", "layout": "NHW", "dtype": "uint8"},
         "classes": [{"id": c.id, "name": c.name, "color": list(c.color)} for c in table.classes],
         "ignore_index": table.ignore_index,
-        "dataset": {"name": table.name, "train_split": train_split, "eval_split": eval_split},
+        "dataset": {"name": table.name, "train_split": train_split, "eval_split": eval_split,
+                    "eval_frames_in_training": eval_frames_in_training},
         "metrics": metrics,
         "parameters": parameters,
         "training": training,
