@@ -18,20 +18,18 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import jpeg from 'jpeg-js';
 import { JpegEncoder } from '../pipeline/publish/jpeg-encoder.js';
 import { RgbDownscaler } from '../pipeline/publish/rgb-downscale.js';
 import { FFMPEG_PATH, SAMPLE_CLIP_HEIGHT, SAMPLE_CLIP_WIDTH, VIDEOS_DIR } from '../test/helpers/paths.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    frames: { type: 'string', default: '4' },
-    blocks: { type: 'string', default: '15' },
-    'per-block': { type: 'string', default: '40' },
-    quality: { type: 'string', default: '75' },
-    json: { type: 'boolean', default: false },
-  },
+const flags = parseFlags('node dist/scripts/bench-jpeg.js', {
+  frames: { type: 'string', default: '4' },
+  blocks: { type: 'string', default: '15' },
+  'per-block': { type: 'string', default: '40' },
+  quality: { type: 'string', default: '75' },
+  json: { type: 'boolean', default: false },
 });
 const FRAMES = Number(flags.frames);
 const BLOCKS = Number(flags.blocks);

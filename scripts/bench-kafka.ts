@@ -18,7 +18,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { WebSocket } from 'ws';
@@ -31,18 +30,17 @@ import { TopicReader } from '../test/helpers/kafka-consumer.js';
 import { cpuBetween, pidCpuMs, sampleCpu } from './bench-cpu.js';
 import { median, percentile } from './bench-stats.js';
 import { BENCH_ZONE as ZONE, clipStreams, framesInferred as inferred } from './bench-streams.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    streams: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '3' },
-    clip: { type: 'string' },
-    linger: { type: 'string' },
-    compression: { type: 'string' },
-  },
+const flags = parseFlags('npm run bench:kafka --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  seconds: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '3' },
+  streams: { type: 'string', default: '4' },
+  rounds: { type: 'string', default: '3' },
+  clip: { type: 'string' },
+  linger: { type: 'string' },
+  compression: { type: 'string' },
 });
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

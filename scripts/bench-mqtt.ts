@@ -18,7 +18,6 @@ import { loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { decodeMaskMessage } from '../clients/ts/protocol-client.js';
@@ -29,15 +28,14 @@ import { startBroker } from '../test/helpers/mosquitto.js';
 import { Subscriber } from '../test/helpers/mqtt-subscriber.js';
 import { percentile } from './bench-stats.js';
 import { BENCH_ZONE as ZONE, clipStreams, framesInferred as inferred } from './bench-streams.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    streams: { type: 'string', default: '4' },
-    clip: { type: 'string' },
-  },
+const flags = parseFlags('npm run bench:mqtt --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  seconds: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '3' },
+  streams: { type: 'string', default: '4' },
+  clip: { type: 'string' },
 });
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

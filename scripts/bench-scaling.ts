@@ -26,30 +26,28 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { clipPath, loadBenchConfig } from './bench-config.js';
 import { daemonPhase, type DaemonParams, type DaemonRound } from './bench-daemon.js';
 import { median } from './bench-stats.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    model: { type: 'string' },
-    clip: { type: 'string' },
-    batch: { type: 'string' },
-    streams: { type: 'string', default: '1,2,4,8,16' },
-    modes: { type: 'string', default: 'paced,unpaced' },
-    rounds: { type: 'string', default: '2' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
-    'warmup-per-stream': { type: 'string', default: '0.25' },
-    'cameras-fps': { type: 'string', default: '10,5,2' },
-    'cameras-seconds': { type: 'string', default: '10' },
-    'cameras-max': { type: 'string', default: '64' },
-    'starve-fraction': { type: 'string', default: '0.9' },
-    out: { type: 'string', default: 'docs/performance-scaling' },
-    'no-plot': { type: 'boolean', default: false },
-  },
+const flags = parseFlags('npm run bench:scaling --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  model: { type: 'string' },
+  clip: { type: 'string' },
+  batch: { type: 'string' },
+  streams: { type: 'string', default: '1,2,4,8,16' },
+  modes: { type: 'string', default: 'paced,unpaced' },
+  rounds: { type: 'string', default: '2' },
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '2' },
+  'warmup-per-stream': { type: 'string', default: '0.25' },
+  'cameras-fps': { type: 'string', default: '10,5,2' },
+  'cameras-seconds': { type: 'string', default: '10' },
+  'cameras-max': { type: 'string', default: '64' },
+  'starve-fraction': { type: 'string', default: '0.9' },
+  out: { type: 'string', default: 'docs/performance-scaling' },
+  'no-plot': { type: 'boolean', default: false },
 });
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -19,7 +19,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { decodeMessage } from '../clients/ts/protocol-client.js';
@@ -28,18 +27,17 @@ import { loadConfigFile } from '../daemon/config/load.js';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { parseSourceUrl } from '../pipeline/sources/index.js';
 import { clipStreams } from './bench-streams.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    to: { type: 'string' },
-    streams: { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '3' },
-    steady: { type: 'string', default: '10' },
-    after: { type: 'string', default: '5' },
-    clip: { type: 'string' },
-    client: { type: 'string' }, // internal: run as the recording WebSocket client of this URL
-  },
+const flags = parseFlags('npm run bench:swap --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  to: { type: 'string' },
+  streams: { type: 'string', default: '4' },
+  warmup: { type: 'string', default: '3' },
+  steady: { type: 'string', default: '10' },
+  after: { type: 'string', default: '5' },
+  clip: { type: 'string' },
+  client: { type: 'string' }, // internal: run as the recording WebSocket client of this URL
 });
 
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });

@@ -24,7 +24,6 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
@@ -40,18 +39,17 @@ import { startTriton, tritonPython, tritonUrl, type TritonServer } from '../test
 import type { TritonProtocol } from '../pipeline/engine/triton-transport.js';
 import { median } from './bench-stats.js';
 import { clipStreams, framesInferred as inferred } from './bench-streams.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    seconds: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '3' },
-    streams: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '3' },
-    requests: { type: 'string', default: '40' },
-    cycles: { type: 'string', default: '20' },
-    skip: { type: 'string', default: '' },
-  },
+const flags = parseFlags('npm run bench:triton --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  seconds: { type: 'string', default: '8' },
+  warmup: { type: 'string', default: '3' },
+  streams: { type: 'string', default: '4' },
+  rounds: { type: 'string', default: '3' },
+  requests: { type: 'string', default: '40' },
+  cycles: { type: 'string', default: '20' },
+  skip: { type: 'string', default: '' },
 });
 const skip = new Set(flags.skip.split(',').filter((s) => s !== ''));
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });

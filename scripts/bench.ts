@@ -44,7 +44,6 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { SegdConfig } from '../daemon/config/schema.js';
 import { STAGES } from '../daemon/metrics.js';
@@ -55,25 +54,24 @@ import { daemonPhase, type DaemonRound } from './bench-daemon.js';
 import { decodePhase, type DecodeRound } from './bench-decode.js';
 import { peerPhase, peersPython, type PeerName, type PeerRound } from './bench-peers.js';
 import { median, percentile, summarize, type Summary } from './bench-stats.js';
+import { parseFlags } from './flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'config/default.yaml' },
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
-    streams: { type: 'string', default: '4' },
-    'under-streams': { type: 'string', default: '2' },
-    phases: { type: 'string', default: 'bare,decode,unpaced,under,over' },
-    peers: { type: 'boolean', default: false },
-    json: { type: 'string' },
-    clip: { type: 'string' },
-    batch: { type: 'string' },
-    model: { type: 'string' },
-    'bare-only': { type: 'boolean', default: false },
-    bare: { type: 'boolean', default: false }, // internal: run the bare ONNX Runtime phase, print JSON
-  },
-});
+const flags = parseFlags('npm run bench --', {
+  config: { type: 'string', default: 'config/default.yaml' },
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '2' },
+  streams: { type: 'string', default: '4' },
+  'under-streams': { type: 'string', default: '2' },
+  phases: { type: 'string', default: 'bare,decode,unpaced,under,over' },
+  peers: { type: 'boolean', default: false },
+  json: { type: 'string' },
+  clip: { type: 'string' },
+  batch: { type: 'string' },
+  model: { type: 'string' },
+  'bare-only': { type: 'boolean', default: false },
+  bare: { type: 'boolean', default: false }, // internal: run the bare ONNX Runtime phase, print JSON
+}, ['bare']);
 
 const logger = pino({ level: process.env['BENCH_LOG'] ?? 'warn' });
 

@@ -12,19 +12,17 @@
  * Flags: --streams N (8) --fps N (10) --batch N (2) --per-frame-ms N (15.5, the int8 default here)
  *        --fixed-ms N (0) --seconds N (60) --seed N (1)
  */
-import { parseArgs } from 'node:util';
 import { percentile } from './bench-stats.js';
+import { parseFlags } from './flags.js';
 
-const { values: f } = parseArgs({
-  options: {
-    streams: { type: 'string', default: '8' },
-    fps: { type: 'string', default: '10' },
-    batch: { type: 'string', default: '2' },
-    'per-frame-ms': { type: 'string', default: '15.5' },
-    'fixed-ms': { type: 'string', default: '0' },
-    seconds: { type: 'string', default: '60' },
-    seed: { type: 'string', default: '1' },
-  },
+const f = parseFlags('node dist/scripts/sim-overload.js', {
+  streams: { type: 'string', default: '8' },
+  fps: { type: 'string', default: '10' },
+  batch: { type: 'string', default: '2' },
+  'per-frame-ms': { type: 'string', default: '15.5' },
+  'fixed-ms': { type: 'string', default: '0' },
+  seconds: { type: 'string', default: '60' },
+  seed: { type: 'string', default: '1' },
 });
 const S = Number(f.streams);
 const FPS = Number(f.fps);
