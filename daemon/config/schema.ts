@@ -240,7 +240,7 @@ export const configSchema = Type.Object(
     model: Section({
       /** Where inference runs: `local` (ONNX Runtime in process, `path`) or `triton` (`triton`, docs/triton.md). */
       engine: StringEnum(ENGINE_KINDS, { default: 'local' }),
-      path: Type.String({ minLength: 1, default: 'models/sctnet-s-camvid-int8.onnx' }),
+      path: Type.String({ minLength: 1, default: 'models/sctnet-s-lite0-camvid-int8.onnx' }),
       /** null = the model path with its extension replaced by .json (local); the model config parameter segd_card (triton). */
       card: Nullable(Type.String({ minLength: 1, default: null })),
       /** Required with engine: triton; null otherwise. */

@@ -229,7 +229,7 @@ async function checkSegdConfig(block: DocBlock, doc: Record<string, unknown>, tm
   const cfg = parse(text) as Record<string, unknown>;
   // A fragment (one section) is checked inside a minimal config: the bundled clip and model.
   cfg['streams'] ??= [{ id: 'docs', url: join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4') }];
-  cfg['model'] ??= { path: join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx') };
+  cfg['model'] ??= { path: join(REPO_ROOT, 'models', 'sctnet-s-lite0-camvid-int8.onnx') };
   const path = join(tmpDir, `config-${block.file.replace(/\W/g, '_')}-${block.line}.yaml`);
   writeFileSync(path, stringify(cfg));
   const r = await runCli(['check-config', path]);

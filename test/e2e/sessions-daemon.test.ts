@@ -11,7 +11,7 @@ import { decodeClipFrames, expectMasksEqualDirectRun, readCardBeside } from '../
 import { E2eClient, metricValue, scrape } from '../helpers/e2e-client.js';
 import { api } from '../helpers/control-api.js';
 
-const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx');
+const MODEL = join(REPO_ROOT, 'models', 'sctnet-s-lite0-camvid-int8.onnx');
 
 async function until(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 200));

@@ -33,7 +33,7 @@ describe('config loading', () => {
       ffmpeg: { path: null, threads: 1 },
       model: {
         // Relative to the config file's directory.
-        path: join(tmp.dir, 'models', 'sctnet-s-camvid-int8.onnx'),
+        path: join(tmp.dir, 'models', 'sctnet-s-lite0-camvid-int8.onnx'),
         engine: 'local',
         card: null,
         triton: null,
@@ -248,7 +248,7 @@ describe('config loading', () => {
 describe('shipped config files', () => {
   it('config/default.yaml: the bundled model and the bundled sample clip, both inside the repository', () => {
     const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'default.yaml'));
-    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx'));
+    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-lite0-camvid-int8.onnx'));
     assert.equal(cfg.streams.length, 1);
     assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4'));
     assert.ok(existsSync(cfg.streams[0]?.url ?? ''), 'the sample clip ships with the repository');
@@ -257,14 +257,21 @@ describe('shipped config files', () => {
     assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, token: null, tokenFile: null, allowUnauthenticated: false, allowedOrigins: [], maxConnections: 256 });
   });
 
+  it('config/examples/faster-model.yaml: the older, faster model one line away, with the bundled clip', () => {
+    const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'examples', 'faster-model.yaml'));
+    assert.equal(cfg.model.path, join(REPO_ROOT, 'models', 'sctnet-s-camvid-int8.onnx'));
+    assert.ok(existsSync(cfg.model.path), 'the faster model ships with the repository');
+    assert.equal(cfg.streams[0]?.url, join(REPO_ROOT, 'config', 'samples', 'camvid-0016E5-val.mp4'));
+  });
+
   it('config/segd.example.yaml (the /etc/segd/segd.yaml template) is valid', () => {
     const cfg = loadConfigFile(join(REPO_ROOT, 'config', 'segd.example.yaml'));
     assert.deepEqual(
       cfg.streams.map((s) => s.id),
       ['gate', 'yard', 'dock'],
     );
-    // The int8 model, as the default config: twice the fp32 model's frames/s on a CPU.
-    assert.equal(cfg.model.path, '/opt/segd/models/sctnet-s-camvid-int8.onnx');
+    // The default int8 model, as config/default.yaml.
+    assert.equal(cfg.model.path, '/opt/segd/models/sctnet-s-lite0-camvid-int8.onnx');
     // LAN-facing: no way to serve it open unless someone says so.
     assert.equal(cfg.server.allowUnauthenticated, false);
   });

@@ -52,7 +52,8 @@ def test_shipped_cards_validate(validator: Draft7Validator, card_path: Path) -> 
 
 
 def test_there_is_a_shipped_card() -> None:
-    assert [p.name for p in SHIPPED_CARDS] == ["sctnet-s-camvid-int8.json", "sctnet-s-camvid.json"]
+    assert [p.name for p in SHIPPED_CARDS] == ["sctnet-s-camvid-int8.json", "sctnet-s-camvid.json",
+                                               "sctnet-s-lite0-camvid-int8.json", "sctnet-s-lite0-camvid.json"]
 
 
 def test_an_untrained_card_validates(validator: Draft7Validator, tmp_path: Path, camvid_root: Path) -> None:
