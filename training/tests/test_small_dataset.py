@@ -87,9 +87,12 @@ def test_export_takes_parity_frames_from_the_recipes_val_split(tiny, tmp_path, c
     assert f"2 folder holdout frames from {tiny}" in capsys.readouterr().out
     # The card names the splits the recipe trained and selected on, and how the model started.
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["dataset"] == {"name": "yard-3", "train_split": "train", "eval_split": "holdout"}
+    # holdout.txt names two frames of train/: the card counts them, and the summary says so.
+    assert card["dataset"] == {"name": "yard-3", "train_split": "train", "eval_split": "holdout",
+                               "eval_frames_in_training": 2}
     assert card["metrics"]["split"] == "holdout"
-    assert "on folder train (from scratch, no pretrained weights), selected on holdout" in card["training"]["summary"]
+    assert ("on folder train (from scratch, no pretrained weights), selected on holdout (frames it trained on)"
+            in card["training"]["summary"])
 
 
 def test_export_writes_nothing_when_the_parity_data_cannot_be_read(tiny, tmp_path, capsys):
