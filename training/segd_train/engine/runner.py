@@ -164,7 +164,7 @@ class _Run:
         data = build_data(cfg, self.device, rank, opts.progress, self.main)
         self.batches, self.val_ds, self.val_split = data.batches, data.val_ds, data.val_split
         self.num_classes, self.class_names = data.train_ds.num_classes, data.train_ds.class_names
-        self.val_frames_in_training = shared = shared_frames(data.train_ds, data.val_ds)
+        shared = shared_frames(data.train_ds, data.val_ds)
         if shared and self.main:
             # A trainval run is legitimate (the final model), but its val figures are not generalisation.
             print(f"[{cfg.name}] note: val split {scored_on_label(cfg.val_split, shared, len(data.val_ds))}; its "
