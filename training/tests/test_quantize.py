@@ -54,6 +54,24 @@ def test_int8_keeps_the_model_contract_and_card(int8_model):
     assert list(Draft7Validator(schema).iter_errors(card)) == []     # the contract the daemon checks with ajv
 
 
+def test_int8_folds_activations_into_convolutions_and_keeps_the_first_convolution_float(int8_model):
+    # Relu/Clip after a quantised Conv are dropped (the uint8 range clips), not requantised around; the first Conv
+    # reads float weights, so ORT keeps the input normalisation channels-first.
+    fp32, int8 = int8_model
+    before, after = (onnx.load(str(p)).graph for p in (fp32, int8))
+    produced_by = {o: n.op_type for n in after.node for o in n.output}
+    relus_after_conv = sum(1 for n in before.node if n.op_type == "Relu"
+                           and any(n.input[0] in m.output and m.op_type == "Conv" for m in before.node))
+    assert relus_after_conv > 1
+    relus = Counter(n.op_type for n in before.node)["Relu"] - Counter(n.op_type for n in after.node)["Relu"]
+    assert relus == relus_after_conv - 1          # all but the float first convolution's
+    convs = [n for n in after.node if n.op_type == "Conv"]
+    assert produced_by.get(convs[0].input[1]) != "DequantizeLinear"
+    assert all(produced_by.get(c.input[1]) == "DequantizeLinear" for c in convs[1:])
+    q = json.loads(int8.with_suffix(".json").read_text())["quantization"]
+    assert q["ops"] == ["Conv", "Clip", "Relu"] and q["float_leading_convs"] == 1
+
+
 def test_calibration_frames_spread_over_train_and_adapt_to_the_split():
     frames = split_frames(3, 360, 480)
     assert frames.shape == (3, 360, 480, 3) and frames.dtype == np.uint8

@@ -4,15 +4,21 @@
 
 ONNX Runtime's `quantize_static` in QDQ form: every Conv gets int8 per-channel weights and uint8 activations
 (asymmetric), calibrated by MinMax on frames spread evenly over the card's *train* split (never the evaluation
-split). Only convolutions are quantised: the uint8→float normalisation, the logits resize and the argmax stay as
-exported, so the graph keeps its input, output and card contract. The new card is the fp32 card with its own
+split). Convolutions are quantised together with the Clip/Relu right after them: ORT then gives the convolution's
+output the activation's range and drops the activation (uint8 saturation clips), instead of a DequantizeLinear →
+QuantizeLinear requantisation around every activation, which took 30 % of an EfficientNet-Lite0 student's CPU time
+(training/RESULTS.md). Everything else (the uint8→float normalisation, adds, the logits resize, the argmax) stays
+float as exported: quantising the adds too cut an EfficientNet-Lite0 student's agreement with fp32 from 99 % to
+85 %. The graph keeps its input, output and card contract. The new card is the fp32 card with its own
 file, hash, a `quantization` block (scheme, calibration, agreement with fp32) and — unless --no-eval — its own
 metrics on the card's evaluation split, measured here with ONNX Runtime on every image of it.
 
-Some fronts lose far more than others: an EfficientNet-Lite front quantised whole agreed with fp32 on 71 % of
-xseq-val pixels, and 96–98 % once its first 2–6 convolutions stayed float (SCTNet-S: 99 % whole). So the
-leading convolutions are kept float step by step (0, 2, 6, 12, 25) until the masks agree with fp32 on at least
---target-agreement of the evaluation frames checked; the card records how many stayed float.
+The first convolution always stays float: with 3 input channels int8 saves little there, and quantising it made
+ORT run the input normalisation channels-last (SCTNet-S: 100–112 → 71–78 ms a batch of 2 with it float, one
+thread). Some models lose more than others, so further leading convolutions are kept float step by step
+(1, 2, 6, 12, 25) until the masks agree with fp32 on at least --target-agreement of the evaluation frames
+checked; the card records how many stayed float. (Under the Conv-only scheme an EfficientNet-Lite front needed
+2–6; with its Clips folded, one is enough: 99 %.)
 
 A small dataset is fine: with fewer train or val images than asked for, all of them are used (the card records
 how many); images of another size than the model's input are resized to it. Nothing is written unless every step
@@ -38,7 +44,9 @@ from .card import sha256_file
 from .onnx_export import INPUT_NAME
 from .parity import dataset_images
 
-SCHEME = {"format": "QDQ", "ops": ["Conv"], "weights": "int8 per-channel symmetric",
+#: Quantised op types: convolutions and the activations ORT folds into their output quantisation.
+OPS = ["Conv", "Clip", "Relu"]
+SCHEME = {"format": "QDQ", "ops": OPS, "weights": "int8 per-channel symmetric",
           "activations": "uint8 per-tensor asymmetric", "calibration_method": "MinMax", "tool": "onnxruntime"}
 
 
@@ -55,8 +63,9 @@ def _session(path: str | Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-#: How many leading convolutions stay float, tried in this order until the agreement target is met.
-FLOAT_LEADING_STEPS = (0, 2, 6, 12, 25)
+#: How many leading convolutions stay float, tried in this order until the agreement target is met (never 0:
+#: the first one stays float for speed, see above).
+FLOAT_LEADING_STEPS = (1, 2, 6, 12, 25)
 
 
 def quantize_onnx(fp32: str | Path, out: str | Path, calibration: np.ndarray, float_leading: int = 0) -> Path:
@@ -83,7 +92,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: np.ndarray, fl
         quant_pre_process(str(fp32), str(pre))
         convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Conv"]
         quantize_static(str(pre), str(out), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=OPS,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=convs[:float_leading])
     return out
 
@@ -136,9 +145,10 @@ def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int,
                             "agreement": {"split": agreement_split, "frames": agreement_frames}}
     if metrics is not None:
         card["metrics"] = metrics
-    kept = f", its first {float_leading} convolutions kept float" if float_leading else ""
+    kept = ("" if not float_leading else ", its first convolution kept float" if float_leading == 1
+            else f", its first {float_leading} convolutions kept float")
     card["training"] = {**card["training"], "summary": f"{card['training']['summary']}; then statically quantised "
-                        f"to int8 (QDQ, Conv only{kept}, MinMax on {calibration_count} {calibration_dataset} "
+                        f"to int8 (QDQ, Conv with its Clip/Relu{kept}, MinMax on {calibration_count} {calibration_dataset} "
                         f"{calibration_split} frames) from {source}"}
     path = card_path or int8_onnx.with_suffix(".json")
     path.write_text(json.dumps(card, indent=2) + "\n")
