@@ -18,7 +18,7 @@ ORT run the input normalisation channels-last (SCTNet-S: 100–112 → 71–78 m
 thread). Some models lose more than others, so further leading convolutions are kept float step by step
 (1, 2, 6, 12, 25) until the masks agree with fp32 on at least --target-agreement of the evaluation frames
 checked; the card records how many stayed float. (Under the Conv-only scheme an EfficientNet-Lite front needed
-2–6; with its Clips folded, one is enough: 99 %.)
+2–6; with its Clips folded it agrees on 99 % even quantised whole.)
 
 A small dataset is fine: with fewer train or val images than asked for, all of them are used (the card records
 how many); images of another size than the model's input are resized to it. Nothing is written unless every step
