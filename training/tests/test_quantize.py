@@ -59,9 +59,8 @@ def test_int8_folds_activations_into_convolutions_and_keeps_the_first_convolutio
     # reads float weights, so ORT keeps the input normalisation channels-first.
     fp32, int8 = int8_model
     before, after = (onnx.load(str(p)).graph for p in (fp32, int8))
-    produced_by = {o: n.op_type for n in after.node for o in n.output}
-    relus_after_conv = sum(1 for n in before.node if n.op_type == "Relu"
-                           and any(n.input[0] in m.output and m.op_type == "Conv" for m in before.node))
+    produced_by, produced_before = ({o: n.op_type for n in g.node for o in n.output} for g in (after, before))
+    relus_after_conv = sum(1 for n in before.node if n.op_type == "Relu" and produced_before.get(n.input[0]) == "Conv")
     assert relus_after_conv > 1
     relus = Counter(n.op_type for n in before.node)["Relu"] - Counter(n.op_type for n in after.node)["Relu"]
     assert relus == relus_after_conv - 1          # all but the float first convolution's

@@ -145,8 +145,8 @@ def write_int8_card(fp32_onnx: Path, int8_onnx: Path, *, calibration_count: int,
                             "agreement": {"split": agreement_split, "frames": agreement_frames}}
     if metrics is not None:
         card["metrics"] = metrics
-    kept = ("" if not float_leading else ", its first convolution kept float" if float_leading == 1
-            else f", its first {float_leading} convolutions kept float")
+    kept = {0: "", 1: ", its first convolution kept float"}.get(
+        float_leading, f", its first {float_leading} convolutions kept float")
     card["training"] = {**card["training"], "summary": f"{card['training']['summary']}; then statically quantised "
                         f"to int8 (QDQ, Conv with its Clip/Relu{kept}, MinMax on {calibration_count} {calibration_dataset} "
                         f"{calibration_split} frames) from {source}"}
