@@ -78,11 +78,13 @@ def main() -> None:
     cands = [parse_candidate(a) for a in args.candidates]
     load_before = os.getloadavg()[0]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    runs: dict[str, list[dict]] = {c["name"]: [] for c in cands}
+    runs: list[list[dict]] = [[] for _ in cands]   # by position: an fp32 file and its int8 may share a name
+    order = list(range(len(cands)))
     for p in range(args.passes):
-        for c in (cands if p % 2 == 0 else list(reversed(cands))):
+        for i in (order if p % 2 == 0 else order[::-1]):
+            c = cands[i]
             r = bench(c["onnx"], args.rounds, args.seconds)
-            runs[c["name"]].append(r)
+            runs[i].append(r)
             print(f"pass {p + 1}/{args.passes} {c['name']}: {r['masksPerS']:.1f} masks/s (bare {r['bareFramesPerS']:.1f} frames/s)",
                   file=sys.stderr, flush=True)
     frontier = {
@@ -94,7 +96,7 @@ def main() -> None:
                      f"(config/default.yaml's settings); mIoU from each file's card"),
         "candidates": [],
     }
-    for c in cands:
+    for c, rs in zip(cands, runs):
         miou, scored = score(c["card"], args.split)
         q = c["card"].get("quantization")
         frontier["candidates"].append({
@@ -102,9 +104,9 @@ def main() -> None:
             "file": str(c["onnx"]),
             "precision": "int8" if q else "fp32",
             "miou": miou,
-            "masksPerS": round(median(r["masksPerS"] for r in runs[c["name"]]), 1),
-            "masksPerSPasses": [round(r["masksPerS"], 1) for r in runs[c["name"]]],
-            "bareFramesPerS": round(median(r["bareFramesPerS"] for r in runs[c["name"]]), 1),
+            "masksPerS": round(median(r["masksPerS"] for r in rs), 1),
+            "masksPerSPasses": [round(r["masksPerS"], 1) for r in rs],
+            "bareFramesPerS": round(median(r["bareFramesPerS"] for r in rs), 1),
             "note": "; ".join(x for x in (c["note"], scored) if x),
         })
     Path(args.out).write_text(json.dumps(frontier, indent=2) + "\n", encoding="utf-8")

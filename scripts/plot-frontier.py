@@ -32,7 +32,7 @@ def main(src: str, dst: str) -> None:
                     arrowprops={"arrowstyle": "-", "lw": 0.5} if lift else None)
     floor = frontier.get("floorMasksPerS")
     if floor is not None:
-        ax.axvline(floor, color="tab:red", linestyle="--", linewidth=1, label=f"default needs ≥ {floor} masks/s")
+        ax.axvline(floor, color="tab:red", linestyle="--", linewidth=1, label=f"default needs ≥ {floor:g} masks/s")
         ax.legend(loc="lower left", fontsize=8)
     xs = [c["masksPerS"] for c in frontier["candidates"]]
     ax.set_xlim(min(xs + [floor or min(xs)]) - 15, max(xs + [floor or max(xs)]) + 3)
