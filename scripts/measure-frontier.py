@@ -51,6 +51,13 @@ def score(card: dict, split: str) -> tuple[float | None, str]:
     return round(100 * metrics["miou"], 2), f"{metrics['images']} {split} frames, ONNX Runtime"
 
 
+def precision(card: dict) -> str:
+    """The weights' precision as the card records it: `quantize` adds `quantization`, `fp16` adds `precision`."""
+    if card.get("quantization"):
+        return "int8"
+    return "fp16" if card.get("precision", {}).get("format") == "float16" else "fp32"
+
+
 def bench(onnx: Path, rounds: int, seconds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
@@ -98,11 +105,10 @@ def main() -> None:
     }
     for c, rs in zip(cands, runs):
         miou, scored = score(c["card"], args.split)
-        q = c["card"].get("quantization")
         frontier["candidates"].append({
             "name": c["name"],
             "file": str(c["onnx"]),
-            "precision": "int8" if q else "fp32",
+            "precision": precision(c["card"]),
             "miou": miou,
             "masksPerS": round(median(r["masksPerS"] for r in rs), 1),
             "masksPerSPasses": [round(r["masksPerS"], 1) for r in rs],
