@@ -11,7 +11,7 @@ def test_registry_builds_every_name():
     assert set(MODEL_NAMES) == {"sctnet-s", "sctnet-b", "segformer-b0", "segformer-b1", "segformer-b2", "segformer-b3",
                                 "stdc1-seg", "stdc2-seg", "sfnet-r18", "sfnet-stdc1", "sfnet-stdc2",
                                 "sfnet-lite-r18", "sfnet-lite-stdc1", "sfnet-lite-stdc2", "hybrid-lite0-mit",
-                                "hybrid-lite2-mit", "sctnet-s-lite0", "sctnet-s-lite1", "sctnet-s-lite2", "sctnet-b-lite0",
+                                "hybrid-lite2-mit", "lite0-fpn", "sctnet-s-lite0", "sctnet-s-lite1", "sctnet-s-lite2", "sctnet-b-lite0",
                                 "segformer-b4", "segformer-b5",
                                 *(f"segformer-mlp-b{i}" for i in range(6)), *(f"segformer-nv-b{i}" for i in range(6))}
     for name in MODEL_NAMES:

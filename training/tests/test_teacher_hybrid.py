@@ -130,3 +130,30 @@ def test_lite_front_sctnet_keeps_sctnets_taps_and_the_imagenet_front():
     assert logits.shape == (2, 5, 12, 16)
     assert train["x_out"].shape == (2, 128, 12, 16) and train["x3"].shape == (2, 128, 6, 8)
     assert train["x5"].shape == (2, 256, 3, 4) and train["aux"]["aux"].shape == (2, 5, 12, 16)
+
+
+def test_lite_fpn_probe_is_the_imagenet_network_to_1_32_with_a_new_head():
+    import torch
+    from segd_train.models.efficientnet_lite import EfficientNetLite, load_imagenet
+    from segd_train.models.interface import distill_channels_of, head_prefixes_of
+    model = build_model("lite0-fpn", num_classes=5).eval()
+    assert model_entry("lite0-fpn").role == "student" and model_entry("lite0-fpn").pretrained
+    ref = EfficientNetLite("lite0")
+    load_imagenet(ref)
+    ours = model.encoder.state_dict()
+    assert ours and all(torch.equal(t, ref.state_dict()[k]) for k, t in ours.items())
+    assert model.encoder.channels == {2: 16, 4: 24, 8: 40, 16: 112, 32: 320}
+    prefixes = head_prefixes_of(model)
+    assert all(n.startswith("encoder.") != n.startswith(prefixes) for n, _ in model.named_parameters())
+    with pytest.raises(ValueError, match="cannot be a SIAM student"):
+        distill_channels_of(model)
+    x = torch.randn(2, 3, 96, 128)
+    with torch.no_grad():
+        logits = model(x)
+        train = model.train().forward_train(x)
+    assert logits.shape == (2, 5, 12, 16) and train["logits"].shape == (2, 5, 12, 16) and train["aux"] == {}
+    # the coarse levels reach the output: changing only the 1/32 lateral changes the logits
+    with torch.no_grad():
+        model.eval()
+        model.lateral32.bias.add_(1.0)
+        assert not torch.allclose(model(x), logits)

@@ -12,6 +12,7 @@ from typing import Literal
 from torch import nn
 
 from .hybrid import HybridTeacher
+from .lite_fpn import lite_fpn
 from .segformer import SegFormer, segformer
 from .segformer_mlp import MIT_SPECS_ALL, SegFormerMLP
 from .sctnet import sctnet_b, sctnet_s
@@ -39,6 +40,8 @@ _ENTRIES = (
     ModelEntry("sctnet-s-lite1", lambda k: sctnet_s_lite("lite1", k), "student", "sctnet-lite", pretrained=True),
     ModelEntry("sctnet-s-lite2", lambda k: sctnet_s_lite("lite2", k), "student", "sctnet-lite", pretrained=True),
     ModelEntry("sctnet-b-lite0", lambda k: sctnet_b_lite("lite0", k), "student", "sctnet-lite", pretrained=True),
+    # Issue 22's ImageNet probe (EfficientNet-Lite0 + a tiny FPN head): a reference point, not SCTNet (lite_fpn.py).
+    ModelEntry("lite0-fpn", lambda k: lite_fpn("lite0", k), "student", "lite-fpn", pretrained=True),
     ModelEntry("stdc1-seg", stdc1_seg, "student", "stdc-seg"),
     ModelEntry("stdc2-seg", stdc2_seg, "student", "stdc-seg"),
     ModelEntry("sfnet-r18", sfnet_r18, "student", "sfnet"),
