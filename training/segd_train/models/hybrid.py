@@ -17,7 +17,7 @@ widths 160/256, heads 5/8). Stage 3 and 4 are SIAM's BFA targets ("stage3", "sta
 (per-level 1×1 → concat → fusion_conv → cls_seg), so SDHA runs through its fusion_conv and cls_seg unchanged.
 
 The network takes the trainer's normalised input (mmseg mean/std) and converts it to the (x − 127) / 128 the
-ImageNet weights expect with one constant per-channel affine. The head is 128 channels wide, not SegFormer's 256:
+ImageNet weights expect with one constant per-channel affine (`lite_front.py`). The head is 128 channels wide, not SegFormer's 256:
 measured here (2 threads, batch 8, 240×320 crops) 256 trains at 3.0 img/s and 128 at 6.5, and SDHA runs the
 student through this head's fusion_conv at 1/4 on every distillation step. New parts (MiT stages, head) are `head_prefixes`,
 so a recipe's `head_lr_mult` speeds them while the pretrained encoder fine-tunes at the base rate.
@@ -27,9 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.normalize import MEAN, STD
-from .efficientnet_lite import IMAGENET_INPUT, EfficientNetLite, load_imagenet
-from .layers import init_from_scratch
+from .lite_front import LiteFront
+from .layers import class_count, init_from_scratch
 from .segformer import MiTBlock, MiTStage, SegFormerHead, init_mit
 
 
@@ -44,13 +43,8 @@ class HybridTeacher(nn.Module):
                  depths: tuple[int, int] = (2, 2), heads: tuple[int, int] = (5, 8),
                  head_channels: int = 128, pretrained: bool = True, drop_path: float = 0.1) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = EfficientNetLite(variant)
-        if pretrained:
-            load_imagenet(self.encoder)
-        self.encoder.truncate(16)
+        self.num_classes = class_count(num_classes)
+        self.encoder = LiteFront(variant, 16, pretrained)
         c = self.encoder.channels
         rates = [drop_path * i / max(sum(depths) - 1, 1) for i in range(sum(depths))]
         self.mit3 = MiTStage(c[16], widths[0], 3, 1, [MiTBlock(widths[0], heads[0], 2, 4, rates[i])
@@ -59,15 +53,10 @@ class HybridTeacher(nn.Module):
                                                           for i in range(depths[1])])
         self.head = SegFormerHead((c[4], c[8], widths[0], widths[1]), num_classes, channels=head_channels)
         self.distill_widths = {"stage3": widths[0], "stage4": widths[1], "concat": 4 * head_channels}
-        # normalised → 0–255 → (x − 127) / 128: x_lite = x_norm · std/128 + (mean − 127)/128
-        mean, std = IMAGENET_INPUT
-        self.register_buffer("in_scale", torch.tensor([s / std for s in STD]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("in_shift", torch.tensor([(m - mean) / std for m in MEAN]).view(1, 3, 1, 1),
-                             persistent=False)
         _init_new(self)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        f = self.encoder.features(x * self.in_scale + self.in_shift)
+        f = self.encoder.from_normalised(x)
         s3 = self.mit3(f[16])
         return [f[4], f[8], s3, self.mit4(s3)]
 

@@ -45,6 +45,13 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
+def class_count(num_classes: int) -> int:
+    """`num_classes`, refused unless ≥ 1 (every model's constructor takes it through here)."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return num_classes
+
+
 def init_from_scratch(module: nn.Module, is_classifier: Callable[[str], bool] | None = None) -> None:
     """The from-scratch init every model here uses (no pretrained weights exist offline): Kaiming-normal
     fan_out convs with zero bias, BN γ=1 β=0; convs whose module name `is_classifier` picks get N(0, 0.01)."""

@@ -8,8 +8,8 @@ figure on the cross-sequence split comes from the same trainer, data and evaluat
                                           ├─ 1/16 (112 ch) ─ 1×1 → 96 ─ + ─ up ┘
                                           └─ 1/32 (320 ch) ─ 1×1 → 96 ─ up ┘
 
-It has no SIAM taps (it cannot be distilled) and no aux head. Input conversion as sctnet_lite.py: the trainer's
-normalised tensor to the (x − 127) / 128 the ImageNet weights expect.
+It has no SIAM taps (it cannot be distilled) and no aux head. Its front is `lite_front.py`'s, as
+sctnet_lite.py's: the trainer's normalised tensor converted to the (x − 127) / 128 the ImageNet weights expect.
 """
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.normalize import MEAN, STD
-from .efficientnet_lite import IMAGENET_INPUT, EfficientNetLite, load_imagenet
-from .layers import ConvBN, init_from_scratch
+from .lite_front import LiteFront
+from .layers import ConvBN, class_count, init_from_scratch
 
 FPN_CHANNELS = 96
 
@@ -33,29 +32,20 @@ class LiteFPN(nn.Module):
 
     def __init__(self, num_classes: int, variant: str = "lite0", pretrained: bool = True) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = EfficientNetLite(variant)
-        if pretrained:
-            load_imagenet(self.encoder)
-        self.encoder.truncate(32)
+        self.num_classes = class_count(num_classes)
+        self.encoder = LiteFront(variant, 32, pretrained)
         lite = self.encoder.channels
         self.lateral8 = nn.Conv2d(lite[8], FPN_CHANNELS, 1)
         self.lateral16 = nn.Conv2d(lite[16], FPN_CHANNELS, 1)
         self.lateral32 = nn.Conv2d(lite[32], FPN_CHANNELS, 1)
         self.fuse = nn.Sequential(ConvBN(FPN_CHANNELS, FPN_CHANNELS, 3), nn.ReLU())
         self.classifier = nn.Conv2d(FPN_CHANNELS, num_classes, 1)
-        mean, std = IMAGENET_INPUT
-        self.register_buffer("in_scale", torch.tensor([s / std for s in STD]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("in_shift", torch.tensor([(m - mean) / std for m in MEAN]).view(1, 3, 1, 1),
-                             persistent=False)
         for name, module in self.named_children():
             if name != "encoder":
                 init_from_scratch(module, is_classifier=lambda _: name == "classifier")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.encoder.features(x * self.in_scale + self.in_shift)
+        f = self.encoder.from_normalised(x)
         p = self.lateral32(f[32])
         p = self.lateral16(f[16]) + F.interpolate(p, size=f[16].shape[2:], mode="bilinear", align_corners=False)
         p = self.lateral8(f[8]) + F.interpolate(p, size=f[8].shape[2:], mode="bilinear", align_corners=False)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN, DropPath, init_from_scratch
+from .layers import ConvBN, DropPath, class_count, init_from_scratch
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,8 @@ class SCTNet(nn.Module):
 
     def __init__(self, spec: SCTNetSpec, num_classes: int) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.spec = spec
-        self.num_classes = num_classes
+        self.num_classes = class_count(num_classes)
         c = spec.base
         self.backbone = SCTNetBackbone(spec)
         self.head = SCTHead(4 * c, 4 * c, num_classes)

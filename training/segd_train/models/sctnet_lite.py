@@ -16,7 +16,7 @@ reach SCTNet's widths (2C, 4C). The SIAM taps keep their meaning and widths (x_o
 x3 4C @1/16, x5 8C @1/32), so distillation, the aux head on x2, export and the card are unchanged.
 
 Input: the trainer's normalised tensor (mmseg mean/std), converted to the (x − 127) / 128 the ImageNet weights
-expect by one per-channel affine, as the hybrid teacher does. The new parts (everything but `encoder.`) are
+expect by one per-channel affine (`lite_front.py`, shared with the hybrid teacher). The new parts (everything but `encoder.`) are
 `head_prefixes`, so a recipe's head_lr_mult trains them faster than the pretrained front.
 """
 from __future__ import annotations
@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.normalize import MEAN, STD
-from .efficientnet_lite import IMAGENET_INPUT, EfficientNetLite, load_imagenet
-from .layers import ConvBN
+from .lite_front import LiteFront
+from .layers import ConvBN, class_count
 from .sctnet import DAPPM, SCTNET_B, SCTNET_S, CFBlock, SCTHead, SCTNetSpec, init_weights
 
 
@@ -41,15 +40,10 @@ class SCTNetLite(nn.Module):
 
     def __init__(self, spec: SCTNetSpec, num_classes: int, variant: str = "lite0", pretrained: bool = True) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.spec = spec
-        self.num_classes = num_classes
+        self.num_classes = class_count(num_classes)
         c = spec.base
-        self.encoder = EfficientNetLite(variant)
-        if pretrained:
-            load_imagenet(self.encoder)
-        self.encoder.truncate(16)
+        self.encoder = LiteFront(variant, 16, pretrained)
         lite = self.encoder.channels
         self.adapt2 = ConvBN(lite[8], 2 * c, 1)
         self.adapt3 = ConvBN(lite[16], 4 * c, 1)
@@ -61,17 +55,13 @@ class SCTNetLite(nn.Module):
         self.head = SCTHead(4 * c, 4 * c, num_classes)
         self.aux_head = SCTHead(2 * c, 2 * c, num_classes)   # training only
         self.distill_channels = {"x_out": 4 * c, "x3": 4 * c, "x5": 8 * c}
-        mean, std = IMAGENET_INPUT
-        self.register_buffer("in_scale", torch.tensor([s / std for s in STD]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("in_shift", torch.tensor([(m - mean) / std for m in MEAN]).view(1, 3, 1, 1),
-                             persistent=False)
         # SCTNet's from-scratch init for the new parts only; the front keeps its ImageNet weights.
         for name, module in self.named_children():
             if name != "encoder":
                 init_weights(module)
 
     def taps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        f = self.encoder.features(x * self.in_scale + self.in_shift)
+        f = self.encoder.from_normalised(x)
         x2 = self.adapt2(f[8])                                           # 2C @1/8, pre-ReLU (as SCTNet's x2)
         x3 = self.layer3_2(F.relu(self.adapt3(f[16])))                   # 4C @1/16
         x4 = self.layer4(F.relu(self.convdown4(x3)))                     # 8C @1/32

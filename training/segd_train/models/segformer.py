@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN, DropPath, init_from_scratch
+from .layers import ConvBN, DropPath, class_count, init_from_scratch
 
 LN_EPS = 1e-6
 
@@ -169,10 +169,8 @@ class SegFormer(nn.Module):
 
     def __init__(self, spec: MiTSpec, num_classes: int) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.spec = spec
-        self.num_classes = num_classes
+        self.num_classes = class_count(num_classes)
         self.backbone = MixVisionTransformer(spec)
         self.head = SegFormerHead(spec.widths, num_classes)
         _init_weights(self)

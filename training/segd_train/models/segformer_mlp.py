@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN, init_from_scratch
+from .layers import ConvBN, class_count, init_from_scratch
 from .segformer import EfficientSelfAttention, MiTSpec, MixVisionTransformer, OverlapPatchEmbed, init_mit
 
 Flavour = Literal["hf", "nvlabs"]
@@ -73,10 +73,8 @@ class SegFormerMLP(nn.Module):
         super().__init__()
         if variant not in MIT_SPECS_ALL:
             raise ValueError(f"unknown MiT variant {variant!r}; expected one of {sorted(MIT_SPECS_ALL)}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.spec = MIT_SPECS_ALL[variant]
-        self.num_classes = num_classes
+        self.num_classes = class_count(num_classes)
         self.backbone = MixVisionTransformer(self.spec)
         set_layernorm_eps(self.backbone, flavour)
         self.head = MLPHead(self.spec.widths, num_classes, channels or DECODER_CHANNELS[variant])

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .flow_align import FAM, GDFAM
-from .layers import ConvBN
+from .layers import ConvBN, class_count
 from .ppm import PPM
 from .resnet import ResNet18D
 from .stdc import stdc1_backbone, stdc2_backbone
@@ -137,22 +137,17 @@ class SFNet(nn.Module):
         return sum(p.numel() for n, p in self.named_parameters() if not n.startswith("head.dsn."))
 
 
-def _check_classes(num_classes: int) -> None:
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-
-
 R18_LEVELS = ("x1", "x2", "x3", "x4")
 STDC_LEVELS = ("feat4", "feat8", "feat16", "feat32")   # feat2 is not used by either decoder
 
 
 def _v1(backbone: BackboneAdapter, dim: int, num_classes: int, dsn: bool) -> SFNet:
-    _check_classes(num_classes)
+    class_count(num_classes)
     return SFNet(backbone, SFNetV1Head(backbone.channels, dim, num_classes, dsn), num_classes)
 
 
 def _lite(backbone: BackboneAdapter, num_classes: int) -> SFNet:
-    _check_classes(num_classes)
+    class_count(num_classes)
     return SFNet(backbone, SFNetLiteHead(backbone.channels, 128, num_classes), num_classes)
 
 

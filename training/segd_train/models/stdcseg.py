@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBN
+from .layers import ConvBN, class_count
 from .sctnet import GlobalAvgPool
 from .stdc import STDCNet, stdc1_backbone, stdc2_backbone
 
@@ -126,9 +126,7 @@ class STDCSeg(nn.Module):
 
     def __init__(self, backbone: STDCNet, num_classes: int) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = class_count(num_classes)
         ch = backbone.channels
         self.backbone = backbone
         self.context = ContextPath(ch["feat16"], ch["feat32"])
