@@ -161,19 +161,15 @@ class SegFormerHead(nn.Module):
         return self.cls_seg(self.fusion_conv(self.concat_feature(feats)))
 
 
-class SegFormer(nn.Module):
-    """`forward` → logits K @1/4; `forward_train` → dict with the SIAM teacher targets."""
+class MiTSegmenter(nn.Module):
+    """A MiT backbone under a head with `concat_feature`, `fusion_conv` and `cls_seg`: forward, and the SIAM teacher
+    protocol (`distill_widths`, `forward_train`, `head_tail`). SegFormer and SegFormerMLP differ only in the head."""
 
     output_stride = 4
     align_corners = False    # mmseg SegFormer resizes half-pixel, like its SCTNet student
-
-    def __init__(self, spec: MiTSpec, num_classes: int) -> None:
-        super().__init__()
-        self.spec = spec
-        self.num_classes = class_count(num_classes)
-        self.backbone = MixVisionTransformer(spec)
-        self.head = SegFormerHead(spec.widths, num_classes)
-        _init_weights(self)
+    spec: MiTSpec
+    backbone: MixVisionTransformer
+    head: nn.Module          # SegFormerHead or segformer_mlp.MLPHead
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
@@ -195,6 +191,18 @@ class SegFormer(nn.Module):
         """SIAM teacher protocol: concat feature → (decoder feature, logits) through the head's own layers."""
         decoder = self.head.fusion_conv(concat)
         return decoder, self.head.cls_seg(decoder)
+
+
+class SegFormer(MiTSegmenter):
+    """`forward` → logits K @1/4; `forward_train` → dict with the SIAM teacher targets."""
+
+    def __init__(self, spec: MiTSpec, num_classes: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.num_classes = class_count(num_classes)
+        self.backbone = MixVisionTransformer(spec)
+        self.head = SegFormerHead(spec.widths, num_classes)
+        _init_weights(self)
 
 
 def _init_weights(model: SegFormer) -> None:

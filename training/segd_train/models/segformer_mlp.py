@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import ConvBN, class_count, init_from_scratch
-from .segformer import EfficientSelfAttention, MiTSpec, MixVisionTransformer, OverlapPatchEmbed, init_mit
+from .segformer import (EfficientSelfAttention, MiTSegmenter, MiTSpec, MixVisionTransformer, OverlapPatchEmbed,
+                        init_mit)
 
 Flavour = Literal["hf", "nvlabs"]
 
@@ -63,11 +64,8 @@ def set_layernorm_eps(backbone: MixVisionTransformer, flavour: Flavour) -> None:
             m.eps = 1e-5 if id(m) in kept else block_eps
 
 
-class SegFormerMLP(nn.Module):
-    """`forward` → logits K @1/4. Follows the SIAM teacher protocol like `segformer.SegFormer`."""
-
-    output_stride = 4
-    align_corners = False
+class SegFormerMLP(MiTSegmenter):
+    """`forward` → logits K @1/4; the SIAM teacher protocol is `MiTSegmenter`'s. The head is the paper's all-MLP one."""
 
     def __init__(self, variant: str, num_classes: int, flavour: Flavour = "hf", channels: int | None = None) -> None:
         super().__init__()
@@ -80,22 +78,3 @@ class SegFormerMLP(nn.Module):
         self.head = MLPHead(self.spec.widths, num_classes, channels or DECODER_CHANNELS[variant])
         init_mit(self.backbone)
         init_from_scratch(self.head, is_classifier=lambda name: name.startswith("cls_seg"))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
-
-    @property
-    def distill_widths(self) -> dict[str, int]:
-        return {"stage3": self.spec.widths[2], "stage4": self.spec.widths[3],
-                "concat": self.head.fusion_conv[0].conv.in_channels}
-
-    def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.backbone(x)
-        concat = self.head.concat_feature(feats)
-        decoder, logits = self.head_tail(concat)
-        return {"logits": logits, "decoder_feature": decoder,
-                "concat_feature": concat, "stage3": feats[2], "stage4": feats[3]}
-
-    def head_tail(self, concat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        decoder = self.head.fusion_conv(concat)
-        return decoder, self.head.cls_seg(decoder)
