@@ -65,7 +65,7 @@ def set_layernorm_eps(backbone: MixVisionTransformer, flavour: Flavour) -> None:
 
 
 class SegFormerMLP(MiTSegmenter):
-    """`forward` → logits K @1/4; the SIAM teacher protocol is `MiTSegmenter`'s. The head is the paper's all-MLP one."""
+    """`forward` → logits K @1/4; the SIAM teacher protocol is `MiTSegmenter`'s. The head is the all-MLP one."""
 
     def __init__(self, variant: str, num_classes: int, flavour: Flavour = "hf", channels: int | None = None) -> None:
         super().__init__()
