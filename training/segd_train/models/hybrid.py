@@ -16,19 +16,19 @@ self-attention (reduction ratio 2) + Mix-FFN; stage 4: 3×3 stride-2 embedding t
 widths 160/256, heads 5/8). Stage 3 and 4 are SIAM's BFA targets ("stage3", "stage4"); the head is SegFormer's
 (per-level 1×1 → concat → fusion_conv → cls_seg), so SDHA runs through its fusion_conv and cls_seg unchanged.
 
-The network takes the trainer's normalised input (mmseg mean/std) and converts it to the (x − 127) / 128 the
-ImageNet weights expect with one constant per-channel affine (`lite_front.py`). The head is 128 channels wide, not SegFormer's 256:
-measured here (2 threads, batch 8, 240×320 crops) 256 trains at 3.0 img/s and 128 at 6.5, and SDHA runs the
-student through this head's fusion_conv at 1/4 on every distillation step. New parts (MiT stages, head) are `head_prefixes`,
-so a recipe's `head_lr_mult` speeds them while the pretrained encoder fine-tunes at the base rate.
+The network takes the trainer's normalised input (mmseg mean/std) and converts it to the (x − 127) / 128 the ImageNet
+weights expect with one constant per-channel affine (`lite_front.py`). The head is 128 channels wide, not SegFormer's
+256: measured here (2 threads, batch 8, 240×320 crops) 256 trains at 3.0 img/s and 128 at 6.5, and SDHA runs the
+student through this head's fusion_conv at 1/4 on every distillation step. New parts (MiT stages, head) are
+`head_prefixes`, so a recipe's `head_lr_mult` speeds them while the pretrained encoder fine-tunes at the base rate.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .lite_front import LiteFront
 from .layers import class_count, init_from_scratch
+from .lite_front import LiteFront
 from .segformer import MiTBlock, MiTStage, SegFormerHead, init_mit
 
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lite_front import LiteFront
 from .layers import ConvBN, class_count, init_from_scratch
+from .lite_front import LiteFront
 
 FPN_CHANNELS = 96
 

@@ -15,9 +15,9 @@ MBConv stages 1–5 (depthwise-separable, ReLU6, TF 'SAME' padding), with one 1�
 reach SCTNet's widths (2C, 4C). The SIAM taps keep their meaning and widths (x_out = concat[x2, DAPPM] 4C @1/8,
 x3 4C @1/16, x5 8C @1/32), so distillation, the aux head on x2, export and the card are unchanged.
 
-Input: the trainer's normalised tensor (mmseg mean/std), converted to the (x − 127) / 128 the ImageNet weights
-expect by one per-channel affine (`lite_front.py`, shared with the hybrid teacher). The new parts (everything but `encoder.`) are
-`head_prefixes`, so a recipe's head_lr_mult trains them faster than the pretrained front.
+Input: the trainer's normalised tensor (mmseg mean/std), converted to the (x − 127) / 128 the ImageNet weights expect
+by one per-channel affine (`lite_front.py`, shared with the hybrid teacher). The new parts (everything but `encoder.`)
+are `head_prefixes`, so a recipe's head_lr_mult trains them faster than the pretrained front.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lite_front import LiteFront
 from .layers import ConvBN, class_count
+from .lite_front import LiteFront
 from .sctnet import DAPPM, SCTNET_B, SCTNET_S, CFBlock, SCTHead, SCTNetSpec, init_weights
 
 
