@@ -205,20 +205,8 @@ export function decodeMaskMessage(data: ArrayBuffer | Uint8Array): MaskMessage {
   return { kind: 'mask', ...fields, encoding };
 }
 
-interface Header {
-  readonly version: number;
-  readonly messageType: number;
-  readonly encodingCode: number;
-  readonly flags: number;
-  readonly streamId: string;
-  readonly modelId: string;
-  readonly seq: number;
-  readonly ptsMs: number | null;
-  readonly captureTimeMs: number;
-  readonly width: number;
-  readonly height: number;
-  readonly payload: Uint8Array;
-}
+/** A mask's fields with the encoding still its wire code: what every binary message's header holds. */
+type Header = Omit<MaskMessage, 'kind' | 'encoding'> & { readonly encodingCode: number };
 
 /** The common header of every binary message; `encoding` when the type fixes it. */
 function decodeHeader(bytes: Uint8Array, encoding: number | null): Header {

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
+import type { MaskEncoding } from '../../clients/ts/protocol-client.js';
+import type { MaskHeader } from './mask-header.js';
 import { REPO_ROOT } from './paths.js';
 
 const DIR = join(REPO_ROOT, 'docs', 'protocol');
@@ -13,21 +15,10 @@ const DIR = join(REPO_ROOT, 'docs', 'protocol');
 export interface ValidVector {
   readonly name: string;
   readonly message: string;
-  readonly header: {
-    readonly version: number;
-    readonly messageType: number;
-    readonly encoding: 'raw' | 'deflate' | 'png' | null;
+  /** The decoded header; `encoding` is null for types that carry none, `encodingCode` is the wire's. */
+  readonly header: Omit<MaskHeader, 'encoding'> & {
+    readonly encoding: MaskEncoding | null;
     readonly encodingCode: number;
-    readonly flags: number;
-    readonly headerLength: number;
-    readonly streamId: string;
-    readonly modelId: string;
-    readonly seq: number;
-    readonly ptsMs: number | null;
-    readonly captureTimeMs: number;
-    readonly width: number;
-    readonly height: number;
-    readonly payloadLength: number;
   };
 }
 
